@@ -1,0 +1,197 @@
+/**
+ * The client side of the socket: one connection, many requests matched by id,
+ * a timeout on each. It speaks node-ipc's framing (shared/protocol.ts) over
+ * node:net directly: that keeps `mcpauthd token` free of node-ipc's start-up
+ * cost and reconnect machinery, and proves the protocol document is enough to
+ * write a client.
+ */
+import { connect, type Socket } from 'node:net';
+import { AuthdError } from '../shared/errors.js';
+import {
+  EVENT_NOTIFY,
+  EVENT_REQUEST,
+  EVENT_RESPONSE,
+  FrameReader,
+  PROTOCOL_VERSION,
+  WIRE_ERROR_CODES,
+  encodeFrame,
+  isPlainObject,
+  type MethodName,
+  type Methods,
+  type Notification,
+  type WireErrorCode,
+} from '../shared/protocol.js';
+import { describeSocketProblem } from '../shared/socket-check.js';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const CONNECT_TIMEOUT_MS = 3_000;
+export const START_COMMAND = 'mcpauthd daemon';
+
+export interface RequestOptions {
+  /** 0 disables the timeout (a login waits for a person). */
+  timeoutMs?: number;
+  /** Events the daemon sends about this request (login progress). */
+  onEvent?: (notification: Notification) => void;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  onEvent: ((n: Notification) => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Connection {
+  readonly socketPath: string;
+  #socket: Socket | undefined;
+  #connecting: Promise<Socket> | undefined;
+  #reader = new FrameReader();
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #listeners = new Set<(n: Notification) => void>();
+
+  constructor(socketPath: string) {
+    this.socketPath = socketPath;
+  }
+
+  /** Events not tied to a request (credential.updated after a subscribe). */
+  onNotification(listener: (n: Notification) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async request<M extends MethodName>(method: M, params: Methods[M]['params'], options: RequestOptions = {}): Promise<Methods[M]['result']> {
+    const socket = await this.#connect();
+    const id = this.#nextId++;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    return new Promise<Methods[M]['result']>((resolve, reject) => {
+      const pending: Pending = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onEvent: options.onEvent,
+        timer:
+          timeoutMs > 0
+            ? setTimeout(() => this.#fail(id, new AuthdError('DAEMON_TIMEOUT', `the daemon did not answer "${method}" within ${timeoutMs} ms`)), timeoutMs)
+            : undefined,
+      };
+      this.#pending.set(id, pending);
+      options.signal?.addEventListener('abort', () => this.#fail(id, new AuthdError('timeout', `"${method}" was cancelled`)), { once: true });
+      socket.ref();
+      try {
+        socket.write(encodeFrame(EVENT_REQUEST, { v: PROTOCOL_VERSION, id, method, params }));
+      } catch (err) {
+        this.#fail(id, err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', 'connection closed'));
+  }
+
+  #connect(): Promise<Socket> {
+    if (this.#socket !== undefined && !this.#socket.destroyed) return Promise.resolve(this.#socket);
+    this.#connecting ??= new Promise<Socket>((resolve, reject) => {
+      const problem = describeSocketProblem(this.socketPath);
+      if (problem !== null) {
+        reject(new AuthdError('INSECURE_SOCKET', `refusing to talk to ${this.socketPath}: ${problem}`));
+        return;
+      }
+      const socket = connect(this.socketPath);
+      socket.setEncoding('utf8');
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new AuthdError('DAEMON_UNAVAILABLE', `the daemon at ${this.socketPath} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`));
+      }, CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        this.#socket = socket;
+        this.#reader = new FrameReader();
+        resolve(socket);
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const unavailable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+        const error = unavailable
+          ? new AuthdError('DAEMON_UNAVAILABLE', `the mcpauthd daemon is not running (nothing listens on ${this.socketPath}); start it with: ${START_COMMAND}`, { cause: err })
+          : new AuthdError('DAEMON_UNAVAILABLE', `cannot reach the daemon at ${this.socketPath}: ${err.code ?? err.message}`, { cause: err });
+        reject(error);
+        this.#rejectAll(error);
+      });
+      socket.on('close', () => {
+        if (this.#socket === socket) this.#socket = undefined;
+        this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', 'the daemon closed the connection'));
+      });
+      socket.on('data', (chunk: string) => this.#onData(chunk, socket));
+    }).finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  #onData(chunk: string, socket: Socket): void {
+    let frames;
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (err) {
+      socket.destroy();
+      this.#rejectAll(new AuthdError('PROTOCOL_ERROR', `the daemon sent a bad frame: ${(err as Error).message}`));
+      return;
+    }
+    for (const frame of frames) {
+      if (!isPlainObject(frame.data)) continue;
+      if (frame.type === EVENT_RESPONSE) this.#onResponse(frame.data);
+      else if (frame.type === EVENT_NOTIFY) this.#onNotify(frame.data as unknown as Notification);
+    }
+  }
+
+  #onResponse(data: Record<string, unknown>): void {
+    const id = data['id'];
+    if (typeof id !== 'number') return;
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
+    this.#settle(id);
+    if (data['ok'] === true) {
+      pending.resolve(data['result']);
+      return;
+    }
+    const error = isPlainObject(data['error']) ? data['error'] : {};
+    const code = typeof error['code'] === 'string' && WIRE_ERROR_CODES.has(error['code']) ? (error['code'] as WireErrorCode) : 'internal';
+    const message = typeof error['message'] === 'string' ? error['message'] : 'the daemon reported an error';
+    const extra = isPlainObject(error['data']) ? error['data'] : undefined;
+    pending.reject(new AuthdError(code, message, extra === undefined ? undefined : { data: extra }));
+  }
+
+  #onNotify(n: Notification): void {
+    if (n.request_id !== undefined && typeof n.request_id === 'number') {
+      this.#pending.get(n.request_id)?.onEvent?.(n);
+      return;
+    }
+    for (const listener of this.#listeners) listener(n);
+  }
+
+  #fail(id: number, err: Error): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
+    this.#settle(id);
+    pending.reject(err);
+  }
+
+  #settle(id: number): void {
+    const pending = this.#pending.get(id);
+    if (pending?.timer !== undefined) clearTimeout(pending.timer);
+    this.#pending.delete(id);
+    // Let a library user's process exit while nothing is in flight.
+    if (this.#pending.size === 0 && this.#listeners.size === 0) this.#socket?.unref();
+  }
+
+  #rejectAll(err: Error): void {
+    for (const [id, pending] of [...this.#pending]) {
+      this.#settle(id);
+      pending.reject(err);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Request type → handler. Exhaustive: a method added to shared/protocol.ts
+ * without a handler here does not compile. Knows requests, not sockets.
+ */
+import { assertNever } from '../shared/assert.js';
+import type { Methods, Request } from '../shared/protocol.js';
+import type { RequestContext } from './socket-server.js';
+
+export type Handlers = {
+  [M in keyof Methods]: (params: Methods[M]['params'], ctx: RequestContext) => Promise<Methods[M]['result']>;
+};
+
+export function dispatch(request: Request, handlers: Handlers, ctx: RequestContext): Promise<unknown> {
+  switch (request.method) {
+    case 'hello':
+      return handlers.hello(request.params, ctx);
+    case 'status':
+      return handlers.status(request.params, ctx);
+    case 'token.get':
+      return handlers['token.get'](request.params, ctx);
+    case 'credential.delete':
+      return handlers['credential.delete'](request.params, ctx);
+    case 'login':
+      return handlers.login(request.params, ctx);
+    case 'login.callback':
+      return handlers['login.callback'](request.params, ctx);
+    default:
+      return assertNever(request);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `mcpauthd daemon`: run in the foreground (never fork: systemd and launchd
+ * supervise us), log JSON lines to stderr, print one readiness line on stdout
+ * once the socket accepts connections, exit 0 on SIGTERM/SIGINT after an
+ * orderly shutdown, non-zero on a fatal start-up error so the supervisor's
+ * restart policy applies.
+ */
+import { isAuthdError } from '../shared/errors.js';
+import { resolvePaths } from '../shared/paths.js';
+import { startDaemon } from './daemon.js';
+import { createLogger, parseLogLevel } from './logger.js';
+
+export interface DaemonCommandOptions {
+  home?: string | undefined;
+  socket?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
+  let level;
+  try {
+    level = parseLogLevel(options.logLevel ?? process.env['MCPAUTHD_LOG_LEVEL']);
+  } catch (err) {
+    process.stderr.write(`mcpauthd: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level });
+  const paths = resolvePaths({ home: options.home, socket: options.socket });
+  let handle;
+  try {
+    handle = await startDaemon({ paths, logger });
+  } catch (err) {
+    const message = isAuthdError(err) ? err.message : `unexpected start-up failure: ${(err as Error).message}`;
+    logger.error('daemon failed to start', { code: isAuthdError(err) ? err.code : 'internal', reason: message });
+    process.stderr.write(`mcpauthd: ${message}\n`);
+    await new Promise<void>((resolve) => logger.on('finish', resolve).end());
+    return 1;
+  }
+
+  const running = handle;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('stopping', { signal });
+      running.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: err });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.stdout.write(`mcpauthd ready pid=${running.info.pid} socket=${running.info.socket}\n`);
+  });
+}

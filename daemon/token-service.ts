@@ -1,0 +1,82 @@
+/**
+ * Policy for serving tokens: find the credential by exact resource (or exact
+ * MCP server URL), check scopes and remaining lifetime, refresh first when it
+ * must, and answer with the access token only. A refresh token never leaves
+ * the daemon.
+ */
+import { AuthdError } from '../shared/errors.js';
+import type { CredentialRef, TokenGetParams, TokenGetResult } from '../shared/protocol.js';
+import type { CredentialRecord, TokenStore } from './token-store.js';
+
+/** Refreshes one credential now (single flight per resource); supplied by the refresh scheduler. */
+export type Refresher = (record: CredentialRecord, reason: 'min_ttl' | 'expired' | 'forced') => Promise<CredentialRecord>;
+
+export interface TokenServiceDeps {
+  store: TokenStore;
+  now: () => number;
+  refresh?: Refresher | undefined;
+}
+
+/** Finds the credential a reference names, exactly; never a prefix or closest match. */
+export function findCredential(store: TokenStore, ref: CredentialRef): CredentialRecord | undefined {
+  if (ref.resource !== undefined) return store.findByResource(ref.resource);
+  if (ref.server_url !== undefined) return store.findByServerUrl(ref.server_url) ?? store.findByResource(ref.server_url);
+  return undefined;
+}
+
+export function describeRef(ref: CredentialRef): string {
+  return ref.resource ?? ref.server_url ?? '(nothing)';
+}
+
+export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): Promise<TokenGetResult> {
+  let record = findCredential(deps.store, params);
+  const name = describeRef(params);
+  if (record === undefined) {
+    throw new AuthdError('not_found', `no credential for ${name}; run: mcpauthd login ${params.server_url ?? params.resource ?? ''}`.trimEnd());
+  }
+
+  const requested = params.scopes ?? [];
+  const missing = requested.filter((s) => !record!.scopes.includes(s));
+  if (missing.length > 0) {
+    // Everything a client needs to step up (checklist S2): log in again asking for the union.
+    throw new AuthdError('insufficient_scope', `the credential for ${record.resource} was not granted: ${missing.join(' ')}`, {
+      data: { resource: record.resource, granted: record.scopes, missing, scope: union(record.scopes, requested).join(' ') },
+    });
+  }
+
+  const minTtlMs = (params.min_ttl ?? 0) * 1000;
+  const now = deps.now();
+  const expired = record.expiresAt !== null && record.expiresAt <= now;
+  const tooShort = record.expiresAt !== null && record.expiresAt - now < minTtlMs;
+
+  if (record.state === 'needs_login' && (expired || tooShort)) {
+    throw new AuthdError('needs_login', `the credential for ${record.resource} needs a new login: ${record.lastError ?? 'its refresh token was rejected'}; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
+      data: { resource: record.resource },
+    });
+  }
+  if (expired || tooShort) {
+    if (record.refreshToken === null || deps.refresh === undefined) {
+      throw new AuthdError('expired', `the access token for ${record.resource} ${expired ? 'has expired' : `expires in less than ${params.min_ttl ?? 0} s`} and there is no refresh token; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
+        data: { resource: record.resource },
+      });
+    }
+    record = await deps.refresh(record, expired ? 'expired' : 'min_ttl');
+    if (record.expiresAt !== null && record.expiresAt - deps.now() < minTtlMs) {
+      throw new AuthdError('expired', `the authorization server issued a token for ${record.resource} that lives shorter than the requested min_ttl of ${params.min_ttl ?? 0} s`, {
+        data: { resource: record.resource, expires_at: Math.floor(record.expiresAt / 1000) },
+      });
+    }
+  }
+
+  return {
+    access_token: record.accessToken.reveal(),
+    token_type: 'Bearer',
+    expires_at: record.expiresAt === null ? null : Math.floor(record.expiresAt / 1000),
+    resource: record.resource,
+    scopes: record.scopes,
+  };
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}

@@ -1,0 +1,521 @@
+/**
+ * The only SQL in mcpauthd: authorization servers, client registrations and
+ * credentials, in one SQLite file (better-sqlite3).
+ *
+ * - Credentials are keyed by the lookup key of their resource (see
+ *   shared/resource-uri.ts); the resource string itself is stored verbatim and
+ *   never rewritten, because it is sent back to the authorization server on
+ *   every refresh.
+ * - Every write that changes a credential is one transaction; WAL with
+ *   synchronous=FULL, so a committed rotation survives a power cut.
+ * - Times are Unix epoch milliseconds.
+ * - Tokens leave this module only inside Secret objects.
+ */
+import Database from 'better-sqlite3';
+import { AuthdError } from '../shared/errors.js';
+import { resourceKey } from '../shared/resource-uri.js';
+import { assertPrivateFileIfExists } from './private-path.js';
+import { Secret, secretOrNull } from './secret.js';
+
+/** States kept on disk. `expiring` and `expired` are derived from the clock when read. */
+export type StoredState = 'valid' | 'refreshing' | 'needs_login' | 'error';
+const STORED_STATES: readonly StoredState[] = ['valid', 'refreshing', 'needs_login', 'error'];
+
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export type RegistrationKind = 'dynamic' | 'preregistered' | 'metadata_document';
+
+export interface ClientRegistration {
+  issuer: string;
+  clientId: string;
+  clientSecret: Secret | null;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  registrationAccessToken: Secret | null;
+  registrationClientUri: string | null;
+  redirectUris: string[];
+  kind: RegistrationKind;
+  createdAt: number;
+}
+
+export interface AuthorizationServerRecord {
+  issuer: string;
+  /** RFC 8414 metadata as received (JSON object). */
+  metadata: Record<string, unknown>;
+  fetchedAt: number;
+}
+
+export interface CredentialRecord {
+  resource: string;
+  resourceKey: string;
+  serverUrls: string[];
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  refreshAt: number | null;
+  state: StoredState;
+  lastRefreshAt: number | null;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  failureCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a login produces; the store fills in the bookkeeping. */
+export interface NewCredential {
+  resource: string;
+  serverUrl: string;
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  refreshAt: number | null;
+}
+
+/** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
+export interface RotatedTokens {
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  refreshAt: number | null;
+  scopes?: string[];
+}
+
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Forward migrations, index = the version it produces minus one. Each runs in
+ * one transaction together with the user_version bump.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE authorization_servers (
+    issuer      TEXT PRIMARY KEY,
+    metadata    TEXT NOT NULL,
+    fetched_at  INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE client_registrations (
+    issuer                      TEXT NOT NULL,
+    client_id                   TEXT NOT NULL,
+    client_secret               TEXT,
+    token_endpoint_auth_method  TEXT NOT NULL CHECK (token_endpoint_auth_method IN ('none','client_secret_basic','client_secret_post')),
+    registration_access_token   TEXT,
+    registration_client_uri     TEXT,
+    redirect_uris               TEXT NOT NULL,
+    kind                        TEXT NOT NULL CHECK (kind IN ('dynamic','preregistered','metadata_document')),
+    created_at                  INTEGER NOT NULL,
+    PRIMARY KEY (issuer, client_id)
+  ) STRICT;
+
+  CREATE TABLE credentials (
+    resource_key     TEXT PRIMARY KEY,
+    resource         TEXT NOT NULL,
+    issuer           TEXT NOT NULL,
+    client_id        TEXT NOT NULL,
+    scopes           TEXT NOT NULL,
+    access_token     TEXT NOT NULL CHECK (length(access_token) > 0),
+    token_type       TEXT NOT NULL,
+    expires_at       INTEGER,
+    refresh_token    TEXT,
+    refresh_at       INTEGER,
+    state            TEXT NOT NULL CHECK (state IN ('valid','refreshing','needs_login','error')),
+    last_refresh_at  INTEGER,
+    last_error       TEXT,
+    next_attempt_at  INTEGER,
+    failure_count    INTEGER NOT NULL DEFAULT 0,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE INDEX credentials_refresh_at ON credentials (refresh_at);
+
+  -- Several MCP server URLs can share one resource (PRM may name the origin).
+  CREATE TABLE credential_servers (
+    server_key    TEXT PRIMARY KEY,
+    server_url    TEXT NOT NULL,
+    resource_key  TEXT NOT NULL REFERENCES credentials (resource_key) ON DELETE CASCADE
+  ) STRICT;
+
+  CREATE INDEX credential_servers_resource ON credential_servers (resource_key);
+  `,
+];
+
+interface CredentialRow {
+  resource_key: string;
+  resource: string;
+  issuer: string;
+  client_id: string;
+  scopes: string;
+  access_token: string;
+  token_type: string;
+  expires_at: number | null;
+  refresh_token: string | null;
+  refresh_at: number | null;
+  state: string;
+  last_refresh_at: number | null;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  failure_count: number;
+  created_at: number;
+  updated_at: number;
+  server_urls: string | null;
+}
+
+interface RegistrationRow {
+  issuer: string;
+  client_id: string;
+  client_secret: string | null;
+  token_endpoint_auth_method: string;
+  registration_access_token: string | null;
+  registration_client_uri: string | null;
+  redirect_uris: string;
+  kind: string;
+  created_at: number;
+}
+
+const SELECT_CREDENTIAL = `
+  SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
+  FROM credentials c`;
+
+export interface TokenStoreOptions {
+  now?: () => number;
+  /** Skip the owner-only file check; only for `:memory:` databases in tests. */
+  inMemory?: boolean;
+}
+
+export class TokenStore {
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #stmts: ReturnType<typeof prepareStatements>;
+
+  private constructor(db: Database.Database, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+    this.#stmts = prepareStatements(db);
+  }
+
+  /**
+   * Opens (creating when missing) and migrates the database. The caller sets
+   * umask 077 first so SQLite creates the file and its -wal/-shm owner-only;
+   * here we refuse files that are already looser.
+   */
+  static open(path: string, options: TokenStoreOptions = {}): TokenStore {
+    const files = options.inMemory === true ? [] : [path, `${path}-wal`, `${path}-shm`, `${path}-journal`];
+    for (const file of files) assertPrivateFileIfExists(file);
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (err) {
+      throw new AuthdError('STORE_UNAVAILABLE', `cannot open the database ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      const integrity = db.pragma('integrity_check', { simple: true });
+      if (integrity !== 'ok') {
+        throw new AuthdError('STORE_UNAVAILABLE', `database ${path} failed its integrity check (${String(integrity)}); move it aside and log in again`);
+      }
+      migrate(db, path);
+      for (const file of files) assertPrivateFileIfExists(file);
+      return new TokenStore(db, options.now ?? Date.now);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  get schemaVersion(): number {
+    return this.#db.pragma('user_version', { simple: true }) as number;
+  }
+
+  // ------------------------------------------------------ authorization servers
+
+  saveAuthorizationServer(issuer: string, metadata: Record<string, unknown>): void {
+    this.#stmts.upsertAs.run({ issuer, metadata: JSON.stringify(metadata), fetched_at: this.#now() });
+  }
+
+  getAuthorizationServer(issuer: string): AuthorizationServerRecord | undefined {
+    const row = this.#stmts.getAs.get(issuer) as { issuer: string; metadata: string; fetched_at: number } | undefined;
+    if (row === undefined) return undefined;
+    return { issuer: row.issuer, metadata: JSON.parse(row.metadata) as Record<string, unknown>, fetchedAt: row.fetched_at };
+  }
+
+  // ------------------------------------------------------ client registrations
+
+  saveClientRegistration(reg: Omit<ClientRegistration, 'createdAt'>): ClientRegistration {
+    const createdAt = this.#now();
+    this.#stmts.upsertRegistration.run({
+      issuer: reg.issuer,
+      client_id: reg.clientId,
+      client_secret: reg.clientSecret?.reveal() ?? null,
+      token_endpoint_auth_method: reg.tokenEndpointAuthMethod,
+      registration_access_token: reg.registrationAccessToken?.reveal() ?? null,
+      registration_client_uri: reg.registrationClientUri,
+      redirect_uris: JSON.stringify(reg.redirectUris),
+      kind: reg.kind,
+      created_at: createdAt,
+    });
+    return { ...reg, createdAt };
+  }
+
+  /** The newest registration for an issuer, optionally of one kind. */
+  getClientRegistration(issuer: string, clientId?: string): ClientRegistration | undefined {
+    const row = (clientId === undefined ? this.#stmts.newestRegistration.get(issuer) : this.#stmts.getRegistration.get(issuer, clientId)) as
+      | RegistrationRow
+      | undefined;
+    return row === undefined ? undefined : toRegistration(row);
+  }
+
+  deleteClientRegistration(issuer: string, clientId: string): boolean {
+    return this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
+  }
+
+  // ------------------------------------------------------ credentials
+
+  /**
+   * Stores the result of a login: replaces any credential for the same
+   * resource and maps the MCP server URL to it, in one transaction.
+   */
+  saveCredential(input: NewCredential): CredentialRecord {
+    const key = resourceKey(input.resource);
+    const serverKey = resourceKey(input.serverUrl);
+    const now = this.#now();
+    this.#db.transaction(() => {
+      const existing = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      this.#stmts.upsertCredential.run({
+        resource_key: key,
+        resource: input.resource,
+        issuer: input.issuer,
+        client_id: input.clientId,
+        scopes: input.scopes.join(' '),
+        access_token: input.accessToken.reveal(),
+        token_type: input.tokenType,
+        expires_at: input.expiresAt,
+        refresh_token: input.refreshToken?.reveal() ?? null,
+        refresh_at: input.refreshAt,
+        created_at: existing?.created_at ?? now,
+        updated_at: now,
+      });
+      this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
+    })();
+    return this.#mustGet(key);
+  }
+
+  /** Exact lookup by resource (canonical key); never a prefix or "closest" match. */
+  findByResource(resource: string): CredentialRecord | undefined {
+    return this.getByKey(resourceKey(resource));
+  }
+
+  /** Exact lookup by an MCP server URL a credential was obtained for. */
+  findByServerUrl(serverUrl: string): CredentialRecord | undefined {
+    const row = this.#stmts.getByServer.get(resourceKey(serverUrl)) as CredentialRow | undefined;
+    return row === undefined ? undefined : toCredential(row);
+  }
+
+  getByKey(key: string): CredentialRecord | undefined {
+    const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+    return row === undefined ? undefined : toCredential(row);
+  }
+
+  list(): CredentialRecord[] {
+    return (this.#stmts.listCredentials.all() as CredentialRow[]).map(toCredential);
+  }
+
+  count(): number {
+    return (this.#stmts.countCredentials.get() as { n: number }).n;
+  }
+
+  deleteCredential(key: string): boolean {
+    return this.#stmts.deleteCredential.run(key).changes > 0;
+  }
+
+  /**
+   * Stores a rotation atomically, but only if the credential still holds the
+   * refresh token that was presented: a rotation is never applied on top of a
+   * newer one, and the old refresh token is retired in the same commit that
+   * stores the new one (checklist T2).
+   * @returns the updated record, or undefined when the credential changed meanwhile.
+   */
+  rotateTokens(key: string, presented: Secret | null, tokens: RotatedTokens): CredentialRecord | undefined {
+    const now = this.#now();
+    const changed = this.#db.transaction(() => {
+      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
+      this.#stmts.rotate.run({
+        resource_key: key,
+        access_token: tokens.accessToken.reveal(),
+        token_type: tokens.tokenType,
+        expires_at: tokens.expiresAt,
+        // RFC 6749 §6: no new refresh token means the old one stays valid.
+        refresh_token: tokens.refreshToken?.reveal() ?? row.refresh_token,
+        refresh_at: tokens.refreshAt,
+        scopes: tokens.scopes === undefined ? row.scopes : tokens.scopes.join(' '),
+        now,
+      });
+      return true;
+    })();
+    return changed ? this.#mustGet(key) : undefined;
+  }
+
+  /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
+  setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
+    if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);
+    this.#stmts.setState.run({
+      resource_key: key,
+      state,
+      last_error: details.lastError === undefined ? null : details.lastError,
+      keep_error: details.lastError === undefined ? 1 : 0,
+      next_attempt_at: details.nextAttemptAt ?? null,
+      failure_count: details.failureCount ?? null,
+      now: this.#now(),
+    });
+  }
+
+  /** Credentials whose refresh is due at or before `at` (refresh_at or a retry time), earliest first. */
+  dueForRefresh(at: number, limit: number): CredentialRecord[] {
+    return (this.#stmts.due.all({ at, limit }) as CredentialRow[]).map(toCredential);
+  }
+
+  /** The earliest time any credential wants a refresh, or null when none does. */
+  nextDueAt(): number | null {
+    const row = this.#stmts.nextDue.get() as { at: number | null };
+    return row.at;
+  }
+
+  /** Runs `fn` in one transaction (for callers that change several rows together). */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
+  }
+
+  #mustGet(key: string): CredentialRecord {
+    const record = this.getByKey(key);
+    if (record === undefined) throw new AuthdError('internal', 'credential vanished during its own write');
+    return record;
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new AuthdError('STORE_UNAVAILABLE', `database ${path} has schema version ${current}, newer than this mcpauthd understands (${MIGRATIONS.length}); upgrade mcpauthd`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    const sql = MIGRATIONS[version] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    upsertAs: db.prepare(
+      `INSERT INTO authorization_servers (issuer, metadata, fetched_at) VALUES (@issuer, @metadata, @fetched_at)
+       ON CONFLICT (issuer) DO UPDATE SET metadata = excluded.metadata, fetched_at = excluded.fetched_at`,
+    ),
+    getAs: db.prepare('SELECT * FROM authorization_servers WHERE issuer = ?'),
+    upsertRegistration: db.prepare(
+      `INSERT INTO client_registrations (issuer, client_id, client_secret, token_endpoint_auth_method, registration_access_token, registration_client_uri, redirect_uris, kind, created_at)
+       VALUES (@issuer, @client_id, @client_secret, @token_endpoint_auth_method, @registration_access_token, @registration_client_uri, @redirect_uris, @kind, @created_at)
+       ON CONFLICT (issuer, client_id) DO UPDATE SET client_secret = excluded.client_secret,
+         token_endpoint_auth_method = excluded.token_endpoint_auth_method, registration_access_token = excluded.registration_access_token,
+         registration_client_uri = excluded.registration_client_uri, redirect_uris = excluded.redirect_uris, kind = excluded.kind`,
+    ),
+    getRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? AND client_id = ?'),
+    newestRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+    deleteRegistration: db.prepare('DELETE FROM client_registrations WHERE issuer = ? AND client_id = ?'),
+    upsertCredential: db.prepare(
+      `INSERT INTO credentials (resource_key, resource, issuer, client_id, scopes, access_token, token_type, expires_at, refresh_token, refresh_at, state, last_refresh_at, last_error, next_attempt_at, failure_count, created_at, updated_at)
+       VALUES (@resource_key, @resource, @issuer, @client_id, @scopes, @access_token, @token_type, @expires_at, @refresh_token, @refresh_at, 'valid', NULL, NULL, NULL, 0, @created_at, @updated_at)
+       ON CONFLICT (resource_key) DO UPDATE SET resource = excluded.resource, issuer = excluded.issuer, client_id = excluded.client_id,
+         scopes = excluded.scopes, access_token = excluded.access_token, token_type = excluded.token_type, expires_at = excluded.expires_at,
+         refresh_token = excluded.refresh_token, refresh_at = excluded.refresh_at, state = 'valid', last_error = NULL,
+         next_attempt_at = NULL, failure_count = 0, updated_at = excluded.updated_at`,
+    ),
+    upsertServer: db.prepare(
+      `INSERT INTO credential_servers (server_key, server_url, resource_key) VALUES (@server_key, @server_url, @resource_key)
+       ON CONFLICT (server_key) DO UPDATE SET server_url = excluded.server_url, resource_key = excluded.resource_key`,
+    ),
+    getCredential: db.prepare(`${SELECT_CREDENTIAL} WHERE c.resource_key = ?`),
+    getByServer: db.prepare(`${SELECT_CREDENTIAL} JOIN credential_servers s2 ON s2.resource_key = c.resource_key WHERE s2.server_key = ?`),
+    listCredentials: db.prepare(`${SELECT_CREDENTIAL} ORDER BY c.resource_key`),
+    countCredentials: db.prepare('SELECT count(*) AS n FROM credentials'),
+    deleteCredential: db.prepare('DELETE FROM credentials WHERE resource_key = ?'),
+    rotate: db.prepare(
+      `UPDATE credentials SET access_token = @access_token, token_type = @token_type, expires_at = @expires_at,
+         refresh_token = @refresh_token, refresh_at = @refresh_at, scopes = @scopes, state = 'valid', last_refresh_at = @now,
+         last_error = NULL, next_attempt_at = NULL, failure_count = 0, updated_at = @now
+       WHERE resource_key = @resource_key`,
+    ),
+    setState: db.prepare(
+      `UPDATE credentials SET state = @state,
+         last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @last_error END,
+         next_attempt_at = @next_attempt_at,
+         failure_count = COALESCE(@failure_count, failure_count), updated_at = @now
+       WHERE resource_key = @resource_key`,
+    ),
+    due: db.prepare(
+      `${SELECT_CREDENTIAL}
+       WHERE c.refresh_token IS NOT NULL AND c.state IN ('valid','refreshing','error')
+         AND COALESCE(c.next_attempt_at, c.refresh_at) <= @at
+       ORDER BY COALESCE(c.next_attempt_at, c.refresh_at) LIMIT @limit`,
+    ),
+    nextDue: db.prepare(
+      `SELECT min(COALESCE(next_attempt_at, refresh_at)) AS at FROM credentials
+       WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error')`,
+    ),
+  };
+}
+
+function toCredential(row: CredentialRow): CredentialRecord {
+  const state = row.state as StoredState;
+  return {
+    resource: row.resource,
+    resourceKey: row.resource_key,
+    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
+    issuer: row.issuer,
+    clientId: row.client_id,
+    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+    accessToken: new Secret(row.access_token),
+    tokenType: row.token_type,
+    expiresAt: row.expires_at,
+    refreshToken: secretOrNull(row.refresh_token),
+    refreshAt: row.refresh_at,
+    state,
+    lastRefreshAt: row.last_refresh_at,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+    failureCount: row.failure_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRegistration(row: RegistrationRow): ClientRegistration {
+  return {
+    issuer: row.issuer,
+    clientId: row.client_id,
+    clientSecret: secretOrNull(row.client_secret),
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
+    registrationAccessToken: secretOrNull(row.registration_access_token),
+    registrationClientUri: row.registration_client_uri,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    kind: row.kind as RegistrationKind,
+    createdAt: row.created_at,
+  };
+}

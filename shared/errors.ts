@@ -1,0 +1,43 @@
+/**
+ * Errors that carry a stable `code`. Callers branch on `code`, never on `message`.
+ *
+ * Wire codes (what the daemon may send, see `WireErrorCode` in protocol.ts) are
+ * lower_snake_case because they are part of the documented protocol; local
+ * codes (what only happens inside one process) are UPPER_SNAKE_CASE.
+ */
+import type { WireErrorCode } from './protocol.js';
+
+export type LocalErrorCode =
+  | 'DAEMON_UNAVAILABLE'
+  | 'DAEMON_TIMEOUT'
+  | 'INSECURE_PERMISSIONS'
+  | 'INSECURE_SOCKET'
+  | 'ALREADY_RUNNING'
+  | 'PROTOCOL_ERROR'
+  | 'STORE_UNAVAILABLE'
+  | 'INVALID_RESOURCE'
+  | 'USAGE';
+
+export type ErrorCode = WireErrorCode | LocalErrorCode;
+
+export class AuthdError extends Error {
+  readonly code: ErrorCode;
+  /** Extra, non-secret facts a caller may act on (e.g. the scopes a step-up needs). */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; data?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AuthdError';
+    this.code = code;
+    this.data = options?.data;
+    // The cause may hold a server body with live tokens in it (oauth4webapi
+    // attaches token responses as causes): keep it out of JSON and inspect output.
+    if (options?.cause !== undefined) {
+      Object.defineProperty(this, 'cause', { enumerable: false, value: options.cause });
+    }
+  }
+}
+
+export function isAuthdError(err: unknown, code?: ErrorCode): err is AuthdError {
+  return err instanceof AuthdError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,375 @@
+/**
+ * The mcpauthd wire protocol: what travels over the Unix socket, and the only
+ * code that turns bytes into requests. Pure: no I/O, so both sides and the
+ * tests use exactly the same rules. docs/protocol.md is the prose version.
+ *
+ * Framing is node-ipc's: each frame is the UTF-8 JSON object
+ * `{"type": <event>, "data": <payload>}` followed by one form feed (0x0C).
+ * JSON.stringify escapes U+000C inside strings, so a writer that only uses
+ * encodeFrame() cannot produce a broken or injected frame.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame either side accepts, delimiter excluded. Tokens are small; this bounds memory per connection. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const FRAME_DELIMITER = '\f';
+/** Longest request id accepted; ids are echoed back, so they are bounded too. */
+export const MAX_REQUEST_ID_LENGTH = 128;
+
+/** node-ipc event names. The daemon's `assured` parser allows exactly these. */
+export const EVENT_REQUEST = 'request';
+export const EVENT_RESPONSE = 'response';
+export const EVENT_NOTIFY = 'event';
+export const ALLOWED_EVENTS: readonly string[] = [EVENT_REQUEST, EVENT_RESPONSE, EVENT_NOTIFY];
+
+/** Error codes the daemon may put on the wire. Documented in docs/protocol.md. */
+export type WireErrorCode =
+  | 'invalid_request'
+  | 'unsupported_method'
+  | 'unsupported_version'
+  | 'not_found'
+  | 'needs_login'
+  | 'insufficient_scope'
+  | 'expired'
+  | 'busy'
+  | 'login_failed'
+  | 'refresh_failed'
+  | 'timeout'
+  | 'internal';
+
+export const WIRE_ERROR_CODES: ReadonlySet<string> = new Set<WireErrorCode>([
+  'invalid_request', 'unsupported_method', 'unsupported_version', 'not_found', 'needs_login',
+  'insufficient_scope', 'expired', 'busy', 'login_failed', 'refresh_failed', 'timeout', 'internal',
+]);
+
+export type CredentialState = 'valid' | 'expiring' | 'expired' | 'refreshing' | 'needs_login' | 'error';
+
+/** Selects one credential: by the resource it was issued for, or by an MCP server URL it was obtained for. */
+export interface CredentialRef {
+  resource?: string;
+  server_url?: string;
+}
+
+export interface TokenGetParams extends CredentialRef {
+  /** Scopes the caller needs; each must have been granted. */
+  scopes?: string[];
+  /** Seconds the token must still be valid for; a shorter-lived token is refreshed first. */
+  min_ttl?: number;
+}
+
+export interface TokenGetResult {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Unix seconds, or null when the authorization server did not say. */
+  expires_at: number | null;
+  resource: string;
+  scopes: string[];
+}
+
+/** What `status` shows of a credential: never a token. */
+export interface CredentialSummary {
+  resource: string;
+  server_urls: string[];
+  issuer: string;
+  client_id: string;
+  scopes: string[];
+  state: CredentialState;
+  expires_at: number | null;
+  refresh_at: number | null;
+  has_refresh_token: boolean;
+  last_refresh_at: number | null;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DaemonInfo {
+  pid: number;
+  version: string;
+  protocol: number;
+  socket: string;
+  home: string;
+  started_at: number;
+}
+
+export interface StatusResult {
+  daemon: DaemonInfo;
+  credentials: CredentialSummary[];
+}
+
+export interface HelloParams {
+  versions: number[];
+  client?: string;
+}
+
+export interface HelloResult {
+  protocol: number;
+  version: string;
+  pid: number;
+}
+
+export interface DeleteResult {
+  deleted: boolean;
+  resource: string | null;
+}
+
+export interface LoginParams {
+  /** The MCP server to log into (its Streamable HTTP / SSE endpoint URL). */
+  server_url: string;
+  /** Scopes to request instead of the discovered ones (checklist S1). */
+  scopes?: string[];
+  /** Pre-registered client (checklist C1). */
+  client_id?: string;
+  client_secret?: string;
+  /** Client ID Metadata Document URL to use as client_id (checklist C2). */
+  client_metadata_url?: string;
+  /** Only for servers without protected resource metadata; never overrides metadata that exists. */
+  resource?: string;
+  /** Allow plain http to loopback hosts (local testing only, checklist A5). */
+  insecure_loopback?: boolean;
+  /** Seconds to wait for the user to approve; default 300. */
+  timeout?: number;
+}
+
+export interface LoginResult {
+  resource: string;
+  server_url: string;
+  issuer: string;
+  scopes: string[];
+  expires_at: number | null;
+  has_refresh_token: boolean;
+}
+
+/**
+ * Progress of a login, sent as `event` frames with `request_id` set to the
+ * login request's id, in this order: discovered, registered, authorize_url
+ * (the client opens it in a browser), then the final response.
+ */
+export interface LoginProgress {
+  stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging';
+  login_id: string;
+  authorize_url?: string;
+  resource?: string;
+  issuer?: string;
+}
+
+export interface LoginCallbackParams {
+  login_id: string;
+  /** The full redirect URL the browser ended on, pasted by the user (browser on another machine). */
+  url: string;
+}
+
+/**
+ * Every method: its params and its result. Adding a method here without a
+ * handler in daemon/dispatch.ts fails to compile.
+ */
+export interface Methods {
+  hello: { params: HelloParams; result: HelloResult };
+  status: { params: Record<string, never>; result: StatusResult };
+  'token.get': { params: TokenGetParams; result: TokenGetResult };
+  'credential.delete': { params: CredentialRef; result: DeleteResult };
+  login: { params: LoginParams; result: LoginResult };
+  'login.callback': { params: LoginCallbackParams; result: { accepted: boolean } };
+}
+
+export type MethodName = keyof Methods;
+export type RequestId = string | number;
+
+export type Request = {
+  [M in MethodName]: { v: number; id: RequestId; method: M; params: Methods[M]['params'] };
+}[MethodName];
+
+export interface WireError {
+  code: WireErrorCode;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export type Response =
+  | { v: number; id: RequestId | null; ok: true; result: unknown }
+  | { v: number; id: RequestId | null; ok: false; error: WireError };
+
+export interface Notification {
+  v: number;
+  event: string;
+  request_id?: RequestId;
+  data: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------- framing
+
+export class FrameError extends Error {
+  readonly code: 'frame_too_large' | 'invalid_json' | 'invalid_envelope';
+  constructor(code: FrameError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function encodeFrame(type: string, data: unknown): string {
+  const frame = JSON.stringify({ type, data });
+  if (Buffer.byteLength(frame) > MAX_FRAME_BYTES) {
+    throw new FrameError('frame_too_large', `frame of ${Buffer.byteLength(frame)} bytes exceeds ${MAX_FRAME_BYTES}`);
+  }
+  return frame + FRAME_DELIMITER;
+}
+
+/**
+ * Splits a byte stream into frames. A partial frame longer than the cap is an
+ * error at once: a peer cannot make us buffer more than MAX_FRAME_BYTES.
+ */
+export class FrameReader {
+  #buffer = '';
+
+  push(chunk: string): { type: string; data: unknown }[] {
+    this.#buffer += chunk;
+    const frames: { type: string; data: unknown }[] = [];
+    let end = this.#buffer.indexOf(FRAME_DELIMITER);
+    while (end !== -1) {
+      const raw = this.#buffer.slice(0, end);
+      this.#buffer = this.#buffer.slice(end + 1);
+      frames.push(decodeFrame(raw));
+      end = this.#buffer.indexOf(FRAME_DELIMITER);
+    }
+    if (Buffer.byteLength(this.#buffer) > MAX_FRAME_BYTES) {
+      throw new FrameError('frame_too_large', `partial frame exceeds ${MAX_FRAME_BYTES} bytes`);
+    }
+    return frames;
+  }
+
+  get pendingBytes(): number {
+    return Buffer.byteLength(this.#buffer);
+  }
+}
+
+function decodeFrame(raw: string): { type: string; data: unknown } {
+  if (Buffer.byteLength(raw) > MAX_FRAME_BYTES) throw new FrameError('frame_too_large', `frame exceeds ${MAX_FRAME_BYTES} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new FrameError('invalid_json', 'frame is not valid JSON');
+  }
+  if (!isPlainObject(parsed) || typeof parsed['type'] !== 'string') {
+    throw new FrameError('invalid_envelope', 'frame must be an object with a string "type"');
+  }
+  return { type: parsed['type'], data: parsed['data'] };
+}
+
+// ---------------------------------------------------------------- requests
+
+export type ParsedRequest =
+  | { ok: true; request: Request }
+  | { ok: false; id: RequestId | null; error: WireError };
+
+/**
+ * Validates a request payload. Unknown fields inside `params` are rejected
+ * rather than ignored: a misspelled `min_ttl` silently dropped would hand out a
+ * token about to expire, and a credential daemon fails closed. Unknown fields
+ * on the envelope itself are ignored so that later versions can add metadata.
+ */
+export function parseRequest(data: unknown): ParsedRequest {
+  if (!isPlainObject(data)) return invalid(null, 'request must be a JSON object');
+  const id = data['id'];
+  if (!isRequestId(id)) return invalid(null, `"id" must be a string of at most ${MAX_REQUEST_ID_LENGTH} characters or a safe integer`);
+  if (data['v'] !== PROTOCOL_VERSION) {
+    return { ok: false, id, error: { code: 'unsupported_version', message: `protocol version ${String(data['v'])} is not supported; this daemon speaks ${PROTOCOL_VERSION}` } };
+  }
+  const method = data['method'];
+  if (typeof method !== 'string') return invalid(id, '"method" must be a string');
+  const rawParams = data['params'] ?? {};
+  if (!isPlainObject(rawParams)) return invalid(id, '"params" must be an object');
+  const validate = PARAM_VALIDATORS[method as MethodName];
+  if (!Object.hasOwn(PARAM_VALIDATORS, method) || validate === undefined) {
+    return { ok: false, id, error: { code: 'unsupported_method', message: `unknown method "${method.slice(0, 64)}"` } };
+  }
+  const problem = validate(rawParams);
+  if (problem !== null) return invalid(id, problem);
+  return { ok: true, request: { v: PROTOCOL_VERSION, id, method, params: rawParams } as Request };
+}
+
+type Validator = (params: Record<string, unknown>) => string | null;
+
+const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
+  hello: (p) =>
+    onlyKeys(p, ['versions', 'client']) ??
+    (Array.isArray(p['versions']) && p['versions'].length > 0 && p['versions'].length <= 16 && p['versions'].every((n) => Number.isSafeInteger(n))
+      ? null
+      : '"versions" must be a non-empty array of integers') ??
+    optionalString(p, 'client', 256),
+  status: (p) => onlyKeys(p, []),
+  'token.get': (p) =>
+    onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ??
+    credentialRef(p) ??
+    optionalScopes(p) ??
+    (p['min_ttl'] === undefined || (Number.isSafeInteger(p['min_ttl']) && (p['min_ttl'] as number) >= 0 && (p['min_ttl'] as number) <= 86_400 * 365)
+      ? null
+      : '"min_ttl" must be a whole number of seconds, at least 0'),
+  'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
+  login: (p) =>
+    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout']) ??
+    (typeof p['server_url'] === 'string' ? null : '"server_url" is required') ??
+    optionalString(p, 'server_url', MAX_URL_LENGTH) ??
+    optionalScopes(p) ??
+    optionalString(p, 'client_id', 1024) ??
+    optionalString(p, 'client_secret', 4096) ??
+    optionalString(p, 'client_metadata_url', MAX_URL_LENGTH) ??
+    optionalString(p, 'resource', MAX_URL_LENGTH) ??
+    (p['insecure_loopback'] === undefined || typeof p['insecure_loopback'] === 'boolean' ? null : '"insecure_loopback" must be a boolean') ??
+    (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= 3600)
+      ? null
+      : '"timeout" must be a whole number of seconds between 1 and 3600'),
+  'login.callback': (p) =>
+    onlyKeys(p, ['login_id', 'url']) ??
+    (typeof p['login_id'] === 'string' && typeof p['url'] === 'string' ? null : '"login_id" and "url" are required') ??
+    optionalString(p, 'login_id', 128) ??
+    optionalString(p, 'url', 8192),
+};
+
+/** Longest URL accepted in a request; real resource identifiers are far shorter. */
+export const MAX_URL_LENGTH = 2048;
+
+function credentialRef(p: Record<string, unknown>): string | null {
+  const hasResource = p['resource'] !== undefined;
+  const hasServer = p['server_url'] !== undefined;
+  if (hasResource === hasServer) return 'exactly one of "resource" or "server_url" is required';
+  return optionalString(p, 'resource', MAX_URL_LENGTH) ?? optionalString(p, 'server_url', MAX_URL_LENGTH);
+}
+
+function optionalScopes(p: Record<string, unknown>): string | null {
+  const scopes = p['scopes'];
+  if (scopes === undefined) return null;
+  if (!Array.isArray(scopes) || scopes.length > 64 || !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/.test(s))) {
+    return '"scopes" must be an array of scope tokens (RFC 6749 §3.3)';
+  }
+  return null;
+}
+
+function optionalString(p: Record<string, unknown>, key: string, max: number): string | null {
+  const value = p[key];
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) return `"${key}" must be a non-empty string of at most ${max} characters`;
+  return null;
+}
+
+function onlyKeys(p: Record<string, unknown>, allowed: readonly string[]): string | null {
+  for (const key of Object.keys(p)) {
+    if (!allowed.includes(key)) return `unknown parameter "${key.slice(0, 64)}"`;
+  }
+  return null;
+}
+
+function invalid(id: RequestId | null, message: string): ParsedRequest {
+  return { ok: false, id, error: { code: 'invalid_request', message } };
+}
+
+function isRequestId(id: unknown): id is RequestId {
+  return (typeof id === 'string' && id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH) || Number.isSafeInteger(id);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

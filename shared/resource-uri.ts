@@ -1,0 +1,69 @@
+/**
+ * Rules for resource identifiers and MCP server URLs.
+ *
+ * Two things are kept apart on purpose:
+ * - the resource string as received (PRM `resource`), which is what goes to the
+ *   authorization server byte for byte and is never rewritten (checklist R2);
+ * - its lookup key, a canonical form used only to find a credential: scheme and
+ *   host lowercased, default port dropped, fragment removed, an empty path
+ *   written as "/". Nothing else is folded: `/mcp` and `/mcp/` are different
+ *   resources, and so are another port, another scheme or a longer path.
+ */
+import { AuthdError } from './errors.js';
+
+const DEFAULT_PORTS: Record<string, string> = { 'https:': '443', 'http:': '80' };
+
+function parse(input: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new AuthdError('INVALID_RESOURCE', `${what} is not an absolute URL: ${JSON.stringify(input.slice(0, 200))}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AuthdError('INVALID_RESOURCE', `${what} must be an https URL, got scheme "${url.protocol.slice(0, -1)}"`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new AuthdError('INVALID_RESOURCE', `${what} must not contain user information`);
+  }
+  return url;
+}
+
+/**
+ * The lookup key of a resource or MCP server URL.
+ * @throws AuthdError INVALID_RESOURCE when it is not an http(s) URL.
+ */
+export function resourceKey(input: string): string {
+  const url = parse(input, 'resource');
+  // URL already lowercases scheme and host and drops a default port; be explicit
+  // anyway so the rule does not hang on parser details.
+  const port = url.port === '' || url.port === DEFAULT_PORTS[url.protocol] ? '' : `:${url.port}`;
+  return `${url.protocol.toLowerCase()}//${url.hostname.toLowerCase()}${port}${url.pathname}${url.search}`;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: the only hosts plain HTTP may reach (checklist A5). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Enforces HTTPS, with plain HTTP allowed only to loopback hosts and only when
+ * the user opted in (`--insecure-loopback` / MCPAUTHD_INSECURE_LOOPBACK=1).
+ */
+export function assertSecureUrl(input: string, what: string, allowInsecureLoopback: boolean): URL {
+  const url = parse(input, what);
+  if (url.protocol === 'https:') return url;
+  if (!isLoopbackHost(url.hostname)) {
+    throw new AuthdError('INVALID_RESOURCE', `${what} ${url.origin} uses plain HTTP; only https is allowed for non-loopback hosts`);
+  }
+  if (!allowInsecureLoopback) {
+    throw new AuthdError(
+      'INVALID_RESOURCE',
+      `${what} ${url.origin} uses plain HTTP; for local testing against a loopback host, pass --insecure-loopback or set MCPAUTHD_INSECURE_LOOPBACK=1`,
+    );
+  }
+  return url;
+}
