@@ -1,0 +1,45 @@
+/**
+ * The client side stays thin: nothing in client/ or shared/ may import the
+ * daemon, the SQLite driver or openid-client (`mcpauthd token` must start
+ * fast, and a library user must not pull in a database). The one exception is
+ * the CLI's `daemon` command, which loads the daemon lazily.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './helpers/daemon-process.js';
+
+function sources(dir: string): string[] {
+  return readdirSync(join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+  return [...text.matchAll(/(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => (m[1] ?? m[2]) as string);
+}
+
+describe('module boundaries', () => {
+  it('should keep client/ and shared/ free of daemon, SQLite and OAuth code', () => {
+    const offenders: string[] = [];
+    for (const file of [...sources('client'), ...sources('shared')]) {
+      for (const spec of imports(file)) {
+        const lazyDaemonCommand = file === join('client', 'cli.ts') && spec === '../daemon/main.js';
+        if (lazyDaemonCommand) continue;
+        if (/daemon\//.test(spec) || /^(better-sqlite3|openid-client|oidc-provider|node-ipc|winston|croner)$/.test(spec)) offenders.push(`${file} imports ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('should import openid-client in exactly one daemon module', () => {
+    const importers = sources('daemon').filter((f) => imports(f).includes('openid-client'));
+    expect(importers.length).toBeLessThanOrEqual(1);
+  });
+
+  it('should import better-sqlite3 only in the token store', () => {
+    const importers = sources('daemon').filter((f) => imports(f).includes('better-sqlite3'));
+    expect(importers).toEqual([join('daemon', 'token-store.ts')]);
+  });
+});

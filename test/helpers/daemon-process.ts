@@ -1,0 +1,62 @@
+/**
+ * The daemon as a real child process, started from the built CLI (dist/), the
+ * way a user or a service manager starts it. Output is collected so tests can
+ * search it for secrets.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'client', 'cli.js');
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (signal → null). */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startDaemonProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [CLI, 'daemon', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      if (out.includes('mcpauthd ready')) {
+        child.stdout!.off('data', onData);
+        resolve({
+          child,
+          pid: child.pid as number,
+          stdout: () => out,
+          stderr: () => err,
+          exited,
+          stop: (signal = 'SIGTERM') => {
+            child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => reject(new Error(`daemon exited with ${code} before it was ready:\n${err}`)));
+  });
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (synchronously: a CLI call is short, and this keeps tests linear). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', input: input ?? '', timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
