@@ -16,7 +16,13 @@ export type LocalErrorCode =
   | 'PROTOCOL_ERROR'
   | 'STORE_UNAVAILABLE'
   | 'INVALID_RESOURCE'
-  | 'USAGE';
+  | 'USAGE'
+  // Outbound HTTP to a metadata, registration or token endpoint failed: network, timeout, status, size, not JSON.
+  | 'HTTP_FAILED'
+  // Metadata was fetched but cannot be used (resource or issuer mismatch, no authorization server).
+  | 'DISCOVERY_FAILED'
+  // The authorization server or the authorization response said no, or answered something unusable.
+  | 'OAUTH_FAILED';
 
 export type ErrorCode = WireErrorCode | LocalErrorCode;
 
