@@ -166,8 +166,11 @@ export class Connection {
   }
 
   #onNotify(n: Notification): void {
-    if (n.request_id !== undefined && typeof n.request_id === 'number') {
-      this.#pending.get(n.request_id)?.onEvent?.(n);
+    // Progress of a request still in flight goes to that request; everything
+    // else (subscription events, which name the finished subscribe request) to listeners.
+    const pending = typeof n.request_id === 'number' ? this.#pending.get(n.request_id) : undefined;
+    if (pending !== undefined) {
+      pending.onEvent?.(n);
       return;
     }
     for (const listener of this.#listeners) listener(n);

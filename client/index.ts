@@ -11,19 +11,22 @@
  */
 import { assertNonNegativeInteger, assertOptionalString, assertString, assertStringArray } from '../shared/assert.js';
 import { resolvePaths } from '../shared/paths.js';
-import type {
-  CredentialRef,
-  DeleteResult,
-  LoginParams,
-  LoginProgress,
-  LoginResult,
-  StatusResult,
-  TokenGetResult,
+import {
+  EVENT_CREDENTIAL_UPDATED,
+  type CredentialUpdated,
+  type RefreshResult,
+  type CredentialRef,
+  type DeleteResult,
+  type LoginParams,
+  type LoginProgress,
+  type LoginResult,
+  type StatusResult,
+  type TokenGetResult,
 } from '../shared/protocol.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
 
 export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
-export type { CredentialSummary, DaemonInfo, LoginProgress, LoginResult, StatusResult, TokenGetResult } from '../shared/protocol.js';
+export type { CredentialSummary, CredentialUpdated, DaemonInfo, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol.js';
 
 export interface ClientOptions {
   /** Socket path; default from MCPAUTHD_SOCKET or the platform default. */
@@ -81,6 +84,30 @@ export class McpAuthdClient {
   async logout(target: string): Promise<DeleteResult> {
     assertString(target, 'target');
     return this.#connection.request('credential.delete', { server_url: target }, { timeoutMs: this.#timeoutMs });
+  }
+
+  /** Refreshes the credential for `target` now (joining a refresh already in flight). */
+  async refresh(target: string): Promise<RefreshResult> {
+    assertString(target, 'target');
+    return this.#connection.request('credential.refresh', { server_url: target }, { timeoutMs: Math.max(this.#timeoutMs, 30_000) });
+  }
+
+  /**
+   * Calls `listener` whenever a credential is refreshed, needs a login, is
+   * logged into or deleted, so a long-running client never holds a stale token.
+   * Resolves once the daemon confirmed; the returned function unsubscribes.
+   */
+  async subscribe(listener: (event: CredentialUpdated) => void): Promise<() => void> {
+    const off = this.#connection.onNotification((n) => {
+      if (n.event === EVENT_CREDENTIAL_UPDATED) listener(n.data as unknown as CredentialUpdated);
+    });
+    try {
+      await this.#connection.request('subscribe', {}, { timeoutMs: this.#timeoutMs });
+    } catch (err) {
+      off();
+      throw err;
+    }
+    return off;
   }
 
   /**

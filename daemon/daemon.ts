@@ -4,36 +4,71 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol.js';
+import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
-import { summarize } from './credential-view.js';
+import { effectiveState, summarize } from './credential-view.js';
 import { dispatch, type Handlers } from './dispatch.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
 import { ensurePrivateDirectory } from './private-path.js';
 import { claimSocketPath } from './socket-probe.js';
 import { SocketServer, type ServerLimits } from './socket-server.js';
+import { RefreshScheduler } from './refresh-scheduler.js';
+import { systemClock, type SchedulerClock } from './scheduler-clock.js';
+import { TokenRefresher, type ChangeListener, type RefreshGrant } from './token-refresher.js';
 import { describeRef, findCredential, getToken } from './token-service.js';
 import { TokenStore } from './token-store.js';
 
 export interface DaemonOptions {
   paths: Paths;
   logger: Logger;
-  now?: () => number;
+  /** Time for scheduling and expiry; tests inject a manual clock. */
+  clock?: SchedulerClock;
   limits?: Partial<ServerLimits>;
+  /** The refresh grant; default: the real one (loaded on first use, so start-up stays light). */
+  grant?: RefreshGrant;
+  /** Refreshes at once across all credentials. */
+  refreshConcurrency?: number;
 }
 
 export interface DaemonHandle {
   readonly info: DaemonInfo;
   readonly store: TokenStore;
   readonly server: SocketServer;
+  readonly scheduler: RefreshScheduler;
+  readonly refresher: TokenRefresher;
   close(): Promise<void>;
+}
+
+/** Grants loaded lazily: openid-client is imported the first time a token is refreshed. */
+function lazyRefreshGrant(store: TokenStore, now: () => number): RefreshGrant {
+  let grant: Promise<RefreshGrant> | undefined;
+  return async (input) => {
+    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now }));
+    return (await grant)(input);
+  };
+}
+
+/** Connections that asked for credential.updated events. */
+class Subscribers {
+  readonly #send = new Set<(event: CredentialUpdated) => void>();
+
+  add(send: (event: CredentialUpdated) => void, closed: AbortSignal): void {
+    this.#send.add(send);
+    closed.addEventListener('abort', () => this.#send.delete(send), { once: true });
+  }
+
+  publish(event: CredentialUpdated): void {
+    for (const send of this.#send) send(event);
+  }
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
   const { paths, logger } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   // Everything this process creates (database, WAL, socket, pid file) is
   // owner-only from birth, as ssh-agent does with umask(0177).
   process.umask(0o077);
@@ -54,7 +89,26 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       home: paths.home,
       started_at: Math.floor(now() / 1000),
     };
-    const handlers = createHandlers({ store, info, now });
+    const subscribers = new Subscribers();
+    const openStore = store;
+    const onChange: ChangeListener = (change, record) => {
+      const current = openStore.findByResource(record.resource);
+      subscribers.publish({
+        resource: record.resource,
+        change,
+        state: current === undefined ? 'deleted' : effectiveState(current, now()),
+        expires_at: current?.expiresAt == null ? null : Math.floor(current.expiresAt / 1000),
+      });
+    };
+    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now), logger, now, onChange });
+    const scheduler = new RefreshScheduler({
+      store,
+      refresher,
+      clock,
+      logger,
+      ...(options.refreshConcurrency === undefined ? {} : { concurrency: options.refreshConcurrency }),
+    });
+    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger });
     const server = new SocketServer({
       socketPath: paths.socket,
       socketDir: paths.socketDir,
@@ -63,17 +117,22 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
     await server.start();
+    scheduler.start();
     logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count() });
 
-    const openStore = store;
     let closing: Promise<void> | undefined;
     return {
       info,
       store: openStore,
       server,
+      scheduler,
+      refresher,
       close() {
         closing ??= (async () => {
+          scheduler.stop();
           await server.close();
+          // A refresh the server answered must be committed before the store closes.
+          await scheduler.whenIdle();
           openStore.close();
           lock.release();
           logger.info('daemon stopped', { pid: info.pid });
@@ -88,8 +147,22 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   }
 }
 
-function createHandlers(deps: { store: TokenStore; info: DaemonInfo; now: () => number }): Handlers {
-  const { store, info, now } = deps;
+interface HandlerDeps {
+  store: TokenStore;
+  info: DaemonInfo;
+  now: () => number;
+  refresher: TokenRefresher;
+  scheduler: RefreshScheduler;
+  subscribers: Subscribers;
+  onChange: ChangeListener;
+  logger: Logger;
+}
+
+/** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
+const loadLoginFlow = () => import('./login-flow.js');
+
+function createHandlers(deps: HandlerDeps): Handlers {
+  const { store, info, now, refresher, scheduler, subscribers, onChange, logger } = deps;
   return {
     hello: async (params) => {
       if (!params.versions.includes(PROTOCOL_VERSION)) {
@@ -101,17 +174,46 @@ function createHandlers(deps: { store: TokenStore; info: DaemonInfo; now: () => 
       const at = now();
       return { daemon: info, credentials: store.list().map((record) => summarize(record, at)) };
     },
-    'token.get': (params) => getToken(params, { store, now }),
+    'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
     'credential.delete': async (params) => {
       const record = findCredential(store, params);
       if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}`);
-      return { deleted: store.deleteCredential(record.resourceKey), resource: record.resource };
+      // Revocation is best effort (T4); the local credential goes either way.
+      const { logout } = await loadLoginFlow();
+      const revocation = await logout(record, { store, logger });
+      const deleted = store.deleteCredential(record.resourceKey);
+      onChange('deleted', record);
+      scheduler.reschedule();
+      const note = !revocation.revocationSupported
+        ? revocation.errors[0] ?? 'the authorization server offers no revocation; tokens stay valid there until they expire'
+        : revocation.errors.length > 0
+          ? revocation.errors.join('; ')
+          : null;
+      return { deleted, resource: record.resource, revoked: revocation.revoked, revocation_note: note };
     },
-    login: async () => {
-      throw new AuthdError('unsupported_method', 'login is not available in this build');
+    'credential.refresh': async (params) => {
+      const record = findCredential(store, params);
+      if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}; run: mcpauthd login ${describeRef(params)}`);
+      const refreshed = await refresher.refresh(record, 'forced');
+      return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
     },
-    'login.callback': async () => {
-      throw new AuthdError('unsupported_method', 'login is not available in this build');
+    subscribe: async (_params, ctx) => {
+      ctx.keepAlive();
+      subscribers.add((event) => ctx.notify(EVENT_CREDENTIAL_UPDATED, { ...event }), ctx.closed);
+      return { subscribed: true };
     },
+    login: async (params, ctx) => {
+      ctx.keepAlive(); // a person may take minutes to approve
+      const { runLogin } = await loadLoginFlow();
+      const result = await runLogin(params, { store, logger, now }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
+      onChange('logged_in', { resource: result.resource });
+      scheduler.reschedule();
+      return result;
+    },
+    'login.callback': async (params) => {
+      const { submitCallbackUrl } = await loadLoginFlow();
+      return submitCallbackUrl(params.login_id, params.url);
+    },
+    'log.level': createLogLevelHandler(logger),
   };
 }

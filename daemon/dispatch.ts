@@ -24,6 +24,12 @@ export function dispatch(request: Request, handlers: Handlers, ctx: RequestConte
       return handlers.login(request.params, ctx);
     case 'login.callback':
       return handlers['login.callback'](request.params, ctx);
+    case 'credential.refresh':
+      return handlers['credential.refresh'](request.params, ctx);
+    case 'subscribe':
+      return handlers.subscribe(request.params, ctx);
+    case 'log.level':
+      return handlers['log.level'](request.params, ctx);
     default:
       return assertNever(request);
   }

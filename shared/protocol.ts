@@ -112,6 +112,10 @@ export interface HelloResult {
 export interface DeleteResult {
   deleted: boolean;
   resource: string | null;
+  /** Every token was revoked at the authorization server (RFC 7009). */
+  revoked: boolean;
+  /** Why revocation did not happen or failed; the credential is deleted anyway. */
+  revocation_note: string | null;
 }
 
 export interface LoginParams {
@@ -160,6 +164,35 @@ export interface LoginCallbackParams {
   url: string;
 }
 
+export interface RefreshResult {
+  resource: string;
+  expires_at: number | null;
+  scopes: string[];
+}
+
+/** What changed, in a `credential.updated` event sent to subscribers. */
+export interface CredentialUpdated {
+  resource: string;
+  change: 'refreshed' | 'needs_login' | 'deleted' | 'logged_in' | 'refresh_failed';
+  state: CredentialState | 'deleted';
+  expires_at: number | null;
+}
+
+export const EVENT_CREDENTIAL_UPDATED = 'credential.updated';
+export const EVENT_LOGIN_PROGRESS = 'login.progress';
+
+export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug'] as const;
+
+/** `log.level`: the running daemon's log level, changed without a restart. */
+export interface LogLevelParams {
+  level: (typeof LOG_LEVEL_NAMES)[number];
+}
+
+export interface LogLevelResult {
+  level: LogLevelParams['level'];
+  previous: LogLevelParams['level'];
+}
+
 /**
  * Every method: its params and its result. Adding a method here without a
  * handler in daemon/dispatch.ts fails to compile.
@@ -171,6 +204,9 @@ export interface Methods {
   'credential.delete': { params: CredentialRef; result: DeleteResult };
   login: { params: LoginParams; result: LoginResult };
   'login.callback': { params: LoginCallbackParams; result: { accepted: boolean } };
+  'credential.refresh': { params: CredentialRef; result: RefreshResult };
+  subscribe: { params: Record<string, never>; result: { subscribed: true } };
+  'log.level': { params: LogLevelParams; result: LogLevelResult };
 }
 
 export type MethodName = keyof Methods;
@@ -320,6 +356,10 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= 3600)
       ? null
       : '"timeout" must be a whole number of seconds between 1 and 3600'),
+  'credential.refresh': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
+  subscribe: (p) => onlyKeys(p, []),
+  'log.level': (p) =>
+    onlyKeys(p, ['level']) ?? ((LOG_LEVEL_NAMES as readonly unknown[]).includes(p['level']) ? null : `"level" must be one of ${LOG_LEVEL_NAMES.join(', ')}`),
   'login.callback': (p) =>
     onlyKeys(p, ['login_id', 'url']) ??
     (typeof p['login_id'] === 'string' && typeof p['url'] === 'string' ? null : '"login_id" and "url" are required') ??

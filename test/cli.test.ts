@@ -120,7 +120,9 @@ describe('mcpauthd CLI against a real daemon process', () => {
   it('logout: should delete the credential', () => {
     const result = cli(['logout', 'https://b.example.com/mcp', '--json']);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ deleted: true, resource: 'https://b.example.com/mcp' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ deleted: true, resource: 'https://b.example.com/mcp', revoked: false });
+    // No authorization server metadata was ever stored for this planted credential.
+    expect(JSON.parse(result.stdout).revocation_note).toMatch(/not revoked/);
     expect(cli(['token', 'https://b.example.com/mcp']).status).toBe(4);
   });
 

@@ -60,3 +60,20 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): 
   const result = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', input: input ?? '', timeout: 20_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/**
+ * Runs the CLI without blocking this process: needed whenever the CLI talks to
+ * a server running inside the test (an authorization server, an MCP server).
+ */
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}

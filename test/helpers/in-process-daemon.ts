@@ -2,7 +2,9 @@
 import { Writable } from 'node:stream';
 import { startDaemon, type DaemonHandle } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
+import type { SchedulerClock } from '../../daemon/scheduler-clock.js';
 import type { ServerLimits } from '../../daemon/socket-server.js';
+import type { RefreshGrant } from '../../daemon/token-refresher.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 export interface TestDaemon {
@@ -12,7 +14,7 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startTestDaemon(options: { limits?: Partial<ServerLimits>; now?: () => number } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(options: { limits?: Partial<ServerLimits>; clock?: SchedulerClock; grant?: RefreshGrant } = {}): Promise<TestDaemon> {
   const home = makeTempHome();
   let logs = '';
   const stream = new Writable({
@@ -25,7 +27,8 @@ export async function startTestDaemon(options: { limits?: Partial<ServerLimits>;
     paths: home.paths,
     logger: createLogger({ level: 'debug', stream }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.grant === undefined ? {} : { grant: options.grant }),
   });
   return {
     home,

@@ -1,0 +1,192 @@
+/**
+ * Refreshing one credential, safely:
+ * - single flight: at most one refresh per resource in the whole daemon, so a
+ *   rotating refresh token is never presented twice (two presentations make
+ *   the authorization server revoke the grant, checklist T2);
+ * - the request carries the stored resource verbatim and no scope change (R3);
+ * - the response passes the login checks (audience R5, Bearer, sane expiry)
+ *   before anything is stored, and the rotation is stored in one transaction
+ *   before the new token is served;
+ * - failures are classified: a rejected grant asks the user to log in again, a
+ *   rejected client drops the registration, anything transient backs off while
+ *   the still-valid access token keeps being served.
+ *
+ * The network call itself is injected (`RefreshGrant`), so this policy is
+ * tested against a real authorization server and against staged faults alike.
+ */
+import { AuthdError, isAuthdError } from '../shared/errors.js';
+import type { Logger } from './logger.js';
+import { backoffDelay, computeRefreshAt } from './refresh-policy.js';
+import type { Secret } from './secret.js';
+import type { ClientRegistration, CredentialRecord, TokenStore } from './token-store.js';
+
+/** What a refresh grant returns once the response passed validation. */
+export interface RefreshedTokens {
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  scopes: string[];
+}
+
+/**
+ * Performs one refresh_token grant. Must send `resource` = record.resource
+ * verbatim, no `scope`, and validate the response. Errors: AuthdError with
+ * `data.error` set to the OAuth error code when the server answered with one
+ * (`invalid_grant`, `invalid_client`...); anything else counts as transient.
+ */
+export type RefreshGrant = (input: { record: CredentialRecord; refreshToken: Secret; registration: ClientRegistration | undefined; signal?: AbortSignal }) => Promise<RefreshedTokens>;
+
+export type CredentialChange = 'refreshed' | 'needs_login' | 'deleted' | 'logged_in' | 'refresh_failed';
+export type ChangeListener = (change: CredentialChange, record: CredentialRecord | { resource: string }) => void;
+
+export interface TokenRefresherOptions {
+  store: TokenStore;
+  grant: RefreshGrant;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+  onChange?: ChangeListener;
+}
+
+type Outcome = 'needs_login' | 'drop_client' | 'transient';
+
+/** OAuth errors after which retrying with the same refresh token is pointless. */
+const NEEDS_LOGIN_ERRORS = new Set(['invalid_grant', 'unauthorized_client', 'invalid_scope', 'invalid_target']);
+
+export function classifyRefreshFailure(err: unknown): Outcome {
+  const oauthError = isAuthdError(err) && typeof err.data?.['error'] === 'string' ? (err.data['error'] as string) : undefined;
+  if (oauthError === 'invalid_client') return 'drop_client';
+  if (oauthError !== undefined && NEEDS_LOGIN_ERRORS.has(oauthError)) return 'needs_login';
+  return 'transient';
+}
+
+export class TokenRefresher {
+  readonly #store: TokenStore;
+  readonly #grant: RefreshGrant;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #inFlight = new Map<string, Promise<CredentialRecord>>();
+  #onChange: ChangeListener | undefined;
+  #onSettled: (() => void) | undefined;
+
+  constructor(options: TokenRefresherOptions) {
+    this.#store = options.store;
+    this.#grant = options.grant;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#onChange = options.onChange;
+  }
+
+  set onChange(listener: ChangeListener | undefined) {
+    this.#onChange = listener;
+  }
+
+  /** Called after every refresh ends, however it ended (the scheduler re-arms on it). */
+  set onSettled(listener: (() => void) | undefined) {
+    this.#onSettled = listener;
+  }
+
+  get inFlightCount(): number {
+    return this.#inFlight.size;
+  }
+
+  isInFlight(resourceKey: string): boolean {
+    return this.#inFlight.has(resourceKey);
+  }
+
+  /**
+   * Refreshes the credential now, or joins the refresh already in flight for it.
+   * Resolves with the stored record after the rotation committed.
+   * @throws AuthdError needs_login (grant rejected) or refresh_failed (transient; retried later)
+   */
+  refresh(record: CredentialRecord, reason: string): Promise<CredentialRecord> {
+    const running = this.#inFlight.get(record.resourceKey);
+    if (running !== undefined) return running;
+    const work = this.#run(record.resourceKey, reason).finally(() => {
+      this.#inFlight.delete(record.resourceKey);
+      this.#onSettled?.();
+    });
+    this.#inFlight.set(record.resourceKey, work);
+    return work;
+  }
+
+  async #run(key: string, reason: string): Promise<CredentialRecord> {
+    // Re-read: the caller's copy may predate a rotation that just committed.
+    const record = this.#store.getByKey(key);
+    if (record === undefined) throw new AuthdError('not_found', 'the credential was deleted');
+    const presented = record.refreshToken;
+    if (presented === null) {
+      throw new AuthdError('expired', `the token for ${record.resource} cannot be refreshed: the authorization server issued no refresh token; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`);
+    }
+    const registration = this.#store.getClientRegistration(record.issuer, record.clientId);
+    // Persisted before the request: if the daemon dies between the server's
+    // answer and our commit, a restart sees "refreshing" and knows the stored
+    // refresh token may already be spent.
+    this.#store.setState(key, 'refreshing', { nextAttemptAt: record.nextAttemptAt, failureCount: record.failureCount });
+    this.#logger.debug('refreshing', { resource: record.resource, reason });
+
+    let tokens: RefreshedTokens;
+    try {
+      tokens = await this.#grant({ record, refreshToken: presented, registration });
+    } catch (err) {
+      return this.#fail(record, err);
+    }
+
+    const issuedAt = this.#now();
+    const rotated = this.#store.rotateTokens(key, presented, {
+      accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt,
+      refreshToken: tokens.refreshToken,
+      refreshAt: computeRefreshAt(issuedAt, tokens.expiresAt, this.#random()),
+      scopes: tokens.scopes.length > 0 ? tokens.scopes : record.scopes,
+    });
+    if (rotated === undefined) {
+      // Someone replaced the credential meanwhile (a new login). Theirs wins;
+      // what we got is dropped, and the server's grant for it dies with it.
+      const current = this.#store.getByKey(key);
+      if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
+      return current;
+    }
+    this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt, rotated: tokens.refreshToken !== null });
+    this.#onChange?.('refreshed', rotated);
+    return rotated;
+  }
+
+  #fail(record: CredentialRecord, err: unknown): never {
+    const outcome = classifyRefreshFailure(err);
+    const reason = describeFailure(err);
+    const key = record.resourceKey;
+    if (outcome === 'transient') {
+      const failures = record.failureCount + 1;
+      const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
+      this.#store.setState(key, 'error', { lastError: reason, nextAttemptAt, failureCount: failures });
+      this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: new Date(nextAttemptAt).toISOString() });
+      this.#onChange?.('refresh_failed', record);
+      throw new AuthdError('refresh_failed', `refreshing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
+    }
+    if (outcome === 'drop_client') {
+      // The registration is gone at the server; a new login will register again (C3).
+      this.#store.deleteClientRegistration(record.issuer, record.clientId);
+    }
+    this.#store.setState(key, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: record.failureCount + 1 });
+    this.#logger.warn('refresh rejected; a new login is needed', { resource: record.resource, reason });
+    this.#onChange?.('needs_login', record);
+    throw new AuthdError('needs_login', `the authorization server rejected the refresh for ${record.resource} (${reason}); run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
+      cause: err,
+      data: { resource: record.resource },
+    });
+  }
+}
+
+/** A one-line reason for status and logs; AuthdError messages are written to be safe to show. */
+function describeFailure(err: unknown): string {
+  if (isAuthdError(err)) {
+    const oauthError = typeof err.data?.['error'] === 'string' ? `${err.data['error'] as string}: ` : '';
+    return `${oauthError}${err.message}`.slice(0, 300);
+  }
+  return 'unexpected error (see the daemon log)';
+}
