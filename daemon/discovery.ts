@@ -11,7 +11,7 @@
  * shared/resource-uri.ts, never a rewritten string.
  */
 import { AuthdError } from '../shared/errors.js';
-import { assertSecureUrl, resourceKey } from '../shared/resource-uri.js';
+import { assertSecureUrl, sameResource } from '../shared/resource-uri.js';
 import { describeUrl, fetchMetadataDocument, httpRequest } from './http-fetch.js';
 import type { HttpPolicy } from './http-fetch.js';
 import type { TokenStore } from './token-store.js';
@@ -213,15 +213,6 @@ export function protectedResourceMetadataLocations(serverUrl: string): PrmLocati
 function identifierOfPrmUrl(prmUrl: URL): string | undefined {
   if (prmUrl.pathname !== PRM_WELL_KNOWN && !prmUrl.pathname.startsWith(`${PRM_WELL_KNOWN}/`)) return undefined;
   return `${prmUrl.origin}${prmUrl.pathname.slice(PRM_WELL_KNOWN.length)}${prmUrl.search}`;
-}
-
-/** True when two resource identifiers have the same lookup key; anything unparsable matches nothing. */
-export function sameResource(a: string, b: string): boolean {
-  try {
-    return resourceKey(a) === resourceKey(b);
-  } catch {
-    return false;
-  }
 }
 
 function stringArray(value: unknown): string[] | undefined {

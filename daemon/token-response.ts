@@ -9,7 +9,7 @@
 import { AuthdError } from '../shared/errors.js';
 import { isPlainObject } from '../shared/protocol.js';
 import { Secret } from './secret.js';
-import { sameResource } from './discovery.js';
+import { sameResource } from '../shared/resource-uri.js';
 
 /** Longest access-token lifetime believed; beyond it `expires_in` is treated as garbage. */
 export const MAX_EXPIRES_IN_SEC = 365 * 24 * 60 * 60;

@@ -41,6 +41,15 @@ export function resourceKey(input: string): string {
   return `${url.protocol.toLowerCase()}//${url.hostname.toLowerCase()}${port}${url.pathname}${url.search}`;
 }
 
+/** True when two resource identifiers have the same lookup key; anything unparsable matches nothing. */
+export function sameResource(a: string, b: string): boolean {
+  try {
+    return resourceKey(a) === resourceKey(b);
+  } catch {
+    return false;
+  }
+}
+
 /** True for 127.0.0.0/8, ::1 and localhost: the only hosts plain HTTP may reach (checklist A5). */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
