@@ -12,7 +12,7 @@ describe('socket server', () => {
   let client: McpAuthdClient;
 
   beforeAll(async () => {
-    t = await startTestDaemon({ limits: { frameTimeoutMs: 300, maxInFlightPerConnection: 4 } });
+    t = await startTestDaemon({ limits: { frameTimeoutMs: 200, maxInFlightPerConnection: 4, idleTimeoutMs: 1000 } });
     for (let i = 0; i < 50; i++) {
       t.daemon.store.saveCredential({
         resource: `https://mcp${i}.example.com/mcp`, serverUrl: `https://mcp${i}.example.com/mcp`, issuer: 'https://as.example.com', clientId: 'c',
@@ -125,7 +125,9 @@ describe('socket server', () => {
   it('should close a connection that sends half a frame and stalls', async () => {
     const raw = await openRaw(t.home.paths.socket);
     raw.write('{"type":"request","data":{"v":1,');
-    await raw.closed; // closed by the incomplete-frame timer, not by us
+    const started = performance.now();
+    await raw.closed; // closed by the incomplete-frame timer (200 ms), well before the idle timer (1 s)
+    expect(performance.now() - started).toBeLessThan(900);
     await stillServes();
   });
 
@@ -142,6 +144,19 @@ describe('socket server', () => {
     expect(codes).toContain('busy');
     raw.close();
     await stillServes();
+  });
+
+  it('should close idle connections but keep subscribed ones open', async () => {
+    const subscribed = await openRaw(t.home.paths.socket);
+    subscribed.write(encodeFrame('request', { v: 1, id: 1, method: 'subscribe' }));
+    expect(await subscribed.nextFrame()).toMatchObject({ data: { id: 1, ok: true } });
+    const idle = await openRaw(t.home.paths.socket);
+    await idle.closed; // the daemon closes it after the idle timeout
+    // The subscriber connected earlier, so it has been idle at least as long.
+    expect(subscribed.socket.destroyed).toBe(false);
+    subscribed.write(encodeFrame('request', { v: 1, id: 2, method: 'status' }));
+    expect(await subscribed.nextFrame()).toMatchObject({ data: { id: 2, ok: true } });
+    subscribed.close();
   });
 
   it('should report status without any token in it', async () => {
