@@ -285,8 +285,13 @@ async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMeta
     const secret = params.client_secret === undefined ? null : new Secret(params.client_secret);
     return userClient('preregistered', preRegisteredClient(metadata, params.client_id, secret));
   }
+  // C2 is a preference, as in the MCP SDK: used where the AS supports client ID
+  // metadata documents, and registration (C3) everywhere else.
   if (params.client_metadata_url !== undefined) {
-    return userClient('metadata_document', metadataDocumentClient(metadata, params.client_metadata_url, http.allowInsecureLoopback));
+    if (metadata.client_id_metadata_document_supported === true) {
+      return userClient('metadata_document', metadataDocumentClient(metadata, params.client_metadata_url, http.allowInsecureLoopback));
+    }
+    log.info('the authorization server does not support client ID metadata documents; registering instead', { issuer });
   }
 
   const stored = store.getClientRegistration(issuer);

@@ -73,6 +73,22 @@ function stateOf(client: OAuthClient): ClientState {
 const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint'] as const;
 
 /**
+ * client_secret_basic as RFC 6749 §2.3.1 says: id and secret each
+ * application/x-www-form-urlencoded, then Basic. oauth4webapi's own helper
+ * also escapes `-._~!*'()`, which servers that compare raw values (the MCP
+ * SDK's, the conformance suite's) reject as invalid_client for an id like
+ * "my-client".
+ */
+function formEncodedBasic(clientId: string, secret: string | undefined): oidc.ClientAuth {
+  if (secret === undefined) throw oauthError(`client ${clientId} uses client_secret_basic but has no client secret`, 'client_secret_required');
+  const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1);
+  const credentials = Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64');
+  return (_as, _client, _body, headers) => {
+    headers.set('authorization', `Basic ${credentials}`);
+  };
+}
+
+/**
  * A fresh openid-client Configuration per operation, so that the observer of
  * one request never sees another's response.
  */
@@ -82,7 +98,7 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
   let auth: oidc.ClientAuth;
   switch (credentials.tokenEndpointAuthMethod) {
     case 'client_secret_basic':
-      auth = oidc.ClientSecretBasic(secret);
+      auth = formEncodedBasic(credentials.clientId, secret);
       break;
     case 'client_secret_post':
       auth = oidc.ClientSecretPost(secret);

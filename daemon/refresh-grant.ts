@@ -5,8 +5,8 @@
  * login (R5). The policy around it lives in token-refresher.ts.
  */
 import { AuthdError } from '../shared/errors.js';
-import { loadAuthorizationServer } from './discovery.js';
-import type { FetchFunction } from './http-fetch.js';
+import { loadAuthorizationServer, validateAuthorizationServerMetadata, type AuthorizationServerMetadata } from './discovery.js';
+import type { FetchFunction, HttpPolicy } from './http-fetch.js';
 import { createOAuthClient, refreshTokenGrant } from './oauth-client.js';
 import type { RefreshGrant } from './token-refresher.js';
 import type { TokenStore } from './token-store.js';
@@ -17,6 +17,23 @@ import type { TokenStore } from './token-store.js';
  * endpoint is what matters.
  */
 export const REFRESH_METADATA_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The issuer's metadata: the stored copy while young, else fetched again; and
+ * when fetching fails, the stored copy however old (stale-if-error). A
+ * metadata endpoint that is down, or a legacy server whose metadata lives at a
+ * URL the issuer does not lead to, must not stop refreshes that only need the
+ * token endpoint.
+ */
+async function metadataFor(issuer: string, http: HttpPolicy, deps: { store: TokenStore; now: () => number }): Promise<AuthorizationServerMetadata> {
+  try {
+    return (await loadAuthorizationServer(issuer, http, { store: deps.store, now: deps.now, maxAgeMs: REFRESH_METADATA_MAX_AGE_MS })).metadata;
+  } catch (err) {
+    const stored = deps.store.getAuthorizationServer(issuer);
+    if (stored === undefined) throw err;
+    return validateAuthorizationServerMetadata(stored.metadata, issuer, http.allowInsecureLoopback, issuer);
+  }
+}
 
 export function createRefreshGrant(deps: { store: TokenStore; now: () => number; fetch?: FetchFunction }): RefreshGrant {
   return async ({ record, refreshToken, registration, signal }) => {
@@ -30,7 +47,7 @@ export function createRefreshGrant(deps: { store: TokenStore; now: () => number;
       ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
       ...(signal === undefined ? {} : { signal }),
     };
-    const { metadata } = await loadAuthorizationServer(record.issuer, http, { store: deps.store, now: deps.now, maxAgeMs: REFRESH_METADATA_MAX_AGE_MS });
+    const metadata = await metadataFor(record.issuer, http, deps);
     const client = createOAuthClient(
       metadata,
       { clientId: registration.clientId, clientSecret: registration.clientSecret, tokenEndpointAuthMethod: registration.tokenEndpointAuthMethod },

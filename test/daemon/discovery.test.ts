@@ -299,6 +299,25 @@ describe('discover()', () => {
     expect(result).toMatchObject({ legacy: true, issuer: server.origin, resource: `${server.origin}/mcp`, resourceSource: 'server_url' });
   });
 
+  it('D7: accepts legacy metadata at the origin whose issuer has a path on that same origin', async () => {
+    const server = await tiny();
+    server.route('/mcp', (_req, res) => {
+      res.writeHead(401).end();
+    });
+    server.route('/.well-known/oauth-authorization-server', (_req, res) => json(res, 200, asMetadata(`${server.origin}/oauth`)));
+    const result = await discover(`${server.origin}/mcp`, { http: HTTP });
+    expect(result).toMatchObject({ legacy: true, issuer: `${server.origin}/oauth` });
+  });
+
+  it('D6 D7: still refuses legacy metadata at the origin naming an issuer on another origin', async () => {
+    const server = await tiny();
+    server.route('/mcp', (_req, res) => {
+      res.writeHead(401).end();
+    });
+    server.route('/.well-known/oauth-authorization-server', (_req, res) => json(res, 200, asMetadata('https://evil.example/oauth')));
+    await expect(discover(`${server.origin}/mcp`, { http: HTTP })).rejects.toMatchObject({ data: { reason: 'issuer_mismatch' } });
+  });
+
   it('D7: without any metadata falls back to /authorize, /token, /register at the origin; --resource is used', async () => {
     const server = await tiny();
     server.route('/mcp', (_req, res) => {

@@ -583,10 +583,13 @@ describe('runLogin against broken or hostile servers', () => {
     expect(run.store.getClientRegistration(mock.origin)).toMatchObject({ clientId: documentUrl, kind: 'metadata_document' });
   });
 
-  it('C2: refuses a client ID metadata document when the AS does not support them', async () => {
+  it('C2 C3: falls back to registration when the AS does not support client ID metadata documents', async () => {
     const mock = await mockServer();
     const run = await login({ server_url: mock.mcpUrl, client_metadata_url: 'https://client.example/c.json' });
-    expect(failed(run).data?.['reason']).toBe('cimd_unsupported');
+    expect(run.error).toBeUndefined();
+    expect(mock.requests('/register')).toHaveLength(1);
+    expect(mock.requests('/authorize')[0]?.query.get('client_id')).not.toBe('https://client.example/c.json');
+    expect(run.logs).toContain('registering instead');
   });
 
   it('C3: an invalid_client at the code exchange drops the dynamic registration', async () => {

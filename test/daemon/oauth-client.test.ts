@@ -131,6 +131,13 @@ describe('oauth-client', () => {
       );
     });
 
+    it('C1: encodes client_secret_basic credentials as RFC 6749 §2.3.1 says, leaving "-._*" as they are', async () => {
+      const basic = createOAuthClient(metadata, { clientId: 'pre-registered.client_1', clientSecret: new Secret('s3-cr:et é'), tokenEndpointAuthMethod: 'client_secret_basic' }, HTTP);
+      await exchange(basic);
+      const header = server.requests.at(-1)?.headers.authorization ?? '';
+      expect(Buffer.from(header.replace(/^Basic /, ''), 'base64').toString()).toBe('pre-registered.client_1:s3-cr%3Aet+%C3%A9');
+    });
+
     it('C2: a client ID metadata document URL is the client_id, only when the AS supports them', () => {
       const supported = metadataFor('https://a', { client_id_metadata_document_supported: true });
       expect(metadataDocumentClient(supported, 'https://client.example/mcpauthd.json', false)).toEqual({
