@@ -60,6 +60,13 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
         data: { resource: record.resource },
       });
     }
+    // While backing off after a failure, answer from the last failure instead of
+    // trying again: a busy client must not turn the backoff into a retry storm.
+    if (record.state === 'error' && record.nextAttemptAt !== null && record.nextAttemptAt > now) {
+      throw new AuthdError('refresh_failed', `the token for ${record.resource} ${expired ? 'has expired' : `expires in less than ${params.min_ttl ?? 0} s`} and the last refresh failed (${record.lastError ?? 'unknown error'}); next attempt ${new Date(record.nextAttemptAt).toISOString()}`, {
+        data: { resource: record.resource, next_attempt_at: Math.floor(record.nextAttemptAt / 1000) },
+      });
+    }
     record = await deps.refresh(record, expired ? 'expired' : 'min_ttl');
     if (record.expiresAt !== null && record.expiresAt - deps.now() < minTtlMs) {
       throw new AuthdError('expired', `the authorization server issued a token for ${record.resource} that lives shorter than the requested min_ttl of ${params.min_ttl ?? 0} s`, {

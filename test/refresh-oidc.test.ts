@@ -130,6 +130,10 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
     expect(down.last_error).toMatch(/503|temporarily_unavailable/);
     expect(down.next_attempt_at).not.toBeNull();
     expect((await client.getToken(mcp.url)).access_token).toBe(before);
+    // Backing off: a client that needs a longer-lived token gets the failure at once, and the server no new request.
+    const attempts = refreshRequests().length;
+    await expect(client.getToken(mcp.url, { minTtl: 5 })).rejects.toMatchObject({ code: 'refresh_failed' });
+    expect(refreshRequests().length).toBe(attempts);
 
     as.setDown(false);
     await clock.advance(3 * SEC);
