@@ -65,15 +65,17 @@ export function parseLogLevel(value: string | undefined, fallback: LogLevel = 'i
   throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value.slice(0, 32))}`);
 }
 
-export function createLogger(options: { level: LogLevel; stream?: NodeJS.WritableStream }): Logger {
+export function createLogger(options: { level: LogLevel; stream?: NodeJS.WritableStream; file?: winston.transport }): Logger {
   return winston.createLogger({
     level: options.level,
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
+    // The format runs before any transport, so the log file (daemon/log-file.ts) gets redacted lines too.
     format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
     transports: [
       options.stream === undefined
         ? new winston.transports.Stream({ stream: process.stderr })
         : new winston.transports.Stream({ stream: options.stream }),
+      ...(options.file === undefined ? [] : [options.file]),
     ],
   });
 }

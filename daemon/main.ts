@@ -8,12 +8,15 @@
 import { isAuthdError } from '../shared/errors.js';
 import { resolvePaths } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
+import { openLogFileTransport } from './log-file.js';
 import { createLogger, parseLogLevel } from './logger.js';
 
 export interface DaemonCommandOptions {
   home?: string | undefined;
   socket?: string | undefined;
   logLevel?: string | undefined;
+  /** Also log to this file, rotated by size (for running without a supervisor). */
+  logFile?: string | undefined;
 }
 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
@@ -24,7 +27,14 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
     process.stderr.write(`mcpauthd: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = createLogger({ level });
+  let file;
+  try {
+    file = options.logFile === undefined ? undefined : openLogFileTransport(options.logFile);
+  } catch (err) {
+    process.stderr.write(`mcpauthd: cannot log to ${options.logFile}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const logger = createLogger({ level, ...(file === undefined ? {} : { file }) });
   const paths = resolvePaths({ home: options.home, socket: options.socket });
   let handle;
   try {

@@ -1,0 +1,124 @@
+/**
+ * Can this machine reach an authorization server's metadata right now? Used by
+ * `mcpauthd doctor` only: a refresh that will fail is better found before it
+ * is due. Same locations and order as the daemon's discovery (MCP
+ * authorization spec: RFC 8414 path insertion, then OpenID Connect), HTTPS
+ * only except loopback, a short timeout, a bounded body, no redirects. The
+ * server's Date header is kept, to tell whether our clock is off.
+ */
+
+export interface ProbeOptions {
+  timeoutMs: number;
+  fetchImpl?: typeof fetch;
+}
+
+export type ProbeResult =
+  | { ok: true; url: string; serverDateMs: number | undefined }
+  | { ok: false; kind: ProbeFailure; reason: string; serverDateMs: number | undefined };
+
+/** insecure: refused before any request; network: nothing answered; answer: something answered, but not the metadata. */
+export type ProbeFailure = 'insecure' | 'network' | 'answer';
+
+/** Metadata documents are a few KiB; anything this big is not one. */
+export const MAX_METADATA_BYTES = 256 * 1024;
+
+export function metadataUrls(issuer: string): string[] {
+  const url = new URL(issuer);
+  const path = url.pathname.replace(/\/+$/, '');
+  if (path === '') return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`];
+  return [
+    `${url.origin}/.well-known/oauth-authorization-server${path}`,
+    `${url.origin}/.well-known/openid-configuration${path}`,
+    `${url.origin}${path}/.well-known/openid-configuration`,
+  ];
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Why a request failed, in words: undici hides the system error in `cause`. */
+function networkReason(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const code = e.cause?.code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed (DNS)',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate cannot be verified',
+    DEPTH_ZERO_SELF_SIGNED_CERT: 'it uses a self-signed TLS certificate',
+    ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another host name',
+  };
+  if (code !== undefined) return `${words[code] ?? 'network error'} (${code})`;
+  return e.cause?.message ?? e.message ?? 'network error';
+}
+
+async function readBounded(response: Response): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_METADATA_BYTES) {
+      await reader.cancel();
+      throw new Error(`the document is larger than ${MAX_METADATA_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function probeAuthorizationServer(issuer: string, options: ProbeOptions): Promise<ProbeResult> {
+  const fetchImpl = options.fetchImpl ?? fetch;
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return { ok: false, kind: 'answer', reason: `the issuer ${JSON.stringify(issuer)} is not a URL`, serverDateMs: undefined };
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    return { ok: false, kind: 'insecure', reason: `the issuer ${issuer} is not https (plain http is allowed only to loopback)`, serverDateMs: undefined };
+  }
+  const answers: string[] = [];
+  let serverDateMs: number | undefined;
+  for (const candidate of metadataUrls(issuer)) {
+    let response: Response;
+    try {
+      response = await fetchImpl(candidate, { redirect: 'manual', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) });
+    } catch (err) {
+      // The host itself is unreachable: the other locations are on the same origin.
+      return { ok: false, kind: 'network', reason: `${candidate}: ${networkReason(err, options.timeoutMs)}`, serverDateMs };
+    }
+    const date = Date.parse(response.headers.get('date') ?? '');
+    if (Number.isFinite(date)) serverDateMs = date;
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      answers.push(`${candidate}: HTTP ${response.status}`);
+      continue;
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(await readBounded(response));
+    } catch (err) {
+      answers.push(`${candidate}: not JSON metadata (${(err as Error).message.slice(0, 100)})`);
+      continue;
+    }
+    const named = (document as { issuer?: unknown } | null)?.issuer;
+    if (named !== issuer) {
+      answers.push(`${candidate}: names issuer ${JSON.stringify(named)}, not ${issuer}`);
+      continue;
+    }
+    return { ok: true, url: candidate, serverDateMs };
+  }
+  return { ok: false, kind: 'answer', reason: answers.join('; '), serverDateMs };
+}
