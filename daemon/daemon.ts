@@ -4,7 +4,7 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
+import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
@@ -13,6 +13,7 @@ import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
 import { ensurePrivateDirectory } from './private-path.js';
+import { loadPeerChecker, type PeerChecker } from './peer-check.js';
 import { claimSocketPath } from './socket-probe.js';
 import { SocketServer, type ServerLimits } from './socket-server.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
@@ -31,6 +32,8 @@ export interface DaemonOptions {
   grant?: RefreshGrant;
   /** Refreshes at once across all credentials. */
   refreshConcurrency?: number;
+  /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
+  peerCheck?: PeerChecker;
 }
 
 export interface DaemonHandle {
@@ -81,6 +84,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     const claimed = await claimSocketPath(paths.socket);
     if (claimed === 'replaced-stale') logger.warn('replaced a stale socket left by an earlier daemon', { socket: paths.socket });
     store = TokenStore.open(paths.database, { now });
+    // koffi is loaded here, at start, and only in the daemon.
+    const peerCheck = options.peerCheck ?? (await loadPeerChecker());
+    if (peerCheck.fallbackReason !== undefined) {
+      logger.warn('cannot check who connects; only the socket directory permissions protect the socket', { reason: peerCheck.fallbackReason });
+    }
     const info: DaemonInfo = {
       pid: process.pid,
       version: VERSION,
@@ -88,6 +96,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       socket: paths.socket,
       home: paths.home,
       started_at: Math.floor(now() / 1000),
+      peer_check: peerCheck.mode,
     };
     const subscribers = new Subscribers();
     const openStore = store;
@@ -110,6 +119,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     });
     const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger });
     const server = new SocketServer({
+      peerCheck,
       socketPath: paths.socket,
       socketDir: paths.socketDir,
       logger,
@@ -118,7 +128,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     });
     await server.start();
     scheduler.start();
-    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count() });
+    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count(), peer_check: peerCheck.mode });
 
     let closing: Promise<void> | undefined;
     return {
@@ -170,9 +180,22 @@ function createHandlers(deps: HandlerDeps): Handlers {
       }
       return { protocol: PROTOCOL_VERSION, version: info.version, pid: info.pid };
     },
-    status: async () => {
+    status: async (params) => {
       const at = now();
-      return { daemon: info, credentials: store.list().map((record) => summarize(record, at)) };
+      const all = store.list();
+      const offset = Math.min(params.offset ?? 0, all.length);
+      // Fill the page up to a byte budget (URLs can be long); at least one
+      // credential per page so paging always moves on.
+      const credentials = [];
+      let bytes = 0;
+      let next = offset;
+      for (; next < all.length; next++) {
+        const summary = summarize(all[next] as (typeof all)[number], at);
+        bytes += Buffer.byteLength(JSON.stringify(summary));
+        if (credentials.length > 0 && bytes > STATUS_PAGE_BYTES) break;
+        credentials.push(summary);
+      }
+      return { daemon: info, credentials, total: all.length, next_offset: next < all.length ? next : null };
     },
     'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
     'credential.delete': async (params) => {

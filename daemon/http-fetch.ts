@@ -67,13 +67,20 @@ export function describeUrl(url: string | URL): string {
   }
 }
 
+// An opaque token as servers mint them (base64url, hex): a long run of token
+// characters mixing letters and digits. An error_description that quotes the
+// refresh token we presented is how a server body would leak one.
+const OPAQUE_TOKEN = /[A-Za-z0-9_~+=-]{20,}/g;
+
 /**
  * Text a server chose (an error code, an error_description, a system error)
  * made fit for a message or a page: printable ASCII, anything token-shaped
- * masked, bounded.
+ * (JWTs, Bearer values, opaque token-like words) masked, bounded.
  */
 export function serverText(text: string, max: number): string {
-  return redactText(text.replace(/[^\x20-\x7E]/g, '?')).slice(0, max);
+  return redactText(text.replace(/[^\x20-\x7E]/g, '?'))
+    .replace(OPAQUE_TOKEN, (word) => (/[0-9]/.test(word) && /[A-Za-z]/.test(word) ? '[redacted]' : word))
+    .slice(0, max);
 }
 
 function httpError(message: string, reason: string, cause?: unknown): AuthdError {

@@ -111,7 +111,10 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
   if (secret !== undefined) clientMetadata.client_secret = secret;
   const config = new oidc.Configuration(metadata, credentials.clientId, clientMetadata, auth);
   config[oidc.customFetch] = createCustomFetch(http, 'authorization server', observe);
-  config.timeout = Math.ceil((http.timeoutMs ?? HTTP_TIMEOUT_MS) / 1000);
+  // openid-client's own timer is only a backstop, a second later than ours: ours
+  // also covers reading the body and reports "no answer within N s", where its
+  // abort would surface as a misleading "request cancelled".
+  config.timeout = Math.ceil((http.timeoutMs ?? HTTP_TIMEOUT_MS) / 1000) + 1;
   // openid-client refuses http:// unless told; tell it only when the user opted in and an
   // endpoint really is plain-http loopback (discovery already refused any other http URL,
   // and the customFetch checks every request again).

@@ -13,6 +13,7 @@ import { unlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
 import type { Logger } from './logger.js';
+import type { PeerChecker } from './peer-check.js';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import {
   ALLOWED_EVENTS,
@@ -75,12 +76,14 @@ export class SocketServer {
   readonly #handle: RequestHandler;
   readonly #logger: Logger;
   readonly #limits: ServerLimits;
+  readonly #peerCheck: PeerChecker | undefined;
   readonly #connections = new Map<Socket, Connection>();
   readonly #pending = new Set<Promise<void>>();
   #closing = false;
 
-  constructor(options: { socketPath: string; socketDir: string; handle: RequestHandler; logger: Logger; limits?: Partial<ServerLimits> }) {
+  constructor(options: { socketPath: string; socketDir: string; handle: RequestHandler; logger: Logger; limits?: Partial<ServerLimits>; peerCheck?: PeerChecker }) {
     this.#path = options.socketPath;
+    this.#peerCheck = options.peerCheck;
     this.#handle = options.handle;
     this.#logger = options.logger;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -173,6 +176,18 @@ export class SocketServer {
   }
 
   #onConnect(socket: Socket): void {
+    // First, before any byte is parsed (ssh-agent): only our own user and root
+    // may talk to us. node-ipc publishes 'connect' synchronously on accept, so no
+    // data event can have run yet; a refused socket never enters #connections,
+    // which #onRequest also requires.
+    if (this.#peerCheck !== undefined) {
+      const verdict = this.#peerCheck.check(socket);
+      if (!verdict.allowed) {
+        this.#logger.warn('refused a connection: peer check failed', { reason: verdict.reason, peer_uid: verdict.peer?.uid ?? null, peer_pid: verdict.peer?.pid ?? null });
+        socket.destroy();
+        return;
+      }
+    }
     const conn: Connection = { socket, inFlight: 0, keepAlive: false, closed: new AbortController() };
     this.#connections.set(socket, conn);
     socket.setTimeout(this.#limits.idleTimeoutMs);
@@ -222,15 +237,19 @@ export class SocketServer {
   }
 
   async #run(request: Request, ctx: RequestContext, socket: Socket): Promise<void> {
-    const started = performance.now();
+    // winston formats a line (timestamp, redaction, JSON) before it drops it
+    // for being below the level: on this path, per request, that was about a
+    // sixth of the daemon's CPU. Ask first (docs/benchmarks.md).
+    const debug = this.#logger.isDebugEnabled();
+    const started = debug ? performance.now() : 0;
     try {
       const result = await this.#handle(request, ctx);
       this.#reply(socket, { v: PROTOCOL_VERSION, id: request.id, ok: true, result });
-      this.#logger.debug('request', { method: request.method, ms: Math.round(performance.now() - started) });
+      if (debug) this.#logger.debug('request', { method: request.method, ms: Math.round(performance.now() - started) });
     } catch (err) {
       const { code, message, data } = toWireError(err);
       if (code === 'internal') this.#logger.error('request failed', { method: request.method, error: err });
-      else this.#logger.debug('request refused', { method: request.method, code });
+      else if (this.#logger.isDebugEnabled()) this.#logger.debug('request refused', { method: request.method, code });
       this.#replyError(socket, request.id, code, message, data);
     }
   }

@@ -4,7 +4,7 @@
  * must, and answer with the access token only. A refresh token never leaves
  * the daemon.
  */
-import { AuthdError } from '../shared/errors.js';
+import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { CredentialRef, TokenGetParams, TokenGetResult } from '../shared/protocol.js';
 import type { CredentialRecord, TokenStore } from './token-store.js';
 
@@ -19,9 +19,15 @@ export interface TokenServiceDeps {
 
 /** Finds the credential a reference names, exactly; never a prefix or closest match. */
 export function findCredential(store: TokenStore, ref: CredentialRef): CredentialRecord | undefined {
-  if (ref.resource !== undefined) return store.findByResource(ref.resource);
-  if (ref.server_url !== undefined) return store.findByServerUrl(ref.server_url) ?? store.findByResource(ref.server_url);
-  return undefined;
+  try {
+    if (ref.resource !== undefined) return store.findByResource(ref.resource);
+    if (ref.server_url !== undefined) return store.findByServerUrl(ref.server_url) ?? store.findByResource(ref.server_url);
+    return undefined;
+  } catch (err) {
+    // A reference that is no http(s) URL is the caller's mistake: invalid_request, not internal.
+    if (isAuthdError(err) && err.code === 'INVALID_RESOURCE') throw new AuthdError('invalid_request', err.message, { cause: err });
+    throw err;
+  }
 }
 
 export function describeRef(ref: CredentialRef): string {

@@ -84,6 +84,9 @@ export interface CredentialSummary {
   updated_at: number;
 }
 
+/** How the daemon checks who connects (docs/security.md). */
+export type PeerCheckMode = 'peercred' | 'getpeereid' | 'directory-permissions-only';
+
 export interface DaemonInfo {
   pid: number;
   version: string;
@@ -91,12 +94,27 @@ export interface DaemonInfo {
   socket: string;
   home: string;
   started_at: number;
+  peer_check: PeerCheckMode;
 }
 
+export interface StatusParams {
+  /** Where this page starts; from the previous page's `next_offset`. */
+  offset?: number;
+}
+
+/**
+ * One page of status. Credentials come in pages that fit a frame (thousands
+ * of them do not); `next_offset` is null on the last page.
+ */
 export interface StatusResult {
   daemon: DaemonInfo;
   credentials: CredentialSummary[];
+  total: number;
+  next_offset: number | null;
 }
+
+/** Bytes of credential summaries the daemon puts in one status page, well under MAX_FRAME_BYTES. */
+export const STATUS_PAGE_BYTES = 40 * 1024;
 
 export interface HelloParams {
   versions: number[];
@@ -199,7 +217,7 @@ export interface LogLevelResult {
  */
 export interface Methods {
   hello: { params: HelloParams; result: HelloResult };
-  status: { params: Record<string, never>; result: StatusResult };
+  status: { params: StatusParams; result: StatusResult };
   'token.get': { params: TokenGetParams; result: TokenGetResult };
   'credential.delete': { params: CredentialRef; result: DeleteResult };
   login: { params: LoginParams; result: LoginResult };
@@ -334,7 +352,9 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
       ? null
       : '"versions" must be a non-empty array of integers') ??
     optionalString(p, 'client', 256),
-  status: (p) => onlyKeys(p, []),
+  status: (p) =>
+    onlyKeys(p, ['offset']) ??
+    (p['offset'] === undefined || (Number.isSafeInteger(p['offset']) && (p['offset'] as number) >= 0) ? null : '"offset" must be a whole number, at least 0'),
   'token.get': (p) =>
     onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ??
     credentialRef(p) ??

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { outputStream, recordOutput } from './secret-ledger.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'client', 'cli.js');
@@ -24,8 +25,17 @@ export function startDaemonProcess(env: NodeJS.ProcessEnv, args: string[] = []):
   const child = spawn(process.execPath, [CLI, 'daemon', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  // Everything the daemon prints goes to the secret ledger as it arrives (it may be SIGKILLed).
+  const ledgerOut = outputStream(`daemon stdout (${args.join(' ') || 'no args'})`);
+  const ledgerErr = outputStream(`daemon stderr (${args.join(' ') || 'no args'})`);
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    ledgerOut(d);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    ledgerErr(d);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const onData = () => {
@@ -55,9 +65,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Hands a CLI run's output to the secret ledger. The stdout of `mcpauthd token`
+ * is the one place a token is meant to appear, so it is left out.
+ */
+export function ledgerCliOutput(args: readonly string[], result: { stdout: string; stderr: string }): void {
+  // The command word, not an option's value that happens to read "token".
+  const isToken = args.some((arg, i) => arg === 'token' && (i === 0 || !(args[i - 1] ?? '').startsWith('--')));
+  const label = `mcpauthd ${args.join(' ').slice(0, 120)}`;
+  if (!isToken) recordOutput(`${label} (stdout)`, result.stdout);
+  recordOutput(`${label} (stderr)`, result.stderr);
+}
+
 /** Runs the CLI to completion (synchronously: a CLI call is short, and this keeps tests linear). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): CliResult {
   const result = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', input: input ?? '', timeout: 20_000 });
+  ledgerCliOutput(args, result);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -73,7 +96,10 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv, input?: stri
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status) => {
+      ledgerCliOutput(args, { stdout, stderr });
+      resolve({ status, stdout, stderr });
+    });
     child.stdin.end(input ?? '');
   });
 }

@@ -2,9 +2,11 @@
 import { Writable } from 'node:stream';
 import { startDaemon, type DaemonHandle } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
+import type { PeerChecker } from '../../daemon/peer-check.js';
 import type { SchedulerClock } from '../../daemon/scheduler-clock.js';
 import type { ServerLimits } from '../../daemon/socket-server.js';
 import type { RefreshGrant } from '../../daemon/token-refresher.js';
+import { outputStream } from './secret-ledger.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 export interface TestDaemon {
@@ -14,12 +16,17 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startTestDaemon(options: { limits?: Partial<ServerLimits>; clock?: SchedulerClock; grant?: RefreshGrant } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  options: { limits?: Partial<ServerLimits>; clock?: SchedulerClock; grant?: RefreshGrant; peerCheck?: PeerChecker } = {},
+): Promise<TestDaemon> {
   const home = makeTempHome();
   let logs = '';
+  const ledger = outputStream('in-process daemon log');
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      logs += chunk.toString('utf8');
+      const text = chunk.toString('utf8');
+      logs += text;
+      ledger(text);
       cb();
     },
   });
@@ -29,6 +36,7 @@ export async function startTestDaemon(options: { limits?: Partial<ServerLimits>;
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.grant === undefined ? {} : { grant: options.grant }),
+    ...(options.peerCheck === undefined ? {} : { peerCheck: options.peerCheck }),
   });
   return {
     home,
