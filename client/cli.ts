@@ -4,14 +4,21 @@
  * Commands that only talk to the daemon load no OAuth or database code; the
  * daemon itself is imported only by `mcpauthd daemon`.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
-import type { CredentialSummary, LoginProgress, StatusResult } from '../shared/protocol.js';
+import { resolvePaths, type Paths } from '../shared/paths.js';
+import type { LoginProgress } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
+import { formatDoctorReport, runDoctor } from './doctor.js';
 import { McpAuthdClient } from './index.js';
+import { openBrowser as launchBrowser } from './open-browser.js';
+import { installService, localServiceContext, serviceDefinition, uninstallService } from './install-service.js';
+import { parseLevel, setDaemonLogLevel } from './log-level.js';
+import { formatStatus, needsLogin, relativeTime } from './status-format.js';
+import { shouldUseColor } from './terminal-color.js';
 
 /** Documented exit statuses (README "Exit codes"). */
 export const EXIT = { ok: 0, error: 1, usage: 2, daemonUnavailable: 3, needsLogin: 4 } as const;
@@ -41,36 +48,47 @@ const COMMON_HELP = `  --home DIR       state directory (env MCPAUTHD_HOME)
 const COMMANDS: Record<string, Command> = {
   daemon: {
     summary: 'run the daemon in the foreground',
-    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL]',
+    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-file PATH]',
     details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
 it never forks). Logs JSON lines to stderr; prints one "mcpauthd ready" line on
 stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
+Exits non-zero when it cannot start, so a supervisor's restart policy applies.
 
-  --log-level L    error, warn, info (default) or debug (env MCPAUTHD_LOG_LEVEL)`,
-    options: { ...COMMON, 'log-level': { type: 'string' } },
+  --log-level L    error, warn, info (default) or debug (env MCPAUTHD_LOG_LEVEL);
+                   change it later with: mcpauthd log-level L
+  --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
+                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log`,
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-file': { type: 'string' } },
     async run(values) {
       const { runDaemonCommand } = await import('../daemon/main.js');
-      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']) });
+      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']), logFile: str(values['log-file']) });
     },
   },
   status: {
     summary: 'show the daemon and every credential (never a token)',
     usage: 'mcpauthd status [--json]',
-    details: `Shows the daemon (pid, version, socket, state directory) and one row per
-credential: resource, MCP server, scopes, expiry, state, last refresh, last error.
-Exit status 4 when a credential needs a new login.
+    details: `Shows the daemon (pid, version, uptime, socket, database) and one row per
+credential: MCP server, scopes, expiry, next refresh, state and the last error,
+then the login command for each credential that needs one. Colour on a
+terminal unless NO_COLOR is set. Exit status 4 when a credential needs a new
+login (its refresh token was rejected, or it expired without one).
 
-  --json           print {"daemon": {...}, "credentials": [...]} for scripts`,
+  --json           print {"daemon": {...}, "credentials": [...]} for scripts
+                   (the protocol's status result, docs/protocol.md)`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
       const status = await withClient(values, (c) => c.status());
-      process.stdout.write(values['json'] === true ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, Date.now()));
-      return status.credentials.some((c) => c.state === 'needs_login') ? EXIT.needsLogin : EXIT.ok;
+      process.stdout.write(
+        values['json'] === true
+          ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials }, null, 2)}\n`
+          : formatStatus(status, { nowMs: Date.now(), color: shouldUseColor(process.stdout, process.env) }),
+      );
+      return status.credentials.some(needsLogin) ? EXIT.needsLogin : EXIT.ok;
     },
   },
   token: {
     summary: 'print an access token for an MCP server or resource',
-    usage: 'mcpauthd token <server-url|resource> [--scope "a b"] [--min-ttl SEC] [--resource]',
+    usage: 'mcpauthd token <server-url|resource> [--scope "a b"] [--min-ttl SEC] [--resource] [--header] [--json]',
     details: `Prints the access token alone on stdout, for exactly that MCP server URL or
 resource (never a prefix or "closest" match). The daemon refreshes it first when
 it expires within --min-ttl seconds.
@@ -78,10 +96,21 @@ it expires within --min-ttl seconds.
   --scope "a b"    scopes the token must carry (each must have been granted)
   --min-ttl SEC    the token must stay valid for at least SEC seconds
   --resource       match the argument as a resource identifier only
+  --header         print the whole header line: Authorization: Bearer <token>
+  --json           print {"access_token", "token_type", "expires_at", "resource", "scopes"};
+                   with --header, {"Authorization": "Bearer <token>"} (a headers helper's format)
 
-Example:
-  curl -H "Authorization: Bearer $(mcpauthd token https://mcp.example.com/mcp)" ...`,
-    options: { ...COMMON, scope: { type: 'string' }, 'min-ttl': { type: 'string' }, resource: { type: 'boolean' } },
+Examples:
+  curl -H "Authorization: Bearer $(mcpauthd token https://mcp.example.com/mcp)" ...
+  curl -H "$(mcpauthd token --header https://mcp.example.com/mcp)" ...`,
+    options: {
+      ...COMMON,
+      scope: { type: 'string' },
+      'min-ttl': { type: 'string' },
+      resource: { type: 'boolean' },
+      header: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     async run(values, positionals) {
       const target = onePositional(positionals, 'server-url|resource');
       const minTtl = values['min-ttl'] === undefined ? undefined : parseSeconds(String(values['min-ttl']), '--min-ttl');
@@ -89,7 +118,30 @@ Example:
       const result = await withClient(values, (c) =>
         c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true }),
       );
-      process.stdout.write(`${result.access_token}\n`);
+      const header = `Bearer ${result.access_token}`;
+      const json = values['json'] === true;
+      if (values['header'] === true) process.stdout.write(json ? `${JSON.stringify({ Authorization: header })}\n` : `Authorization: ${header}\n`);
+      else process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.access_token}\n`);
+      return EXIT.ok;
+    },
+  },
+  refresh: {
+    summary: 'refresh a credential now and show its new expiry',
+    usage: 'mcpauthd refresh <server-url|resource> [--json]',
+    details: `Refreshes the credential now (the daemon also does this by itself before
+expiry). If a refresh for it is already running, waits for that one instead of
+presenting the refresh token twice.
+
+  --json           print {"resource", "expires_at", "scopes"}`,
+    options: { ...COMMON, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const target = onePositional(positionals, 'server-url|resource');
+      const result = await withClient(values, (c) => c.refresh(target));
+      process.stdout.write(
+        values['json'] === true
+          ? `${JSON.stringify(result)}\n`
+          : `refreshed ${result.resource}; expires ${result.expires_at === null ? 'at an unknown time' : `${new Date(result.expires_at * 1000).toISOString()} (${relativeTime(result.expires_at, Date.now())})`}\n`,
+      );
       return EXIT.ok;
     },
   },
@@ -104,7 +156,11 @@ deletes the credential. The local credential is deleted even if revocation fails
     async run(values, positionals) {
       const target = onePositional(positionals, 'server-url|resource');
       const result = await withClient(values, (c) => c.logout(target));
-      process.stdout.write(values['json'] === true ? `${JSON.stringify(result)}\n` : `logged out of ${result.resource ?? target}\n`);
+      if (values['json'] === true) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        process.stdout.write(`logged out of ${result.resource ?? target}${result.revoked ? '; tokens revoked at the authorization server' : ''}\n`);
+        if (result.revocation_note !== null) say(`note: ${result.revocation_note}`);
+      }
       return EXIT.ok;
     },
   },
@@ -148,6 +204,112 @@ Examples:
     },
     async run(values, positionals) {
       return runLogin(values, onePositional(positionals, 'mcp-server-url'));
+    },
+  },
+  proxy: {
+    summary: 'serve a remote MCP server on stdio, with the daemon\'s token',
+    usage: `mcpauthd proxy <mcp-server-url> [--scope "a b"] [--no-browser] [--timeout SEC]
+               [--insecure-loopback]`,
+    details: `A stdio MCP server for clients that can only start local servers: every
+message is forwarded to the remote server (Streamable HTTP, or the old HTTP+SSE
+transport for servers that only speak that) with the daemon's access token.
+A rejected token is refreshed through the daemon; when a login is needed the
+authorize URL is printed on stderr and opened like "mcpauthd login" does.
+stdout carries protocol messages only; diagnostics go to stderr. Exits when
+stdin closes.
+
+  --scope "a b"           scopes to ask for if a login is needed
+  --no-browser            print the authorize URL but do not open a browser
+  --timeout SEC           how long a login waits for approval (default 300)
+  --insecure-loopback     allow plain http to 127.0.0.1/localhost (testing only;
+                          env MCPAUTHD_INSECURE_LOOPBACK=1)
+
+Example (Codex CLI, ~/.codex/config.toml):
+  [mcp_servers.example]
+  command = "mcpauthd"
+  args = ["proxy", "https://mcp.example.com/mcp"]`,
+    options: {
+      ...COMMON,
+      scope: { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+    },
+    async run(values, positionals) {
+      const serverUrl = onePositional(positionals, 'mcp-server-url');
+      if (!/^https?:\/\/[^/]/i.test(serverUrl)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(serverUrl)}`);
+      const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
+      const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
+      // Loaded here, not at the top: it pulls in the MCP SDK, which `mcpauthd token` must not pay for.
+      const { runProxy } = await import('./proxy.js');
+      return withClient(values, (client) =>
+        runProxy({
+          serverUrl,
+          client,
+          openBrowser: values['no-browser'] !== true,
+          login: {
+            ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
+            ...(insecure ? { insecure_loopback: true } : {}),
+            ...(timeout === undefined ? {} : { timeout }),
+          },
+        }),
+      );
+    },
+  },
+  'install-service': {
+    summary: 'run the daemon as a systemd user service or a LaunchAgent',
+    usage: 'mcpauthd install-service [--print | --uninstall] [--home DIR] [--socket PATH]',
+    details: `Linux: writes ~/.config/systemd/user/mcpauthd.service (sandboxed, restarted on
+failure, no core dumps), then runs systemctl --user daemon-reload and
+enable --now; without systemctl it prints those commands. macOS: writes
+~/Library/LaunchAgents/io.github.mcpauthd.mcpauthd.plist and bootstraps it into
+gui/<uid>. The unit runs this node and this CLI with the state directory and
+socket pinned. Running it again is safe: it updates and restarts only on change.
+
+  --print          write the unit to stdout; change nothing
+  --uninstall      stop, disable and remove the service`,
+    options: { ...COMMON, print: { type: 'boolean' }, uninstall: { type: 'boolean' } },
+    async run(values) {
+      if (values['print'] === true && values['uninstall'] === true) throw new UsageError('use either --print or --uninstall');
+      const ctx = localServiceContext({ paths: pathsFrom(values), cliPath: cliPath(), say: (line) => process.stdout.write(`${line}\n`) });
+      if (values['print'] === true) {
+        process.stdout.write(serviceDefinition(ctx).text);
+        return EXIT.ok;
+      }
+      return (values['uninstall'] === true ? uninstallService(ctx) : installService(ctx)).ok ? EXIT.ok : EXIT.error;
+    },
+  },
+  doctor: {
+    summary: "check this machine's mcpauthd set-up and say how to fix problems",
+    usage: 'mcpauthd doctor [--json]',
+    details: `Checks the state and socket directories and the database (owner-only), that the
+daemon answers and runs this CLI's version, the service (installed, enabled, up
+to date), the clock, every credential's state, and that each authorization
+server's metadata can be fetched (5 s timeout). Prints the fix for each problem.
+Exit status 1 when a check fails; warnings alone exit 0.
+
+  --json           print {"version", "ok", "checks": [{id, subject?, status, message, fix?}]}`,
+    options: { ...COMMON, json: { type: 'boolean' } },
+    async run(values) {
+      const paths = pathsFrom(values);
+      const report = await runDoctor({ paths, service: localServiceContext({ paths, cliPath: cliPath(), say: () => undefined }) });
+      process.stdout.write(
+        values['json'] === true ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, shouldUseColor(process.stdout, process.env)),
+      );
+      return report.ok ? EXIT.ok : EXIT.error;
+    },
+  },
+  'log-level': {
+    summary: "change the running daemon's log level without a restart",
+    usage: 'mcpauthd log-level <error|warn|info|debug>',
+    details: `Sets the log level of the running daemon (stderr and --log-file alike) until it
+stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
+    options: { ...COMMON },
+    async run(values, positionals) {
+      const level = parseLevel(onePositional(positionals, 'level'));
+      const result = await setDaemonLogLevel(pathsFrom(values).socket, level);
+      process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
+      return EXIT.ok;
     },
   },
 };
@@ -276,8 +438,10 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
         if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
           say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
-          if (openBrowser) launchBrowser(progress.authorize_url);
-          else if (process.stdin.isTTY === true) {
+          if (openBrowser) launchBrowser(progress.authorize_url, say);
+          else {
+            // The browser may be on another machine: the URL it ends on can be pasted
+            // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
             say('(or paste the URL your browser ended on here, then press Enter)');
             pasteReader = createInterface({ input: process.stdin });
             pasteReader.on('line', (line) => {
@@ -307,60 +471,21 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** BROWSER (URL as its last argument), else open/xdg-open; a failure only means the user opens the URL by hand. */
-function launchBrowser(url: string): void {
-  const configured = process.env['BROWSER'];
-  const [command, ...args] =
-    configured !== undefined && configured.trim() !== ''
-      ? [...configured.trim().split(/\s+/), url]
-      : process.platform === 'darwin'
-        ? ['open', url]
-        : ['xdg-open', url];
-  try {
-    const child = spawn(command as string, args, { stdio: 'ignore', detached: true });
-    child.on('error', () => say(`could not start ${command}; open the URL yourself`));
-    child.unref();
-  } catch {
-    say(`could not start ${command}; open the URL yourself`);
-  }
-}
-
 async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
-// ---------------------------------------------------------------- status
+// ---------------------------------------------------------------- service and doctor
 
-const pad = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
-
-/** "in 41 min", "3 h ago": enough precision for a person. */
-export function relativeTime(seconds: number | null, nowMs: number): string {
-  if (seconds === null) return '-';
-  const delta = seconds - Math.floor(nowMs / 1000);
-  const abs = Math.abs(delta);
-  const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172_800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86_400)} d`;
-  return delta >= 0 ? `in ${text}` : `${text} ago`;
+function pathsFrom(values: Record<string, string | boolean | undefined>): Paths {
+  return resolvePaths({ home: str(values['home']), socket: str(values['socket']) });
 }
 
-export function formatStatus(status: StatusResult, nowMs: number): string {
-  const d = status.daemon;
-  const head = `daemon  pid ${d.pid}  version ${d.version}  up since ${new Date(d.started_at * 1000).toISOString()}\n        socket ${d.socket}\n        home   ${d.home}\n`;
-  if (status.credentials.length === 0) return `${head}\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n`;
-  const rows = status.credentials.map((c: CredentialSummary) => [
-    c.resource,
-    c.server_urls.join(' '),
-    c.scopes.join(' ') || '-',
-    relativeTime(c.expires_at, nowMs),
-    c.state,
-    relativeTime(c.last_refresh_at, nowMs),
-    c.last_error ?? '',
-  ]);
-  const headers = ['RESOURCE', 'SERVER', 'SCOPES', 'EXPIRES', 'STATE', 'LAST REFRESH', 'LAST ERROR'];
-  const widths = headers.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => (r[i] as string).length))));
-  const line = (cells: string[]) => cells.map((cell, i) => pad(cell, widths[i] as number)).join('  ').trimEnd();
-  return `${head}\n${[line(headers), ...rows.map(line)].join('\n')}\n`;
+/** This file, symlinks resolved: what a service unit must run (npm's bin link may move). */
+function cliPath(): string {
+  return realpathSync(fileURLToPath(import.meta.url));
 }
 
 // ---------------------------------------------------------------- argument helpers

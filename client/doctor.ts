@@ -14,6 +14,7 @@ import type { Paths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type CredentialSummary, type HelloResult, type StatusResult } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Connection } from './connection.js';
+import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
 import { checkPrivatePath } from './private-path-check.js';
@@ -110,7 +111,7 @@ async function askDaemon(socket: string, timeoutMs: number): Promise<DaemonAnswe
   const connection = new Connection(socket);
   try {
     const hello = await connection.request('hello', { versions: [PROTOCOL_VERSION], client: `mcpauthd doctor ${VERSION}` }, { timeoutMs });
-    const status = await connection.request('status', {}, { timeoutMs });
+    const status = await requestFullStatus(connection, timeoutMs);
     return { kind: 'up', hello, status };
   } catch (err) {
     return { kind: 'down', message: (err as Error).message, code: isAuthdError(err) ? err.code : 'internal' };

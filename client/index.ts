@@ -24,6 +24,7 @@ import {
   type TokenGetResult,
 } from '../shared/protocol.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
+import { requestFullStatus } from './status-pages.js';
 
 export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
 export type { CredentialSummary, CredentialUpdated, DaemonInfo, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol.js';
@@ -77,7 +78,7 @@ export class McpAuthdClient {
   }
 
   async status(): Promise<StatusResult> {
-    return this.#connection.request('status', {}, { timeoutMs: this.#timeoutMs });
+    return requestFullStatus(this.#connection, this.#timeoutMs);
   }
 
   /** Forgets the credential for `target` (revoking it at the authorization server when it can). */
@@ -136,3 +137,9 @@ export class McpAuthdClient {
     this.#connection.close();
   }
 }
+
+// ---------------------------------------------------------------- MCP SDK adapters
+// Both import the SDK for types only, so `mcpauthd/client` loads without it.
+export { createAuthorizedFetch, DEFAULT_MAX_STEP_UPS, type AuthorizedFetchOptions, type FetchLike } from './mcp-fetch.js';
+export { createOAuthClientProvider, McpAuthdOAuthProvider, type OAuthClientProviderOptions } from './mcp-auth-provider.js';
+export type { LoginOptions } from './daemon-credential.js';

@@ -91,13 +91,19 @@ function cut(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
+const PEER_CHECK_WORDS: Record<string, string> = {
+  peercred: 'callers checked by uid',
+  getpeereid: 'callers checked by uid',
+  'directory-permissions-only': 'protected by directory permissions only',
+};
+
 export function formatStatus(status: StatusResult, options: StatusFormatOptions): string {
   const paint = painter(options.color);
   const d = status.daemon;
   const up = uptime(Math.floor(options.nowMs / 1000) - d.started_at);
   const head = [
     `daemon    ${paint('good', 'running')}, pid ${d.pid}, version ${d.version}, up ${up}`,
-    `socket    ${d.socket}`,
+    `socket    ${d.socket} (${PEER_CHECK_WORDS[d.peer_check] ?? d.peer_check})`,
     `database  ${d.home.replace(/\/+$/, '')}/${DATABASE_FILE_NAME}`,
   ].join('\n');
   if (status.credentials.length === 0) return `${head}\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n`;

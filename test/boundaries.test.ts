@@ -33,6 +33,19 @@ describe('module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
+  // The MCP SDK is big: `mcpauthd token` and a library user of mcpauthd/client
+  // must not load it. The SDK adapters import it for types only; only the
+  // proxy needs it at run time, and the CLI loads the proxy lazily.
+  it('should load the MCP SDK at run time only in client/proxy.ts, which the CLI imports lazily', () => {
+    const runtimeImports = (file: string) =>
+      [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/^\s*(?:import|export)\s+(?!type\b)[^'";]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] as string);
+    const sdkUsers = [...sources('client'), ...sources('shared')].filter((f) => runtimeImports(f).some((spec) => spec.startsWith('@modelcontextprotocol/sdk')));
+    expect(sdkUsers).toEqual([join('client', 'proxy.ts')]);
+    const proxyImporters = sources('client').filter((f) => runtimeImports(f).includes('./proxy.js'));
+    expect(proxyImporters).toEqual([]);
+    expect(imports(join('client', 'cli.ts'))).toContain('./proxy.js');
+  });
+
   it('should import openid-client in exactly one daemon module', () => {
     const importers = sources('daemon').filter((f) => imports(f).includes('openid-client'));
     expect(importers.length).toBeLessThanOrEqual(1);

@@ -12,7 +12,9 @@ import { decodeJwtPayload } from '../daemon/token-response.js';
 import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
+import { spawn } from 'node:child_process';
+import { completeLogin } from './fixtures/browser.js';
+import { CLI, runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 describe('mcpauthd login (CLI → daemon → browser → AS → MCP server)', () => {
@@ -92,6 +94,33 @@ describe('mcpauthd login (CLI → daemon → browser → AS → MCP server)', ()
       const exchange = as.requests('token').filter((r) => r.grantType === 'authorization_code').at(-1)!;
       expect(exchange).toMatchObject({ clientId: 'pre-1', clientAuth: 'client_secret_basic' });
       expect(paramValues(exchange, 'resource')).toEqual([other.url]);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('--no-browser: should take the redirect URL pasted by a user whose browser is on another machine', async () => {
+    const other = await startMcpServer({ authServer: as, resourcePath: '/pasted' });
+    try {
+      const child = spawn(process.execPath, [CLI, 'login', other.url, '--insecure-loopback', '--no-browser', '--json'], { env: home.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const authorizeUrl = await new Promise<string>((resolve) => {
+        child.stderr.setEncoding('utf8').on('data', (d: string) => {
+          stderr += d;
+          const match = /^\s+(http\S+\/authorize\S+)$/m.exec(stderr);
+          if (match?.[1] !== undefined) resolve(match[1]);
+        });
+      });
+      // The "other machine": log in there, and do not let it reach our loopback listener.
+      const { callbackUrl } = await completeLogin(authorizeUrl, { deliverCallback: false });
+      child.stdin.write(`${callbackUrl}\n`);
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      outputs.push(stdout, stderr);
+      expect(stderr).toContain('paste the URL');
+      expect(status).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ resource: other.url });
     } finally {
       await other.stop();
     }

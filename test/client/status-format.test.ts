@@ -20,7 +20,7 @@ const credential = (c: Partial<CredentialSummary> & Pick<CredentialSummary, 'res
 });
 
 const STATUS: StatusResult = {
-  daemon: { pid: 4242, version: '0.1.0', protocol: 1, socket: '/run/user/1000/mcpauthd/mcpauthd.sock', home: '/home/u/.local/state/mcpauthd', started_at: s - 3 * 3600 - 12 * 60 },
+  daemon: { pid: 4242, version: '0.1.0', protocol: 1, socket: '/run/user/1000/mcpauthd/mcpauthd.sock', home: '/home/u/.local/state/mcpauthd', started_at: s - 3 * 3600 - 12 * 60, peer_check: 'peercred' },
   credentials: [
     credential({ resource: 'https://a.example.com/mcp', scopes: ['mcp:tools', 'mcp:read'], state: 'valid', expires_at: s + 41 * 60, refresh_at: s + 31 * 60 }),
     credential({ resource: 'https://b.example.com/mcp', server_urls: ['https://b.example.com/mcp', 'https://b.example.com/sse'], scopes: [], state: 'expiring', expires_at: s + 4 * 60, refresh_at: s - 30 }),
@@ -31,13 +31,15 @@ const STATUS: StatusResult = {
     credential({ resource: 'https://g.example.com/mcp', server_urls: [], state: 'expired', expires_at: s - 120, refresh_at: s - 400 }),
     credential({ resource: 'https://h.example.com/mcp', state: 'valid' }),
   ],
+  total: 8,
+  next_offset: null,
 };
 
 describe('formatStatus()', () => {
   it('should show the daemon, one row per credential in every state, and the logins needed', () => {
     expect(formatStatus(STATUS, { nowMs: NOW, color: false })).toBe(
       `daemon    running, pid 4242, version 0.1.0, up 3 h 12 min
-socket    /run/user/1000/mcpauthd/mcpauthd.sock
+socket    /run/user/1000/mcpauthd/mcpauthd.sock (callers checked by uid)
 database  /home/u/.local/state/mcpauthd/mcpauthd.db
 
 SERVER                          SCOPES              EXPIRES            NEXT REFRESH    STATE        LAST ERROR

@@ -88,15 +88,18 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): 
  * Runs the CLI without blocking this process: needed whenever the CLI talks to
  * a server running inside the test (an authorization server, an MCP server).
  */
-export function runCliAsync(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // A hung CLI fails its test with its output instead of hanging the run.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (status) => {
+      clearTimeout(timer);
       ledgerCliOutput(args, { stdout, stderr });
       resolve({ status, stdout, stderr });
     });

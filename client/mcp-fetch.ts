@@ -1,0 +1,128 @@
+/**
+ * A `fetch` for the MCP SDK's HTTP transports (`StreamableHTTPClientTransport`,
+ * `SSEClientTransport`) whose tokens come from the daemon: pass it as the
+ * transport's `fetch` option and leave `authProvider` unset. It never sees a
+ * refresh token, so neither can the SDK.
+ *
+ * @example
+ * ```ts
+ * const url = 'https://mcp.example.com/mcp';
+ * const transport = new StreamableHTTPClientTransport(new URL(url), {
+ *   fetch: createAuthorizedFetch(url, { onAuthorizeUrl: (u) => console.error(`open ${u}`) }),
+ * });
+ * await new Client({ name: 'app', version: '1.0.0' }).connect(transport);
+ * ```
+ * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
+ */
+import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
+import { parseBearerChallenge } from './bearer-challenge.js';
+import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
+import { McpAuthdClient } from './index.js';
+
+/** The `fetch` shape the MCP SDK transports accept. */
+export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** Step-up logins one request may trigger before the 403 is handed back. */
+export const DEFAULT_MAX_STEP_UPS = 3;
+
+export interface AuthorizedFetchOptions {
+  /** The daemon client to use; default one for the default socket. */
+  client?: McpAuthdClient;
+  /** Parameters for logins this wrapper starts (e.g. `insecure_loopback`, `timeout`, a pre-registered `client_id`). */
+  login?: LoginOptions;
+  /**
+   * Receives the URL the user must open to approve a login. Without it the
+   * wrapper never starts a login and throws `AuthdError('needs_login')`.
+   */
+  onAuthorizeUrl?: (authorizeUrl: string) => void;
+  /** Step-up logins per request on 403 insufficient_scope (default 3). */
+  maxStepUps?: number;
+  /** Seconds the token must stay valid for (default 0: the daemon refreshes ahead of expiry). */
+  minTtl?: number;
+  /** The fetch that does the HTTP; default `globalThis.fetch`. */
+  fetch?: FetchLike;
+}
+
+/**
+ * Wraps `fetch` so that requests to `serverUrl`'s origin carry
+ * `Authorization: Bearer` with the daemon's token for `serverUrl`, and:
+ * - on 401, uses a newer token if the daemon has one, else asks the daemon to
+ *   refresh, else to log in (with the challenge's `scope`), then retries once;
+ * - on 403 `insufficient_scope`, asks the daemon for a step-up login (granted
+ *   scopes plus the challenge's) and retries, at most `maxStepUps` times for
+ *   one request; after that the 403 response is returned.
+ *
+ * Requests to any other origin are passed through without a token. A request
+ * whose body is a stream cannot be replayed and is not retried.
+ *
+ * @param serverUrl the MCP endpoint, exactly as logged into (the daemon matches it exactly)
+ * @param options see {@link AuthorizedFetchOptions}
+ * @returns a `fetch` for the transport's `fetch` option
+ * @throws AuthdError from the daemon (`needs_login` when a login is needed but
+ *   no `onAuthorizeUrl` was given, `login_failed`, `refresh_failed`, `DAEMON_UNAVAILABLE`, …)
+ */
+export function createAuthorizedFetch(serverUrl: string | URL, options: AuthorizedFetchOptions = {}): FetchLike {
+  const server = typeof serverUrl === 'string' ? serverUrl : serverUrl.href;
+  assertString(server, 'serverUrl');
+  const origin = new URL(server).origin;
+  const maxStepUps = options.maxStepUps ?? DEFAULT_MAX_STEP_UPS;
+  assertNonNegativeInteger(maxStepUps, 'options.maxStepUps');
+  if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
+  const baseFetch: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const credential = new DaemonCredential(server, {
+    client: options.client ?? new McpAuthdClient(),
+    ...(options.login === undefined ? {} : { login: options.login }),
+    ...(options.onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl: options.onAuthorizeUrl }),
+    ...(options.minTtl === undefined ? {} : { minTtl: options.minTtl }),
+  });
+
+  return async function authorizedFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    // The token is for this server only: never hand it to another origin.
+    if (new URL(url).origin !== origin) return baseFetch(url, init);
+    const replayable = isReplayable(init.body);
+    let renewed = false;
+    let stepUps = 0;
+    for (;;) {
+      const token = await credential.current();
+      const response = await baseFetch(url, { ...init, headers: withBearer(init.headers, token?.access_token) });
+      if (!replayable) return response;
+      if (response.status === 401 && !renewed) {
+        renewed = true;
+        const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
+        await discard(response);
+        await credential.renew(token?.access_token, challenge?.scope);
+        continue;
+      }
+      if (response.status === 403 && stepUps < maxStepUps) {
+        const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
+        if (challenge?.error === 'insufficient_scope' && challenge.scope !== undefined) {
+          stepUps++;
+          await discard(response);
+          await credential.stepUp(token?.scopes ?? [], challenge.scope);
+          continue;
+        }
+      }
+      return response;
+    }
+  };
+}
+
+function withBearer(headers: RequestInit['headers'], token: string | undefined): Headers {
+  const result = new Headers(headers);
+  if (token === undefined) result.delete('authorization');
+  else result.set('authorization', `Bearer ${token}`);
+  return result;
+}
+
+// Everything fetch accepts as a body except a stream can be sent twice.
+function isReplayable(body: RequestInit['body']): boolean {
+  return body === undefined || body === null || !(body instanceof ReadableStream);
+}
+
+async function discard(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // Already consumed or closed: nothing to release.
+  }
+}

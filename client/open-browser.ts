@@ -1,0 +1,26 @@
+/**
+ * Opens a URL in the user's browser the way `mcpauthd login` does: $BROWSER
+ * (split on whitespace, the URL as its last argument), else `open` on macOS
+ * and `xdg-open` elsewhere. A failure only means the user opens the URL by
+ * hand, so it is reported through `onFailure`, never thrown.
+ */
+import { spawn } from 'node:child_process';
+
+export function openBrowser(url: string, onFailure: (message: string) => void): void {
+  const configured = process.env['BROWSER'];
+  const [command, ...args] =
+    configured !== undefined && configured.trim() !== ''
+      ? [...configured.trim().split(/\s+/), url]
+      : process.platform === 'darwin'
+        ? ['open', url]
+        : ['xdg-open', url];
+  const failed = () => onFailure(`could not start ${command ?? 'a browser'}; open the URL yourself`);
+  try {
+    // Detached and ignored: the browser outlives us, and its output must not reach our stdout.
+    const child = spawn(command as string, args, { stdio: 'ignore', detached: true });
+    child.on('error', failed);
+    child.unref();
+  } catch {
+    failed();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * `mcpauthd doctor` through the built CLI, each failing check provoked once:
+ * loose permissions, no daemon, a daemon of another version (a fake one on the
+ * socket), a clock an hour off an authorization server, a credential that
+ * needs a login, an authorization server that does not answer, a plain-http
+ * issuer. HOME points into the test directory so the real service is never read.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { DoctorReport } from '../client/doctor.js';
+import type { CredentialSummary, StatusResult } from '../shared/protocol.js';
+import { VERSION } from '../shared/version.js';
+import { runCli, runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';
+import { startFakeDaemon } from './helpers/fake-daemon.js';
+import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+
+/** The temp home's env, with HOME, XDG_CONFIG_HOME and PATH inside the test directory. */
+function isolated(home: TempHome): NodeJS.ProcessEnv {
+  const bin = join(home.root, 'bin');
+  mkdirSync(bin, { recursive: true });
+  return { ...home.env, HOME: join(home.root, 'user'), XDG_CONFIG_HOME: join(home.root, 'user', '.config'), PATH: bin, NO_COLOR: '1' };
+}
+
+const line = (stdout: string, start: string) => stdout.split('\n').find((l) => l.startsWith(start));
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('mcpauthd doctor: local problems', () => {
+  it('should report loose permissions and a daemon that is down, with the fix for each, and exit 1', () => {
+    const home = makeTempHome();
+    try {
+      mkdirSync(home.paths.home, { mode: 0o755 });
+      chmodSync(home.paths.home, 0o755);
+      writeFileSync(home.paths.database, '', { mode: 0o644 });
+      chmodSync(home.paths.database, 0o644);
+      const env = isolated(home);
+      const result = runCli(['doctor'], env);
+      expect(result.status).toBe(1);
+      expect(result.stdout).toContain(`FAIL  state directory: ${home.paths.home} has mode 0755: group or others can reach it\n      fix: chmod 700 "${home.paths.home}"`);
+      expect(result.stdout).toContain(`FAIL  database: ${home.paths.database} has mode 0644: group or others can reach it\n      fix: chmod 600 "${home.paths.database}"`);
+      expect(result.stdout).toContain(`FAIL  the daemon is not reachable: the mcpauthd daemon is not running (nothing listens on ${home.paths.socket})`);
+      expect(result.stdout).toContain('fix: start it: mcpauthd daemon (or install the service: mcpauthd install-service)');
+      expect(result.stdout).toContain('skip  version not compared: the daemon did not answer');
+      expect(result.stdout).toContain('warn  no service installed: the daemon runs only while you start it yourself\n      fix: mcpauthd install-service');
+      expect(result.stdout).toMatch(/\n3 problems found, 1 warning\n$/);
+
+      const json = runCli(['doctor', '--json'], env);
+      expect(json.status).toBe(1);
+      const report = JSON.parse(json.stdout) as DoctorReport;
+      expect(report).toMatchObject({ version: VERSION, ok: false });
+      expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+        ['state_directory', 'fail'],
+        ['database', 'fail'],
+        ['socket_directory', 'ok'],
+        ['daemon', 'fail'],
+        ['version', 'skip'],
+        ['service', 'warn'],
+        ['clock', 'ok'],
+        ['credential', 'skip'],
+      ]);
+    } finally {
+      home.remove();
+    }
+  });
+});
+
+describe('mcpauthd doctor: a daemon of another version, and remote problems', () => {
+  let home: TempHome;
+  let as: Server;
+  let asUrl: string;
+  let deadUrl: string;
+  let fake: Awaited<ReturnType<typeof startFakeDaemon>>;
+
+  beforeAll(async () => {
+    home = makeTempHome();
+    // An authorization server whose clock is an hour behind ours.
+    as = createHttpServer((req, res) => {
+      res.setHeader('Date', new Date(Date.now() - 3_600_000).toUTCString());
+      if (req.url === '/.well-known/oauth-authorization-server') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ issuer: asUrl, authorization_endpoint: `${asUrl}/authorize`, token_endpoint: `${asUrl}/token` }));
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => as.listen(0, '127.0.0.1', resolve));
+    asUrl = `http://127.0.0.1:${(as.address() as AddressInfo).port}`;
+    deadUrl = `http://127.0.0.1:${await freePort()}`;
+
+    const now = Math.floor(Date.now() / 1000);
+    const cred = (resource: string, issuer: string, extra: Partial<CredentialSummary>): CredentialSummary => ({
+      resource, server_urls: [resource], issuer, client_id: 'c', scopes: ['read'], state: 'valid', expires_at: now + 3600, refresh_at: now + 3000,
+      has_refresh_token: true, last_refresh_at: null, next_attempt_at: null, last_error: null, created_at: now - 60, updated_at: now - 60, ...extra,
+    });
+    const status: StatusResult = {
+      daemon: { pid: 4242, version: '0.0.1', protocol: 1, socket: home.paths.socket, home: home.paths.home, started_at: now - 600, peer_check: 'peercred' },
+      credentials: [
+        cred('https://ok.example.com/mcp', asUrl, {}),
+        cred('https://gone.example.com/mcp', deadUrl, { state: 'needs_login', last_error: 'invalid_grant: the refresh token was revoked' }),
+        cred('https://plain.example.com/mcp', 'http://as.example.com', {}),
+      ],
+      total: 3,
+      next_offset: null,
+    };
+    fake = await startFakeDaemon(home.paths.socket, { hello: () => ({ protocol: 1, version: '0.0.1', pid: 4242 }), status: () => status });
+  });
+
+  afterAll(async () => {
+    await fake.close();
+    await new Promise<void>((resolve) => as.close(() => resolve()));
+    home.remove();
+  });
+
+  it('should name each problem and its fix, ask the daemon (not the database) for the facts, and exit 1', async () => {
+    const result = await runCliAsync(['doctor'], isolated(home), '');
+    const out = result.stdout;
+    expect(result.status).toBe(1);
+    expect(fake.asked).toEqual(['hello', 'status']);
+    expect(line(out, 'ok    the daemon answers')).toBe(`ok    the daemon answers on ${home.paths.socket} (pid 4242, up 10 min)`);
+    expect(out).toContain(`FAIL  the daemon runs mcpauthd 0.0.1 but this CLI is ${VERSION} (upgraded without restarting the daemon?)\n      fix: restart the daemon: stop the running "mcpauthd daemon" and start it again`);
+    expect(out).toMatch(new RegExp(`FAIL  the system clock is 60 min ahead of ${asUrl}: tokens will look valid or expired at the wrong time\\n      fix: turn on time synchronisation`));
+    expect(out).toContain('ok    https://ok.example.com/mcp: valid, expires in 60 min');
+    expect(out).toContain('FAIL  https://gone.example.com/mcp needs a new login: invalid_grant: the refresh token was revoked\n      fix: mcpauthd login https://gone.example.com/mcp');
+    expect(out).toContain(`ok    ${asUrl} answers (${asUrl}/.well-known/oauth-authorization-server)`);
+    expect(out).toContain(`FAIL  cannot read the metadata of ${deadUrl}: ${deadUrl}/.well-known/oauth-authorization-server: connection refused (ECONNREFUSED)\n      fix: check the network, proxy or VPN; until it answers, its credential cannot be refreshed`);
+    expect(out).toContain(
+      'FAIL  cannot read the metadata of http://as.example.com: the issuer http://as.example.com is not https (plain http is allowed only to loopback)\n' +
+        '      fix: mcpauthd reaches authorization servers over https only (plain http only on loopback); if the server moved, log in again: mcpauthd login https://plain.example.com/mcp',
+    );
+    expect(out).toMatch(/\n5 problems found, 1 warning\n$/);
+  });
+
+  it('--json: should give every check a stable id, subject, status, message and fix', async () => {
+    const result = await runCliAsync(['doctor', '--json'], isolated(home), '');
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((c) => c.status === 'fail').map((c) => [c.id, c.subject ?? null])).toEqual([
+      ['version', null],
+      ['clock', null],
+      ['credential', 'https://gone.example.com/mcp'],
+      ['authorization_server', deadUrl],
+      ['authorization_server', 'http://as.example.com'],
+    ]);
+    for (const check of report.checks) {
+      expect(Object.keys(check).every((k) => ['id', 'subject', 'status', 'message', 'fix'].includes(k))).toBe(true);
+      if (check.status === 'fail') expect(typeof check.fix).toBe('string');
+    }
+  });
+});
+
+describe('mcpauthd doctor: a healthy set-up', () => {
+  let home: TempHome;
+  let daemon: Awaited<ReturnType<typeof startDaemonProcess>>;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    home = makeTempHome();
+    daemon = await startDaemonProcess(home.env);
+    env = isolated(home);
+  });
+
+  afterAll(async () => {
+    await daemon.stop();
+    home.remove();
+  });
+
+  it('should pass every check and exit 0 with the daemon up and the service installed and enabled', () => {
+    expect(runCli(['install-service'], env).status).toBe(0);
+    const unit = join(env['XDG_CONFIG_HOME'] as string, 'systemd', 'user', 'mcpauthd.service');
+    mkdirSync(join(unit, '..', 'default.target.wants'));
+    symlinkSync(unit, join(unit, '..', 'default.target.wants', 'mcpauthd.service'));
+    const result = runCli(['doctor', '--json'], env);
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    expect(result.status).toBe(0);
+    expect(report.checks.find((c) => c.id === 'version')?.message).toBe(`the daemon and this CLI are both ${VERSION}`);
+    expect(report.checks.find((c) => c.id === 'service')?.message).toBe(`the systemd user unit ${unit} is installed and enabled`);
+  });
+
+  it('should warn, and still exit 0, when the service is not enabled or out of date', () => {
+    const unit = join(env['XDG_CONFIG_HOME'] as string, 'systemd', 'user', 'mcpauthd.service');
+    const moved = runCli(['doctor'], { ...env, MCPAUTHD_HOME: join(home.root, 'elsewhere') });
+    expect(moved.status).toBe(0);
+    expect(moved.stdout).toContain(
+      `warn  the systemd user unit ${unit} differs from what install-service writes now (node or mcpauthd moved, or other --home/--socket)\n      fix: mcpauthd install-service`,
+    );
+
+    rmSync(join(unit, '..', 'default.target.wants', 'mcpauthd.service'));
+    const disabled = runCli(['doctor'], env);
+    expect(disabled.status).toBe(0);
+    expect(disabled.stdout).toContain(`warn  the systemd user unit ${unit} is installed but not enabled: it will not start at login\n      fix: systemctl --user enable --now mcpauthd.service`);
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * `mcpauthd install-service` in a temporary HOME. The built CLI runs as a
+ * child with HOME and XDG_CONFIG_HOME pointing into the test directory and a
+ * PATH holding only a stub systemctl (or nothing), so the real system is never
+ * touched. The macOS flow runs in-process with a recording launchctl.
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspectService, installService, uninstallService, type ServiceContext } from '../client/install-service.js';
+import type { CommandResult } from '../client/run-command.js';
+import { LAUNCHD_LABEL } from '../client/service-unit.js';
+import { resolvePaths } from '../shared/paths.js';
+import { CLI, runCli } from './helpers/daemon-process.js';
+import { parsePlist } from './helpers/plist.js';
+
+interface Sandbox {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  unit: string;
+  stateDir: string;
+  /** Installs a systemctl that records its arguments and exits with `exitCode`. */
+  stubSystemctl(exitCode?: number): void;
+  calls(): string[];
+}
+
+function makeSandbox(): Sandbox {
+  const root = mkdtempSync(join(tmpdir(), 'mcpauthd-svc-'));
+  const home = join(root, 'home');
+  const bin = join(root, 'bin');
+  mkdirSync(home);
+  mkdirSync(bin);
+  const log = join(root, 'systemctl.log');
+  // Only what the test sets: no MCPAUTHD_* from the outer environment, no real PATH.
+  const env: NodeJS.ProcessEnv = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: join(root, 'run'), PATH: bin, STUB_LOG: log };
+  return {
+    root,
+    env,
+    unit: join(home, '.config', 'systemd', 'user', 'mcpauthd.service'),
+    stateDir: join(home, '.local', 'state', 'mcpauthd'),
+    stubSystemctl(exitCode = 0) {
+      const failure = exitCode === 0 ? '' : `echo "Failed to connect to bus: No medium found" >&2\n`;
+      writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> "$STUB_LOG"\n${failure}exit ${exitCode}\n`, { mode: 0o755 });
+    },
+    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+  };
+}
+
+describe('mcpauthd install-service (Linux, systemd --user)', () => {
+  let box: Sandbox;
+  beforeEach(() => {
+    box = makeSandbox();
+  });
+  afterEach(() => rmSync(box.root, { recursive: true, force: true }));
+
+  it('--print: should write the unit to stdout and touch nothing', () => {
+    const result = runCli(['install-service', '--print'], box.env);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`ExecStart="${process.execPath}" "${CLI}" "daemon" "--home" "${box.stateDir}"`);
+    expect(result.stdout).toContain('RuntimeDirectory=mcpauthd');
+    expect(existsSync(join(box.env['HOME'] as string, '.config'))).toBe(false);
+    expect(existsSync(join(box.env['HOME'] as string, '.local'))).toBe(false);
+  });
+
+  it('without systemctl: should write the unit, create the state directory 0700 and print the commands to run', () => {
+    const result = runCli(['install-service'], box.env);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`wrote ${box.unit}`);
+    expect(result.stdout).toContain('systemctl is not on PATH; to start the service, run:\n  systemctl --user daemon-reload\n  systemctl --user enable --now mcpauthd.service');
+    expect(readFileSync(box.unit, 'utf8')).toBe(runCli(['install-service', '--print'], box.env).stdout);
+    expect(statSync(box.stateDir).mode & 0o777).toBe(0o700);
+  });
+
+  it('with systemctl: should reload and enable --now, and re-running should change nothing', () => {
+    box.stubSystemctl();
+    expect(runCli(['install-service'], box.env).status).toBe(0);
+    expect(box.calls()).toEqual(['--user daemon-reload', '--user enable --now mcpauthd.service']);
+    const before = statSync(box.unit);
+
+    const again = runCli(['install-service'], box.env);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('is up to date');
+    expect(box.calls().slice(2)).toEqual(['--user enable --now mcpauthd.service']);
+    const after = statSync(box.unit);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it('with a changed unit: should rewrite it and restart a running service', () => {
+    box.stubSystemctl();
+    runCli(['install-service'], box.env);
+    const other = join(box.root, 'other-state');
+    const result = runCli(['install-service', '--home', other], box.env);
+    expect(result.stdout).toContain(`updated ${box.unit}`);
+    expect(readFileSync(box.unit, 'utf8')).toContain(`ReadWritePaths="${other}"`);
+    expect(box.calls().slice(2)).toEqual(['--user daemon-reload', '--user enable --now mcpauthd.service', '--user try-restart mcpauthd.service']);
+  });
+
+  it('when systemctl fails: should exit 1, keep the unit and say what to run', () => {
+    box.stubSystemctl(1);
+    const result = runCli(['install-service'], box.env);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('"systemctl --user daemon-reload" failed: Failed to connect to bus');
+    expect(result.stdout).toContain('systemctl --user enable --now mcpauthd.service');
+    expect(existsSync(box.unit)).toBe(true);
+  });
+
+  it('--uninstall: should disable, remove and reload; a second run should find nothing to do', () => {
+    box.stubSystemctl();
+    runCli(['install-service'], box.env);
+    const result = runCli(['install-service', '--uninstall'], box.env);
+    expect(result.status).toBe(0);
+    expect(existsSync(box.unit)).toBe(false);
+    expect(box.calls().slice(2)).toEqual(['--user disable --now mcpauthd.service', '--user daemon-reload', '--user reset-failed mcpauthd.service']);
+    const again = runCli(['install-service', '--uninstall'], box.env);
+    expect(again).toMatchObject({ status: 0, stdout: expect.stringContaining('no service installed') });
+    expect(box.calls()).toHaveLength(5);
+  });
+
+  it('--uninstall without systemctl: should also remove the enable link it left behind', () => {
+    runCli(['install-service'], box.env);
+    const wants = join(box.unit, '..', 'default.target.wants');
+    mkdirSync(wants);
+    symlinkSync(box.unit, join(wants, 'mcpauthd.service'));
+    expect(runCli(['install-service', '--uninstall'], box.env).status).toBe(0);
+    expect(existsSync(box.unit)).toBe(false);
+    expect(existsSync(join(wants, 'mcpauthd.service'))).toBe(false);
+  });
+
+  it('--uninstall when systemctl cannot disable: should leave the unit in place and exit 1', () => {
+    runCli(['install-service'], box.env);
+    box.stubSystemctl(1);
+    const result = runCli(['install-service', '--uninstall'], box.env);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('the unit was left in place');
+    expect(existsSync(box.unit)).toBe(true);
+  });
+
+  it('--print with --uninstall: should be a usage error', () => {
+    expect(runCli(['install-service', '--print', '--uninstall'], box.env).status).toBe(2);
+  });
+});
+
+describe('installService() on macOS (launchd), with a recording launchctl', () => {
+  let root: string;
+  let calls: string[][];
+  let loaded: boolean;
+  let ctx: ServiceContext;
+  const said: string[] = [];
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'mcpauthd-agent-'));
+    calls = [];
+    loaded = false;
+    const userHome = join(root, 'Users', 'u');
+    mkdirSync(userHome, { recursive: true });
+    const env = { HOME: userHome };
+    ctx = {
+      platform: 'darwin',
+      env,
+      userHome,
+      uid: 501,
+      paths: resolvePaths({ env, platform: 'darwin', userHome }),
+      nodePath: process.execPath,
+      cliPath: CLI,
+      which: (name) => (name === 'launchctl' ? '/bin/launchctl' : undefined),
+      run: (command, args): CommandResult => {
+        calls.push([command, ...args]);
+        if (args[0] === 'bootstrap') loaded = true;
+        if (args[0] === 'bootout') loaded = false;
+        return { status: args[0] === 'print' && !loaded ? 113 : 0, stdout: '', stderr: '' };
+      },
+      say: (line) => said.push(line),
+    };
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('should write the LaunchAgent, create its log directory and bootstrap it into gui/<uid>', () => {
+    expect(installService(ctx).ok).toBe(true);
+    const plistPath = join(ctx.userHome, 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`);
+    expect(parsePlist(readFileSync(plistPath, 'utf8'))).toMatchObject({ Label: LAUNCHD_LABEL, RunAtLoad: true });
+    expect(statSync(join(ctx.paths.home, 'logs')).mode & 0o777).toBe(0o700);
+    expect(ctx.paths.home).toBe(join(ctx.userHome, 'Library', 'Application Support', 'mcpauthd'));
+    expect(calls).toEqual([
+      ['/bin/launchctl', 'print', `gui/501/${LAUNCHD_LABEL}`],
+      ['/bin/launchctl', 'enable', `gui/501/${LAUNCHD_LABEL}`],
+      ['/bin/launchctl', 'bootstrap', 'gui/501', plistPath],
+    ]);
+    expect(inspectService(ctx)).toMatchObject({ installed: true, enabled: true, current: true });
+  });
+
+  it('should be idempotent: an unchanged, loaded agent is left alone; a changed one is booted out and in again', () => {
+    installService(ctx);
+    calls = [];
+    installService(ctx);
+    expect(calls).toEqual([['/bin/launchctl', 'print', `gui/501/${LAUNCHD_LABEL}`]]);
+    calls = [];
+    installService({ ...ctx, nodePath: '/opt/node/bin/node' });
+    expect(calls.map((c) => c[1])).toEqual(['print', 'bootout', 'enable', 'bootstrap']);
+  });
+
+  it('--uninstall: should boot it out and remove the plist', () => {
+    installService(ctx);
+    calls = [];
+    expect(uninstallService(ctx).ok).toBe(true);
+    expect(calls).toEqual([['/bin/launchctl', 'bootout', `gui/501/${LAUNCHD_LABEL}`]]);
+    expect(inspectService(ctx)).toMatchObject({ installed: false, enabled: false });
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * The stdlib-only Python client (client/python/mcpauthd_client.py), written
+ * from docs/protocol.md alone, against the daemon as a child process holding
+ * a real credential (oidc-provider login through the scripted browser).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { McpAuthdClient } from '../client/index.js';
+import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
+import { completeLogin } from './fixtures/browser.js';
+import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import { REPO_ROOT, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
+import { recordOutput } from './helpers/secret-ledger.js';
+import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+
+const SCRIPT = join(REPO_ROOT, 'client', 'python', 'mcpauthd_client.py');
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// Asynchronous: the authorization server runs in this process and must keep answering.
+function python(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn('python3', [SCRIPT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('client/python/mcpauthd_client.py', () => {
+  let as: AuthServer;
+  let mcp: McpTestServer;
+  let home: TempHome;
+  let daemon: DaemonProcess;
+  let authd: McpAuthdClient;
+  const outputs: string[] = [];
+  const run = async (args: string[], env: NodeJS.ProcessEnv = home.env) => {
+    const result = await python(args, env);
+    outputs.push(result.stderr);
+    return result;
+  };
+
+  beforeAll(async () => {
+    as = await startAuthServer();
+    mcp = await startMcpServer({ authServer: as });
+    home = makeTempHome();
+    daemon = await startDaemonProcess(home.env);
+    authd = new McpAuthdClient({ socket: home.paths.socket });
+    await authd.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
+      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
+    });
+  });
+  afterAll(async () => {
+    authd.close();
+    await daemon.stop();
+    home.remove();
+    await mcp.stop();
+    await as.stop();
+  });
+
+  it('token: should print exactly the access token the daemon serves', async () => {
+    const { access_token } = await authd.getToken(mcp.url);
+    expect(await run(['token', mcp.url])).toEqual({ status: 0, stdout: `${access_token}\n`, stderr: '' });
+    expect((await run(['token', '--header', mcp.url])).stdout).toBe(`Authorization: Bearer ${access_token}\n`);
+    expect((await run(['token', '--resource', '--min-ttl', '60', '--scope', 'mcp:tools', mcp.url])).stdout).toBe(`${access_token}\n`);
+  });
+
+  it('token: should exit 4 with the login command when there is no credential', async () => {
+    const result = await run(['token', `${mcp.url}/other`]);
+    expect(result.status).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`mcpauthd login ${mcp.url}/other`);
+  });
+
+  it('token: should exit 1 on a scope that was not granted', async () => {
+    const result = await run(['token', '--scope', 'mcp:admin', mcp.url]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('mcp:admin');
+  });
+
+  it('status: should print the daemon and credentials as JSON, without a token', async () => {
+    const result = await run(['status']);
+    expect(result.status).toBe(0);
+    const status = JSON.parse(result.stdout) as { daemon: { pid: number }; credentials: { resource: string }[] };
+    expect(status.daemon.pid).toBe(daemon.pid);
+    expect(status.credentials.map((c) => c.resource)).toEqual([mcp.url]);
+    expect(result.stdout).not.toContain((await authd.getToken(mcp.url)).access_token);
+  });
+
+  describe('socket checks', () => {
+    let root: string;
+    beforeAll(() => {
+      root = mkdtempSync(join(tmpdir(), 'mcpauthd-py-'));
+    });
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+    it('should refuse a socket directory open to others, naming the chmod that fixes it', async () => {
+      const dir = join(root, 'open');
+      mkdirSync(dir);
+      chmodSync(dir, 0o755);
+      const result = await run(['token', mcp.url], { ...home.env, MCPAUTHD_SOCKET: join(dir, 'd.sock') });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`has mode 0755; it must be 0700 (chmod 700 '${dir}')`);
+    });
+
+    it('should refuse a socket directory that is a symlink, even to the real one', async () => {
+      const link = join(root, 'link');
+      symlinkSync(home.paths.socketDir, link);
+      const result = await run(['token', mcp.url], { ...home.env, MCPAUTHD_SOCKET: join(link, 'd.sock') });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('is not a real directory');
+    });
+
+    it('should exit 3 and say how to start the daemon when nothing listens', async () => {
+      const dir = join(root, 'empty');
+      mkdirSync(dir, { mode: 0o700 });
+      const result = await run(['token', mcp.url], { ...home.env, MCPAUTHD_SOCKET: join(dir, 'd.sock') });
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain('start it with: mcpauthd daemon');
+    });
+
+    it('should find the socket under $XDG_RUNTIME_DIR when nothing else names it', async () => {
+      const env: NodeJS.ProcessEnv = { ...home.env, XDG_RUNTIME_DIR: join(root, 'runtime') };
+      delete env['MCPAUTHD_SOCKET'];
+      mkdirSync(join(root, 'runtime', 'mcpauthd'), { recursive: true, mode: 0o700 });
+      const result = await run(['token', mcp.url], env);
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain(join(root, 'runtime', 'mcpauthd', 'mcpauthd.sock'));
+    });
+  });
+
+  it('should never print a secret except the token it was asked for, to stdout', () => {
+    recordOutput('mcpauthd_client.py stderr (python-client.test.ts)', outputs.join('\n'));
+    for (const secret of as.issuedSecrets()) expect(outputs.join('\n')).not.toContain(secret);
+  });
+});
