@@ -31,6 +31,7 @@ import { json, startTinyServer, type TinyServer } from './daemon/support/tiny-ht
 import { startDaemonProcess } from './helpers/daemon-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const CREDENTIALS = 200;
 const REAL_MCP_SERVERS = 3;
@@ -39,16 +40,6 @@ const TOKEN_TTL_SEC = 5;
 const LOGIN_CONCURRENCY = 6;
 const SEED = process.env['CRASH_SEED'] !== undefined && process.env['CRASH_SEED'] !== '' ? Number(process.env['CRASH_SEED']) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -141,7 +132,7 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
   });
 
   it(`should keep the database intact through ${KILLS} SIGKILLs and lose only credentials whose refresh a kill cut`, async () => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     process.stdout.write(`crash-storm: seed ${SEED} (replay: CRASH_SEED=${SEED}); ${CREDENTIALS} credentials logged in in ${loginMs} ms\n`);
     const before = inspect(home.paths.database);
     expect(before.rows).toHaveLength(CREDENTIALS);

@@ -27,6 +27,7 @@ import type { RefreshGrant } from '../daemon/token-refresher.js';
 import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol.js';
 import { openRaw, type RawClient } from './helpers/raw-socket.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const SEED = process.env['FUZZ_SEED'] !== undefined && process.env['FUZZ_SEED'] !== '' ? Number(process.env['FUZZ_SEED']) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 const FRAMES = Number(process.env['FUZZ_FRAMES'] ?? 10_000);
@@ -38,17 +39,6 @@ const PROBE_DEADLINE_MS = 3_000;
 const HEAP_GROWTH_BOUND = 8 * 1024 * 1024;
 const CANARY = 'https://canary.example/mcp';
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Forces a full GC even though jest was not started with --expose-gc. */
 function forceGc(): void {
@@ -86,7 +76,7 @@ class Generator {
   readonly #r: () => number;
   #n = 0;
   constructor(seed: number) {
-    this.#r = prng(seed);
+    this.#r = seededRandom(seed);
   }
 
   int(max: number): number {

@@ -18,22 +18,12 @@ import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const CREDENTIALS = 6;
 const KILLS = 8;
 const SEED = 20261126;
 
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('refresh under SIGKILL (real process, real clock)', () => {
   let as: AuthServer;
@@ -63,7 +53,7 @@ describe('refresh under SIGKILL (real process, real clock)', () => {
   });
 
   it('should keep the database intact and every credential valid or needs_login, never crossed', async () => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     let running: DaemonProcess | undefined;
     for (let kill = 0; kill < KILLS; kill++) {
       running = await startDaemonProcess(home.env);

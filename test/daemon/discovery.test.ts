@@ -14,21 +14,12 @@ import {
   validateAuthorizationServerMetadata,
 } from '../../daemon/discovery.js';
 import { TokenStore } from '../../daemon/token-store.js';
-import { AuthdError } from '../../shared/errors.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyServer } from './support/tiny-http.js';
+import { failure } from './support/expect-failure.js';
 
 const HTTP = { allowInsecureLoopback: true };
 
-async function failure(promise: Promise<unknown>): Promise<AuthdError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AuthdError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 function asMetadata(issuer: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {

@@ -8,21 +8,12 @@ import {
   parseJsonObject,
 } from '../../daemon/http-fetch.js';
 import type { FetchFunction, ObservedResponse } from '../../daemon/http-fetch.js';
-import { AuthdError } from '../../shared/errors.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyServer } from './support/tiny-http.js';
+import { failure } from './support/expect-failure.js';
 
 const LOOPBACK = { allowInsecureLoopback: true };
 
-async function failure(promise: Promise<unknown>): Promise<AuthdError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AuthdError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 const neverFetch: FetchFunction = () => {
   throw new Error('no request may be made');

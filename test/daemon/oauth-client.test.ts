@@ -18,9 +18,9 @@ import {
 import type { AuthorizationRequest, ClientCredentials, OAuthClient } from '../../daemon/oauth-client.js';
 import { Secret } from '../../daemon/secret.js';
 import type { ClientRegistration } from '../../daemon/token-store.js';
-import { AuthdError } from '../../shared/errors.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyRequest, TinyServer } from './support/tiny-http.js';
+import { failure } from './support/expect-failure.js';
 
 const HTTP = { allowInsecureLoopback: true };
 const RESOURCE = 'https://MCP.example';
@@ -44,15 +44,6 @@ function metadataFor(origin: string, extra: Partial<AuthorizationServerMetadata>
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<AuthdError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AuthdError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 function form(request: TinyRequest | undefined): URLSearchParams {
   return new URLSearchParams(request?.body ?? '');
