@@ -10,6 +10,10 @@
  *   synchronous=FULL, so a committed rotation survives a power cut.
  * - Times are Unix epoch milliseconds.
  * - Tokens leave this module only inside Secret objects.
+ * - Reads of single credentials are cached in memory (frozen records), so
+ *   `token.get` runs no SQL on its hot path; every credential write through
+ *   this object invalidates the cache first. This object must therefore be the
+ *   only writer while it is open, which the daemon's instance lock ensures.
  */
 import Database from 'better-sqlite3';
 import { AuthdError } from '../shared/errors.js';
@@ -88,7 +92,14 @@ export interface RotatedTokens {
   scopes?: string[];
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Credentials kept in the read cache; beyond this the oldest entry goes. A
+ * cached record costs about 1.5 kB (mostly its tokens), so a full cache is
+ * about 25 MB: well inside the memory budget for 10,000 credentials.
+ */
+export const CREDENTIAL_CACHE_SIZE = 16_384;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -146,6 +157,14 @@ const MIGRATIONS: readonly string[] = [
 
   CREATE INDEX credential_servers_resource ON credential_servers (resource_key);
   `,
+  // 2: the scheduler asks "what is due, earliest first" after every refresh and
+  // every sweep (dueForRefresh, nextDueAt). Without an index on exactly that
+  // expression each question scanned every credential: 3.4 ms per pump at
+  // 10,000 credentials (docs/benchmarks.md); with it, O(log n).
+  `
+  CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
+    WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error');
+  `,
 ];
 
 interface CredentialRow {
@@ -195,6 +214,12 @@ export class TokenStore {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #stmts: ReturnType<typeof prepareStatements>;
+  /** Read cache: resource key → record as last read from the database. */
+  readonly #byKey = new Map<string, CredentialRecord>();
+  /** Read cache: server key → resource key, or null for "no credential has this server URL". */
+  readonly #serverKeys = new Map<string, string | null>();
+  /** URL as asked for → its lookup key (a pure function, memoised: parsing a URL costs more than the lookup). */
+  readonly #keys = new Map<string, string>();
 
   private constructor(db: Database.Database, now: () => number) {
     this.#db = db;
@@ -221,6 +246,11 @@ export class TokenStore {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
+      // SQLite's own default (better-sqlite3 builds with 16 MB): hot reads are
+      // served from this object's record cache, and the scheduler's queries are
+      // indexed, so a bigger page cache only held the whole file in memory after
+      // the start-up integrity check (+16 MB at 10,000 credentials).
+      db.pragma('cache_size = -2000');
       const integrity = db.pragma('integrity_check', { simple: true });
       if (integrity !== 'ok') {
         throw new AuthdError('STORE_UNAVAILABLE', `database ${path} failed its integrity check (${String(integrity)}); move it aside and log in again`);
@@ -235,6 +265,7 @@ export class TokenStore {
   }
 
   close(): void {
+    this.#forgetAll();
     if (this.#db.open) this.#db.close();
   }
 
@@ -312,23 +343,42 @@ export class TokenStore {
       });
       this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
     })();
+    // A server URL may have moved from another credential: forget every cached read.
+    this.#forgetAll();
     return this.#mustGet(key);
   }
 
   /** Exact lookup by resource (canonical key); never a prefix or "closest" match. */
   findByResource(resource: string): CredentialRecord | undefined {
-    return this.getByKey(resourceKey(resource));
+    return this.getByKey(this.#keyOf(resource));
   }
 
   /** Exact lookup by an MCP server URL a credential was obtained for. */
   findByServerUrl(serverUrl: string): CredentialRecord | undefined {
-    const row = this.#stmts.getByServer.get(resourceKey(serverUrl)) as CredentialRow | undefined;
-    return row === undefined ? undefined : toCredential(row);
+    const serverKey = this.#keyOf(serverUrl);
+    const known = this.#serverKeys.get(serverKey);
+    if (known === null) return undefined;
+    if (known !== undefined) {
+      const cached = this.#byKey.get(known);
+      if (cached !== undefined) return cached;
+    }
+    const row = this.#stmts.getByServer.get(serverKey) as CredentialRow | undefined;
+    const record = row === undefined ? undefined : toCredential(row);
+    if (this.#cacheable()) {
+      this.#remember(this.#serverKeys, serverKey, record === undefined ? null : record.resourceKey);
+      if (record !== undefined) this.#remember(this.#byKey, record.resourceKey, record);
+    }
+    return record;
   }
 
   getByKey(key: string): CredentialRecord | undefined {
+    const cached = this.#byKey.get(key);
+    if (cached !== undefined) return cached;
     const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-    return row === undefined ? undefined : toCredential(row);
+    if (row === undefined) return undefined;
+    const record = toCredential(row);
+    if (this.#cacheable()) this.#remember(this.#byKey, key, record);
+    return record;
   }
 
   list(): CredentialRecord[] {
@@ -340,6 +390,8 @@ export class TokenStore {
   }
 
   deleteCredential(key: string): boolean {
+    // Its server URLs go with it (ON DELETE CASCADE): forget every cached read.
+    this.#forgetAll();
     return this.#stmts.deleteCredential.run(key).changes > 0;
   }
 
@@ -352,6 +404,7 @@ export class TokenStore {
    */
   rotateTokens(key: string, presented: Secret | null, tokens: RotatedTokens): CredentialRecord | undefined {
     const now = this.#now();
+    this.#byKey.delete(key);
     const changed = this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
@@ -374,6 +427,7 @@ export class TokenStore {
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
   setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
     if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);
+    this.#byKey.delete(key);
     this.#stmts.setState.run({
       resource_key: key,
       state,
@@ -399,6 +453,36 @@ export class TokenStore {
   /** Runs `fn` in one transaction (for callers that change several rows together). */
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn)();
+  }
+
+  /**
+   * Nothing read inside a transaction is cached: the transaction may still
+   * roll back, and the cache must only ever hold committed rows.
+   */
+  #cacheable(): boolean {
+    return !this.#db.inTransaction;
+  }
+
+  /** resourceKey(url), memoised; throws as it does for a URL that is not one. */
+  #keyOf(url: string): string {
+    const known = this.#keys.get(url);
+    if (known !== undefined) return known;
+    const key = resourceKey(url);
+    this.#remember(this.#keys, url, key);
+    return key;
+  }
+
+  #remember<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.size >= CREDENTIAL_CACHE_SIZE && !map.has(key)) {
+      const oldest = map.keys().next();
+      if (oldest.done !== true) map.delete(oldest.value);
+    }
+    map.set(key, value);
+  }
+
+  #forgetAll(): void {
+    this.#byKey.clear();
+    this.#serverKeys.clear();
   }
 
   #mustGet(key: string): CredentialRecord {
@@ -482,9 +566,10 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
+/** Records are frozen: the cache hands the same object to every reader (callers copy arrays before changing them). */
 function toCredential(row: CredentialRow): CredentialRecord {
   const state = row.state as StoredState;
-  return {
+  return Object.freeze({
     resource: row.resource,
     resourceKey: row.resource_key,
     serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
@@ -503,7 +588,7 @@ function toCredential(row: CredentialRow): CredentialRecord {
     failureCount: row.failure_count,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  };
+  });
 }
 
 function toRegistration(row: RegistrationRow): ClientRegistration {

@@ -1,0 +1,56 @@
+/**
+ * The transport floor: a bare node-ipc 14 server configured exactly like the
+ * daemon's socket server (daemon/socket-server.ts: `assured` profile, the
+ * same allowed events, frame cap, pending-bytes cap, frame timeout, socket
+ * directly inside an owner-only directory), which answers every request with
+ * a fixed result of the same size as a real `token.get` answer. No parsing of
+ * the request beyond node-ipc's own, no store, no dispatch.
+ *
+ *   node dist/scripts/bench/echo-server.js <socket-path> <result.json>
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Socket } from 'node:net';
+import { IPCModule } from 'node-ipc';
+import { ALLOWED_EVENTS, EVENT_REQUEST, EVENT_RESPONSE, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/protocol.js';
+
+const [socketPath, resultFile] = process.argv.slice(2);
+if (socketPath === undefined || resultFile === undefined) {
+  process.stderr.write('usage: echo-server.js <socket-path> <result.json>\n');
+  process.exit(2);
+}
+const result: unknown = JSON.parse(readFileSync(resultFile, 'utf8'));
+
+process.umask(0o077);
+const ipc = new IPCModule();
+const config = ipc.config;
+config.parser = 'assured';
+config.allowedEvents = ALLOWED_EVENTS;
+config.socketRoot = `${dirname(socketPath)}/`;
+config.secureSocketRoot = true;
+config.maxConnections = 256;
+config.maxMessageSize = MAX_FRAME_BYTES;
+config.maxPendingBytes = 4 * 1024 * 1024;
+config.messageTimeout = 5_000;
+config.unlink = true;
+config.silent = true;
+config.logPayloads = false;
+config.readableAll = false;
+config.writableAll = false;
+
+ipc.serve(socketPath, () => process.stdout.write('echo ready\n'));
+const server = ipc.server;
+if (server === false) throw new Error('node-ipc did not create a server');
+server.on(EVENT_REQUEST, (data: unknown, socket: Socket) => {
+  const id = (data as { id?: unknown } | null)?.id ?? null;
+  server.emit(socket, EVENT_RESPONSE, { v: PROTOCOL_VERSION, id, ok: true, result });
+});
+server.on('error', () => {
+  // node-ipc has closed that connection; nothing else to do.
+});
+server.start();
+
+process.on('SIGTERM', () => {
+  server.stop();
+  process.exit(0);
+});

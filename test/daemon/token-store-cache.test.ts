@@ -1,0 +1,120 @@
+/**
+ * The token store's read cache (issue 8: token.get must not run SQL on its
+ * hot path). Whatever was cached, every read after a write must see the
+ * write, and nothing from a rolled-back transaction may ever be served.
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { Secret } from '../../daemon/secret.js';
+import { TokenStore, type NewCredential } from '../../daemon/token-store.js';
+
+const A = 'https://a.example/mcp';
+const B = 'https://b.example/mcp';
+
+function credential(overrides: Partial<NewCredential> = {}): NewCredential {
+  return {
+    resource: A,
+    serverUrl: A,
+    issuer: 'https://as.example.com',
+    clientId: 'client-1',
+    scopes: ['mcp:tools'],
+    accessToken: new Secret('at-1'),
+    tokenType: 'Bearer',
+    expiresAt: 2_000_000,
+    refreshToken: new Secret('rt-1'),
+    refreshAt: 1_500_000,
+    ...overrides,
+  };
+}
+
+describe('TokenStore read cache', () => {
+  let store: TokenStore;
+  beforeEach(() => {
+    store = TokenStore.open(':memory:', { inMemory: true });
+  });
+  afterEach(() => store.close());
+
+  it('should serve repeated reads from one frozen record', () => {
+    store.saveCredential(credential());
+    const first = store.findByServerUrl(A);
+    expect(first).toBeDefined();
+    expect(store.findByServerUrl(A)).toBe(first);
+    expect(store.findByResource(A)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('T2: should serve the rotated refresh token right after a rotation, never the cached one', () => {
+    store.saveCredential(credential());
+    const before = store.findByServerUrl(A);
+    expect(before?.refreshToken?.reveal()).toBe('rt-1');
+    store.rotateTokens(before!.resourceKey, new Secret('rt-1'), {
+      accessToken: new Secret('at-2'),
+      tokenType: 'Bearer',
+      expiresAt: 3_000_000,
+      refreshToken: new Secret('rt-2'),
+      refreshAt: 2_500_000,
+    });
+    for (const read of [store.findByServerUrl(A), store.findByResource(A), store.getByKey(before!.resourceKey)]) {
+      expect(read?.accessToken.reveal()).toBe('at-2');
+      expect(read?.refreshToken?.reveal()).toBe('rt-2');
+      expect(read?.expiresAt).toBe(3_000_000);
+    }
+  });
+
+  it('should see a state change and a deletion at once', () => {
+    store.saveCredential(credential());
+    const key = store.findByServerUrl(A)!.resourceKey;
+    store.setState(key, 'needs_login', { lastError: 'invalid_grant' });
+    expect(store.findByServerUrl(A)?.state).toBe('needs_login');
+    expect(store.getByKey(key)?.lastError).toBe('invalid_grant');
+    expect(store.deleteCredential(key)).toBe(true);
+    expect(store.findByServerUrl(A)).toBeUndefined();
+    expect(store.findByResource(A)).toBeUndefined();
+    expect(store.getByKey(key)).toBeUndefined();
+  });
+
+  it('should follow a server URL that moves to another credential', () => {
+    store.saveCredential(credential());
+    store.saveCredential(credential({ resource: B, serverUrl: B, accessToken: new Secret('at-b') }));
+    expect(store.findByServerUrl(A)?.resource).toBe(A);
+    expect(store.findByResource(A)?.serverUrls).toEqual([A]);
+    // A new login says the server at A now belongs to resource B.
+    store.saveCredential(credential({ resource: B, serverUrl: A, accessToken: new Secret('at-b2') }));
+    expect(store.findByServerUrl(A)?.resource).toBe(B);
+    expect(store.findByServerUrl(A)?.accessToken.reveal()).toBe('at-b2');
+    expect(store.findByResource(A)?.serverUrls).toEqual([]);
+    expect([...(store.findByResource(B)?.serverUrls ?? [])].sort()).toEqual([A, B]);
+  });
+
+  it('should forget a cached "no such server" once a login adds it', () => {
+    expect(store.findByServerUrl(A)).toBeUndefined();
+    store.saveCredential(credential());
+    expect(store.findByServerUrl(A)?.accessToken.reveal()).toBe('at-1');
+  });
+
+  it('should never cache what a rolled-back transaction read', () => {
+    store.saveCredential(credential());
+    const key = store.findByServerUrl(A)!.resourceKey;
+    expect(() =>
+      store.transaction(() => {
+        store.saveCredential(credential({ accessToken: new Secret('at-uncommitted'), refreshToken: new Secret('rt-uncommitted') }));
+        store.saveCredential(credential({ resource: B, serverUrl: B }));
+        // Read inside the transaction: the uncommitted rows are visible here...
+        expect(store.findByServerUrl(A)?.accessToken.reveal()).toBe('at-uncommitted');
+        expect(store.findByServerUrl(B)).toBeDefined();
+        throw new Error('roll back');
+      }),
+    ).toThrow('roll back');
+    // ...and must not outlive the rollback.
+    expect(store.findByServerUrl(A)?.accessToken.reveal()).toBe('at-1');
+    expect(store.getByKey(key)?.refreshToken?.reveal()).toBe('rt-1');
+    expect(store.findByServerUrl(B)).toBeUndefined();
+    expect(store.findByResource(B)).toBeUndefined();
+  });
+
+  it('should keep serving correctly after a reopen (nothing cached survives close)', () => {
+    store.saveCredential(credential());
+    expect(store.findByServerUrl(A)).toBeDefined();
+    store.close();
+    expect(() => store.findByServerUrl(A)).toThrow();
+  });
+});
