@@ -7,6 +7,7 @@
  *   fork('daemon-host.js', [home, socket])
  */
 import Database from 'better-sqlite3';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { startDaemon, type DaemonHandle } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { resolvePaths } from '../../shared/paths.js';
@@ -30,6 +31,8 @@ export interface HostMetrics {
   /** process.getActiveResourcesInfo(), counted by kind. */
   activeResources: Record<string, number>;
   activeTimeouts: number;
+  /** V8 heap spaces in use, MB (code_space grows as the JIT optimises hot paths). */
+  heapSpacesMB: Record<string, number>;
 }
 
 export interface Peaks {
@@ -63,6 +66,7 @@ function metrics(): HostMetrics {
     refreshesInFlight: d.refresher.inFlightCount,
     activeResources,
     activeTimeouts: activeResources['Timeout'] ?? 0,
+    heapSpacesMB: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_used_size / MB])),
   };
 }
 
@@ -108,7 +112,13 @@ serveRpc({
     sampler = undefined;
     return peaks;
   },
-  /** Makes every refreshable credential due now, as a laptop waking from a week of sleep sees them. */
+  /**
+   * Makes every refreshable credential due now, as a laptop waking from a week
+   * of sleep sees them. This writes refresh_at behind the token store's back
+   * (its record cache may show the old refresh_at until each refresh rewrites
+   * the record); harmless here: due times are always read with SQL, and the
+   * refresh tokens, which the cache must never get wrong, are not touched.
+   */
   triggerDue: () => {
     const at = Date.now();
     const db = new Database(paths.database);

@@ -19,7 +19,7 @@
  *     [--json PATH] [--svg PATH]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,9 +64,11 @@ const { values: argv } = parseArgs({
     storm: { type: 'string' },
     'cli-runs': { type: 'string' },
     'startup-runs': { type: 'string' },
+    'wake-rounds': { type: 'string' },
     concurrency: { type: 'string' },
     json: { type: 'string' },
     svg: { type: 'string' },
+    'from-json': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -75,7 +77,8 @@ const { values: argv } = parseArgs({
 if (argv.help === true) {
   process.stdout.write(
     'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm] [--rounds N] [--duration-ms N]\n' +
-      '         [--credentials N] [--storm N] [--cli-runs N] [--startup-runs N] [--concurrency N] [--json PATH] [--svg PATH]\n',
+      '         [--credentials N] [--storm N] [--cli-runs N] [--startup-runs N] [--wake-rounds N] [--concurrency N]\n' +
+      '         [--json PATH] [--svg PATH] [--from-json PATH (redraw the table and chart of an earlier run)]\n',
   );
   process.exit(0);
 }
@@ -97,6 +100,7 @@ const config = {
   stormCredentials: int(argv.storm, quick ? 5 : 1000),
   cliRuns: int(argv['cli-runs'], quick ? 2 : 30),
   startupRuns: int(argv['startup-runs'], quick ? 1 : 5),
+  wakeRounds: int(argv['wake-rounds'], quick ? 2 : 3),
 };
 const only = new Set<Section>(
   (argv.only ?? SECTIONS.join(','))
@@ -130,7 +134,7 @@ interface Measured {
   clientCpuShare: number;
 }
 
-type Subject = 'echo' | 'daemon1' | 'daemonN';
+type Subject = 'echo' | 'echoN' | 'daemon1' | 'daemonN';
 type Mode = 'seq' | 'conc';
 
 interface Results {
@@ -148,9 +152,20 @@ interface Results {
     startup: { oneMs: number; manyMs: number; oneAll: number[]; manyAll: number[] };
     rss: { oneMB: number; manyMB: number; oneAfterLoadMB: number; manyAfterLoadMB: number; manyPeakMB: number };
     timers: { one: HostMetrics; many: HostMetrics };
+    /** In-process view: idle after GC, during a load touching every credential, after a full GC. */
+    inside: { one: HostView; many: HostView };
   };
   storm?: StormResult;
   targets: Target[];
+}
+
+interface HostView {
+  idle: HostMetrics;
+  underLoad: HostMetrics;
+  afterGc: HostMetrics;
+  /** Median cost of the scheduler's two queries per pump, µs. */
+  pump: { nextDueAtUs: number; dueForRefreshUs: number };
+  loadRps: number;
 }
 
 interface Target {
@@ -222,7 +237,8 @@ async function runLatencyAndScale(): Promise<void> {
   const homeMany = makeHome('many');
   await plantCredentials(homeOne, 1);
   log(`planting ${n} credentials...`);
-  const planted = await plantCredentials(homeMany, n);
+  // --only cli needs no big store.
+  const planted = only.has('latency') || only.has('scale') ? await plantCredentials(homeMany, n) : { ms: 0 };
   log(`  planted in ${round(planted.ms, 0)} ms`);
 
   // ---- start-up: spawn → "mcpauthd ready", alternating 1 and N credentials
@@ -256,43 +272,42 @@ async function runLatencyAndScale(): Promise<void> {
   const resultFile = join(echoHome.root, 'result.json');
   writeFileSync(resultFile, JSON.stringify(await sampleResult(homeOne.paths.socket, fakeServerUrl(0))));
   const echo = await startReadyProcess([join(BENCH_DIST, 'echo-server.js'), echoHome.paths.socket, resultFile], 'echo ready');
+  const echoManyHome = makeHome('echon');
+  const echoMany = await startReadyProcess([join(BENCH_DIST, 'echo-server.js'), echoManyHome.paths.socket, resultFile, String(n)], 'echo ready');
   const loader = new RpcChild(join(BENCH_DIST, 'load-client.js'));
   await loader.whenReady();
   const targets: Record<Subject, { socket: string; count: number; pid: number }> = {
     echo: { socket: echoHome.paths.socket, count: 1, pid: echo.pid },
+    echoN: { socket: echoManyHome.paths.socket, count: n, pid: echoMany.pid },
     daemon1: { socket: homeOne.paths.socket, count: 1, pid: dOne.pid },
     daemonN: { socket: homeMany.paths.socket, count: n, pid: dMany.pid },
   };
   const clkTck = clockTicks();
-  const subjects: Subject[] = only.has('latency') ? ['echo', 'daemon1', 'daemonN'] : ['daemon1', 'daemonN'];
+  const subjects: Subject[] = only.has('latency') ? ['echo', 'echoN', 'daemon1', 'daemonN'] : only.has('scale') ? ['echoN', 'daemon1', 'daemonN'] : [];
   const modes: [Mode, number][] = [
     ['seq', 1],
     ['conc', config.concurrency],
   ];
   const raw: Record<Mode, Partial<Record<Subject, LoadResult[]>>> = { seq: {}, conc: {} };
+  const loadArgs = (subject: Subject, clients: number, durationMs: number): LoadArgs => {
+    const t = targets[subject];
+    return { socket: t.socket, clients, warmupMs: config.warmupMs, durationMs, template: FAKE_SERVER_URL_TEMPLATE, count: t.count, serverPid: t.pid, clkTck };
+  };
   try {
+    // Unrecorded warm-up of every server: JIT, and the daemon's record cache,
+    // so the rounds measure the steady state (start-up is measured above).
+    for (const subject of subjects) await loader.call<LoadResult>('load', loadArgs(subject, config.concurrency, quick ? 50 : 1500));
     for (let r = 0; r < config.rounds; r++) {
       for (const [mode, clients] of modes) {
         // Rotate the order every round so no subject always runs first or last.
         const order = subjects.map((_, i) => subjects[(i + r) % subjects.length] as Subject);
         for (const subject of order) {
-          const t = targets[subject];
-          const args: LoadArgs = {
-            socket: t.socket,
-            clients,
-            warmupMs: config.warmupMs,
-            durationMs: config.durationMs,
-            template: FAKE_SERVER_URL_TEMPLATE,
-            count: t.count,
-            serverPid: t.pid,
-            clkTck,
-          };
-          const result = await loader.call<LoadResult>('load', args);
+          const result = await loader.call<LoadResult>('load', loadArgs(subject, clients, config.durationMs));
           (raw[mode][subject] ??= []).push(result);
           if (result.errors > 0) log(`  ${subject} ${mode}: ${result.errors} errors, first: ${result.firstError}`);
         }
       }
-      log(`round ${r + 1}/${config.rounds}: ${subjects.map((s) => `${s} ${round(raw.conc[s]?.at(-1)?.rps ?? 0, 0)}/s`).join(', ')} (50 clients)`);
+      log(`round ${r + 1}/${config.rounds}: ${subjects.map((s) => `${s} ${round(raw.conc[s]?.at(-1)?.rps ?? 0, 0)}/s`).join(', ')} (${config.concurrency} clients)`);
     }
     const latency: Record<Mode, Partial<Record<Subject, Measured>>> = { seq: {}, conc: {} };
     for (const [mode] of modes) for (const s of subjects) latency[mode][s] = measured(raw[mode][s] ?? []);
@@ -309,8 +324,8 @@ async function runLatencyAndScale(): Promise<void> {
     }
 
     if (only.has('scale')) {
-      const hostOne = await hostMetrics(homeOne, dOne);
-      const hostMany = await hostMetrics(homeMany, dMany);
+      const hostOne = await hostView(homeOne, dOne, 1, loader);
+      const hostMany = await hostView(homeMany, dMany, n, loader);
       results.scale = {
         credentials: n,
         plantMs: planted.ms,
@@ -322,7 +337,8 @@ async function runLatencyAndScale(): Promise<void> {
           manyAfterLoadMB: afterLoadMany?.rssMB ?? Number.NaN,
           manyPeakMB: afterLoadMany?.hwmMB ?? Number.NaN,
         },
-        timers: { one: hostOne, many: hostMany },
+        timers: { one: hostOne.idle, many: hostMany.idle },
+        inside: { one: hostOne, many: hostMany },
       };
       // Latency figures for the scale section come from the same interleaved rounds.
       results.latency ??= latency;
@@ -330,6 +346,7 @@ async function runLatencyAndScale(): Promise<void> {
   } finally {
     await loader.stop();
     await echo.stop();
+    await echoMany.stop();
     await dOne.stop();
     await dMany.stop();
   }
@@ -373,19 +390,34 @@ function runCli(home: BenchHome): NonNullable<Results['cli']> {
 }
 
 /**
- * The daemon's insides (scheduler timers, Node's active handles, heap) in a
- * forked host on the same state directory. The CLI daemon on that directory
- * is stopped first and started again after (one daemon per directory).
+ * The daemon's insides (scheduler timers, Node's active handles, heap, the
+ * cost of a scheduler pump) in a forked host on the same state directory. The
+ * CLI daemon on that directory is stopped first (one daemon per directory).
+ * Then a load that asks for every credential at random, to see the memory of
+ * a daemon whose whole record cache is filled: during the load, and after a
+ * full GC (what is really held, as opposed to garbage V8 has not collected).
  */
-async function hostMetrics(home: BenchHome, running: DaemonProc): Promise<HostMetrics> {
+async function hostView(home: BenchHome, running: DaemonProc, count: number, loader: RpcChild): Promise<HostView> {
   await running.stop();
   const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], ['--expose-gc']);
   try {
     await host.whenReady();
-    // A few token.get requests, so lazily created state exists, then settle.
     await sampleResult(home.paths.socket, fakeServerUrl(0));
     await sleep(200);
-    return await host.call<HostMetrics>('gc');
+    const idle = await host.call<HostMetrics>('gc');
+    const pump = await host.call<HostView['pump']>('pumpCost');
+    const load = await loader.call<LoadResult>('load', {
+      socket: home.paths.socket,
+      clients: config.concurrency,
+      warmupMs: config.warmupMs,
+      // Long enough to ask for every credential several times.
+      durationMs: Math.max(config.durationMs, quick ? 0 : 3000),
+      template: FAKE_SERVER_URL_TEMPLATE,
+      count,
+    } satisfies LoadArgs);
+    const underLoad = await host.call<HostMetrics>('metrics');
+    const afterGc = await host.call<HostMetrics>('gc');
+    return { idle, underLoad, afterGc, pump, loadRps: load.rps };
   } finally {
     await host.call('stop').catch(() => undefined);
     await host.stop();
@@ -455,7 +487,7 @@ function buildReport(): Row[] {
     const n = fmtN(S.credentials);
     add(`start-up, ${n} credentials (spawn → ready)`, fmtMs(S.startup.manyMs), `${fmtMs(S.startup.oneMs)} (1 cred.)`, fmtX(S.startup.manyMs / S.startup.oneMs), '< 1 s', S.startup.manyMs < 1000);
     add(`resident memory, ${n} credentials, idle`, `${fmtN(S.rss.manyMB, 1)} MB`, `${fmtN(S.rss.oneMB, 1)} MB (1 cred.)`, fmtX(S.rss.manyMB / S.rss.oneMB), '< 120 MB', S.rss.manyMB < 120);
-    add(`resident memory, ${n} credentials, after load (peak)`, `${fmtN(S.rss.manyAfterLoadMB, 1)} MB (${fmtN(S.rss.manyPeakMB, 1)})`, `${fmtN(S.rss.oneAfterLoadMB, 1)} MB (1 cred.)`, '', '< 120 MB', S.rss.manyPeakMB < 120);
+    add(`resident memory, ${n} credentials, after load (peak)`, `${fmtN(S.rss.manyAfterLoadMB, 1)} MB (${fmtN(S.rss.manyPeakMB, 1)})`, `${fmtN(S.rss.oneAfterLoadMB, 1)} MB (1 cred.)`, '');
     const tm = S.timers.many;
     const to = S.timers.one;
     add(
@@ -475,7 +507,23 @@ function buildReport(): Row[] {
       'same as 1 credential',
       handles(tm) === handles(to) && tm.activeTimeouts === to.activeTimeouts,
     );
-    add(`heap after GC, ${n} credentials`, `${fmtN(tm.heapUsedMB, 1)} MB`, `${fmtN(to.heapUsedMB, 1)} MB (1 cred.)`, fmtX(tm.heapUsedMB / to.heapUsedMB));
+    add(`heap after GC, idle, ${n} credentials`, `${fmtN(tm.heapUsedMB, 1)} MB`, `${fmtN(to.heapUsedMB, 1)} MB (1 cred.)`, fmtX(tm.heapUsedMB / to.heapUsedMB));
+    const im = S.inside.many;
+    const io = S.inside.one;
+    add(
+      `resident memory, every one of ${n} credentials asked for (during load → after full GC)`,
+      `${fmtN(im.underLoad.rssMB, 1)} → ${fmtN(im.afterGc.rssMB, 1)} MB (heap ${fmtN(im.afterGc.heapUsedMB, 1)} MB)`,
+      `${fmtN(io.underLoad.rssMB, 1)} → ${fmtN(io.afterGc.rssMB, 1)} MB (1 cred.)`,
+      '',
+      '< 120 MB (after GC)',
+      im.afterGc.rssMB < 120,
+    );
+    add(
+      `scheduler pump (nextDueAt + dueForRefresh), ${n} credentials`,
+      `${fmtN(im.pump.nextDueAtUs + im.pump.dueForRefreshUs, 1)} µs`,
+      `${fmtN(io.pump.nextDueAtUs + io.pump.dueForRefreshUs, 1)} µs (1 cred.)`,
+      fmtX((im.pump.nextDueAtUs + im.pump.dueForRefreshUs) / (io.pump.nextDueAtUs + io.pump.dueForRefreshUs)),
+    );
     for (const [mode, label] of [
       ['seq', '1 client'],
       ['conc', `${config.concurrency} clients`],
@@ -485,28 +533,73 @@ function buildReport(): Row[] {
       if (many === undefined || one === undefined) continue;
       const ratio = pairedRatio(many, one, (r) => r.latency.p99);
       add(`token.get p99, ${n} credentials, ${label}`, fmtMs(many.p99), `${fmtMs(one.p99)} (1 cred.)`, fmtX(ratio), '<= 1.2x', ratio <= 1.2);
+      const echoOne = L[mode].echo;
+      const echoMany = L[mode].echoN;
+      if (echoMany !== undefined) {
+        add(
+          `  the same for the floor: echo with ${n} distinct answers, ${label}`,
+          `${fmtMs(echoMany.p99)} p99, ${fmtN(echoMany.rps)}/s`,
+          echoOne === undefined ? '' : `${fmtMs(echoOne.p99)} p99, ${fmtN(echoOne.rps)}/s (1 answer)`,
+          echoOne === undefined ? '' : `${fmtX(pairedRatio(echoMany, echoOne, (r) => r.latency.p99))} p99, ${fmtN(pairedRatio(echoMany, echoOne, (r) => r.rps) * 100, 0)}% req/s`,
+        );
+        add(
+          `  mcpauthd ${n} credentials against that floor, ${label}`,
+          `${fmtN(many.rps)}/s`,
+          `${fmtN(echoMany.rps)}/s`,
+          `${fmtN(pairedRatio(many, echoMany, (r) => r.rps) * 100, 0)}% req/s, ${fmtX(pairedRatio(many, echoMany, (r) => r.latency.p99))} p99`,
+        );
+      }
     }
   }
   const T = results.storm;
   if (T !== undefined) {
     add(`storm: logins to set up (${T.login.concurrency} at once)`, `${fmtN(T.login.count)} in ${fmtN(T.login.totalMs / 1000, 1)} s`, `p50 ${fmtMs(T.login.p50Ms)} each`, `${fmtN(T.login.perSec, 1)}/s`);
-    for (const r of T.rounds) {
-      const what = r.kind === 'wake' ? 'running daemon, all due at once' : 'restart with all due (spawn →)';
-      add(`storm (${what}): drain ${fmtN(r.credentials)}`, `${fmtN(r.drainMs / 1000, 2)} s`, `concurrency ${T.refreshConcurrency}${r.peakInFlight === null ? '' : `, peak in flight ${r.peakInFlight}`}`, `${fmtN(r.refreshesPerSec, 0)}/s`);
-      add(`storm (${r.kind}): lost credentials`, `${r.lost}`, `${r.refreshOk}/${r.refreshRequests} refreshes 200, ${r.duplicatePresentations} replays`, '', '0', r.lost === 0 && r.duplicatePresentations === 0);
-      if (r.baseline !== null) {
-        const back = r.after.heapUsedMB <= r.baseline.heapUsedMB * 1.1 + 1;
-        add(
-          `storm (${r.kind}): heap after GC, idle → peak → after`,
-          `${fmtN(r.baseline.heapUsedMB, 1)} → ${fmtN(r.peak.heapUsedMB ?? Number.NaN, 1)} → ${fmtN(r.after.heapUsedMB, 1)} MB`,
-          `RSS ${fmtN(r.baseline.rssMB, 1)} → ${fmtN(r.peak.rssMB, 1)} → ${fmtN(r.after.rssMB, 1)} MB`,
-          fmtX(r.after.heapUsedMB / r.baseline.heapUsedMB),
-          'back to baseline (heap ≤ +10%)',
-          back,
-        );
-      } else {
-        add(`storm (${r.kind}): memory peak → after GC`, `RSS peak ${fmtN(r.peak.rssMB, 1)} MB`, `after: RSS ${fmtN(r.after.rssMB, 1)} MB, heap ${fmtN(r.after.heapUsedMB, 1)} MB`, '');
-      }
+    const wakes = T.rounds.filter((r) => r.kind === 'wake');
+    const restart = T.rounds.find((r) => r.kind === 'restart');
+    if (wakes.length > 0) {
+      const drains = wakes.map((r) => r.drainMs);
+      add(
+        `storm, running daemon, ${fmtN(T.credentials)} due at once: drain (median of ${wakes.length})`,
+        `${fmtN(median(drains) / 1000, 2)} s`,
+        `concurrency ${T.refreshConcurrency}, peak in flight ${Math.max(...wakes.map((r) => r.peakInFlight ?? 0))}; each: ${drains.map((d) => fmtN(d / 1000, 2)).join(', ')} s`,
+        `${fmtN(median(wakes.map((r) => r.refreshesPerSec)), 0)}/s`,
+      );
+      const lost = wakes.reduce((a, r) => a + r.lost, 0);
+      const replays = wakes.reduce((a, r) => a + r.duplicatePresentations, 0);
+      add(
+        `storm, running daemon: lost credentials (${wakes.length} storms)`,
+        `${lost}`,
+        `${wakes.reduce((a, r) => a + r.refreshOk, 0)}/${wakes.reduce((a, r) => a + r.refreshRequests, 0)} refreshes answered 200, ${replays} refresh tokens presented twice`,
+        '',
+        '0',
+        lost === 0 && replays === 0,
+      );
+      const first = wakes[0] as (typeof wakes)[number];
+      const last = wakes[wakes.length - 1] as (typeof wakes)[number];
+      const cold = first.baseline as NonNullable<typeof first.baseline>;
+      // The first storm JIT-compiles the refresh path (code space) once; the
+      // baseline for "back to" is the daemon after it, and later storms must not add to it.
+      const back = last.after.heapUsedMB <= first.after.heapUsedMB * 1.1 + 0.5;
+      add(
+        'storm: heap after full GC, idle → after each storm (peak during)',
+        `${fmtN(cold.heapUsedMB, 1)} → ${wakes.map((r) => fmtN(r.after.heapUsedMB, 1)).join(' → ')} MB (peak ${fmtN(Math.max(...wakes.map((r) => r.peak.heapUsedMB ?? 0)), 1)})`,
+        `RSS ${fmtN(cold.rssMB, 1)} → ${wakes.map((r) => fmtN(r.after.rssMB, 1)).join(' → ')} MB (peak ${fmtN(Math.max(...wakes.map((r) => r.peak.rssMB)), 1)})`,
+        fmtX(last.after.heapUsedMB / first.after.heapUsedMB),
+        'heap back to baseline after each storm (≤ +10% of the warm daemon)',
+        back,
+      );
+    }
+    if (restart !== undefined) {
+      add(`storm, restart with ${fmtN(restart.credentials)} due: spawn → all refreshed`, `${fmtN(restart.drainMs / 1000, 2)} s`, `concurrency ${T.refreshConcurrency}`, `${fmtN(restart.refreshesPerSec, 0)}/s`);
+      add(
+        'storm, restart: lost credentials',
+        `${restart.lost}`,
+        `${restart.refreshOk}/${restart.refreshRequests} refreshes answered 200, ${restart.duplicatePresentations} presented twice`,
+        '',
+        '0',
+        restart.lost === 0 && restart.duplicatePresentations === 0,
+      );
+      add('storm, restart: memory', `RSS peak ${fmtN(restart.peak.rssMB, 1)} MB`, `after full GC: RSS ${fmtN(restart.after.rssMB, 1)} MB, heap ${fmtN(restart.after.heapUsedMB, 1)} MB`, '');
     }
   }
   return rows;
@@ -522,8 +615,20 @@ function table(rows: Row[]): string {
 function chart(): string | undefined {
   const L = results.latency;
   if (L === undefined) return undefined;
-  const colors: Record<Subject, [string, string | undefined]> = { echo: ['#888888', '4 3'], daemon1: ['#1f77b4', undefined], daemonN: ['#d62728', undefined] };
-  const name = (s: Subject) => (s === 'echo' ? 'node-ipc echo (floor)' : s === 'daemon1' ? 'mcpauthd, 1 credential' : `mcpauthd, ${fmtN(config.credentials)} credentials`);
+  const colors: Record<Subject, [string, string | undefined]> = {
+    echo: ['#888888', '4 3'],
+    echoN: ['#e6a0a0', '4 3'],
+    daemon1: ['#1f77b4', undefined],
+    daemonN: ['#d62728', undefined],
+  };
+  const N = fmtN(config.credentials);
+  const names: Record<Subject, string> = {
+    echo: 'node-ipc echo (floor)',
+    echoN: `echo, ${N} distinct answers`,
+    daemon1: 'mcpauthd, 1 credential',
+    daemonN: `mcpauthd, ${N} credentials`,
+  };
+  const name = (s: Subject) => names[s];
   const panels: Panel[] = (
     [
       ['seq', 'token.get, 1 client (sequential)'],
@@ -531,7 +636,7 @@ function chart(): string | undefined {
     ] as [Mode, string][]
   ).map(([mode, title]) => ({
     title,
-    series: (['echo', 'daemon1', 'daemonN'] as Subject[])
+    series: (['echo', 'echoN', 'daemon1', 'daemonN'] as Subject[])
       .filter((s) => L[mode][s] !== undefined)
       .map((s) => {
         const [color, dash] = colors[s];
@@ -560,11 +665,22 @@ function chart(): string | undefined {
 
 async function main(): Promise<void> {
   process.umask(0o077);
+  const earlier = argv['from-json'];
+  if (earlier !== undefined) {
+    const loaded = JSON.parse(readFileSync(resolve(earlier), 'utf8')) as Results;
+    Object.assign(results, loaded, { targets: [] });
+    Object.assign(config, loaded.config);
+    const rows = buildReport();
+    const svg = chart();
+    if (svg !== undefined) writeFileSync(svgPath, svg);
+    process.stdout.write(`\n${table(rows)}\n\n${svg === undefined ? '' : `chart: ${svgPath}\n`}`);
+    return;
+  }
   log(`mcpauthd bench${quick ? ' (quick)' : ''}: ${[...only].join(', ')}; ${JSON.stringify(results.machine)}`);
   if (only.has('latency') || only.has('cli') || only.has('scale')) await runLatencyAndScale();
   if (only.has('storm')) {
     log(`refresh storm: ${config.stormCredentials} real logins, then all due at once...`);
-    results.storm = await runStorm({ credentials: config.stormCredentials, loginConcurrency: 8, drainTimeoutMs: quick ? 60_000 : 600_000, log });
+    results.storm = await runStorm({ credentials: config.stormCredentials, loginConcurrency: 8, wakeRounds: config.wakeRounds, drainTimeoutMs: quick ? 60_000 : 600_000, log });
   }
   const rows = buildReport();
   results.finishedAt = new Date().toISOString();

@@ -6,15 +6,17 @@
  *    loopback callback, code exchange), the scripted browser approving each,
  *    against a tiny HTTP server that publishes protected resource metadata for
  *    N resources.
- * 2. "wake": the daemon is running and idle; every credential becomes due at
- *    once (one SQL UPDATE, then the scheduler is poked, as its sweep would
- *    after a laptop wakes). Measured: time until every credential was
+ * 2. "wake", several times in one running daemon: every credential becomes
+ *    due at once (one SQL UPDATE, then the scheduler is poked, as its sweep
+ *    would after a laptop wakes). Measured: time until every credential was
  *    refreshed (credential.updated events), peak memory, memory after a full
- *    GC against the idle baseline before.
+ *    GC against the idle daemon before the first storm; memory that grows
+ *    from one storm to the next would be a leak. Each storm also proves the
+ *    previous one stored its rotated refresh tokens: a lost one would come
+ *    back invalid_grant.
  * 3. "restart": the daemon is stopped, every credential made due on the
  *    closed database, the daemon started: time from spawn until every
- *    credential was refreshed. It also proves that the refresh tokens rotated
- *    in round 2 were stored correctly: a lost one would come back invalid_grant.
+ *    credential was refreshed.
  *
  * Lost credential: one that did not end `valid` with a new access token for
  * exactly its own resource.
@@ -38,6 +40,8 @@ export interface StormOptions {
   credentials: number;
   /** Logins at once (the daemon allows 8 pending logins). */
   loginConcurrency: number;
+  /** Storms in one running daemon (memory across them tells a leak from warm state). */
+  wakeRounds: number;
   /** Give up waiting for the drain after this long. */
   drainTimeoutMs: number;
   log: (line: string) => void;
@@ -67,6 +71,8 @@ export interface StormRound {
 export interface MemoryPoint {
   rssMB: number;
   heapUsedMB: number;
+  /** V8 heap spaces in use, MB. */
+  spacesMB?: Record<string, number>;
 }
 
 export interface StormResult {
@@ -238,56 +244,64 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     // Warm up: one refresh loads the OAuth code paths (lazily imported), as any
     // long-running daemon has; the baseline is the idle daemon after that.
     await client.refresh(urls[0] as string);
+    asLog = as.requests('token').length;
     let before = await fetchTokens(client, urls);
     await sleep(300);
     const baseline = await host.call<HostMetrics>('gc');
-    const refreshedAt = new Map<string, number>();
+    let refreshedAt = new Map<string, number>();
     let failedEvents = 0;
     let resolveDrained: () => void = () => undefined;
-    const drained = new Promise<void>((resolve) => (resolveDrained = resolve));
     await client.subscribe((event: CredentialUpdated) => {
       if (event.change === 'refreshed') {
         if (!refreshedAt.has(event.resource)) refreshedAt.set(event.resource, performance.now());
         if (refreshedAt.size >= n) resolveDrained();
       } else if (event.change === 'refresh_failed' || event.change === 'needs_login') failedEvents += 1;
     });
-    await host.call('sampleStart', { everyMs: 10 });
-    const t0 = performance.now();
-    await host.call('triggerDue');
-    const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs).then(() => true)]);
-    const drainMs = (timedOut ? performance.now() : Math.max(...refreshedAt.values())) - t0;
-    const peaks = await host.call<Peaks>('sampleStop');
-    await sleep(500);
-    const after = await host.call<HostMetrics>('gc');
-    let traffic = refreshTraffic(as, asLog);
-    asLog = traffic.next;
-    let checked = await verify(client, urls, before);
-    rounds.push({
-      kind: 'wake',
-      credentials: n,
-      drainMs,
-      refreshesPerSec: (refreshedAt.size / drainMs) * 1000,
-      refreshRequests: traffic.requests,
-      refreshOk: traffic.ok,
-      duplicatePresentations: traffic.duplicates,
-      peakInFlight: peaks.peakInFlight,
-      baseline: { rssMB: baseline.rssMB, heapUsedMB: baseline.heapUsedMB },
-      peak: { rssMB: peaks.peakRssMB, heapUsedMB: peaks.peakHeapUsedMB },
-      after: { rssMB: after.rssMB, heapUsedMB: after.heapUsedMB },
-      lost: checked.lost,
-      lostDetail: checked.lostDetail,
-      states: checked.states,
-      failedEvents,
-    });
-    log(`  wake: ${n} refreshed in ${round(drainMs / 1000, 2)} s, lost ${checked.lost}, heap ${round(baseline.heapUsedMB, 1)} → ${round(peaks.peakHeapUsedMB, 1)} → ${round(after.heapUsedMB, 1)} MB`);
+    // Several storms in one process: memory that keeps growing from one to the
+    // next is a leak; memory that grows once and then stays is warm state.
+    for (let w = 0; w < options.wakeRounds; w++) {
+      refreshedAt = new Map();
+      failedEvents = 0;
+      const drained = new Promise<void>((resolve) => (resolveDrained = resolve));
+      await host.call('sampleStart', { everyMs: 10 });
+      const t0 = performance.now();
+      await host.call('triggerDue');
+      const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs).then(() => true)]);
+      const drainMs = (timedOut ? performance.now() : Math.max(...refreshedAt.values())) - t0;
+      const peaks = await host.call<Peaks>('sampleStop');
+      await sleep(500);
+      const after = await host.call<HostMetrics>('gc');
+      const traffic = refreshTraffic(as, asLog);
+      asLog = traffic.next;
+      const checked = await verify(client, urls, before);
+      before = checked.tokens;
+      rounds.push({
+        kind: 'wake',
+        credentials: n,
+        drainMs,
+        refreshesPerSec: (refreshedAt.size / drainMs) * 1000,
+        refreshRequests: traffic.requests,
+        refreshOk: traffic.ok,
+        duplicatePresentations: traffic.duplicates,
+        peakInFlight: peaks.peakInFlight,
+        baseline: { rssMB: baseline.rssMB, heapUsedMB: baseline.heapUsedMB, spacesMB: baseline.heapSpacesMB },
+        peak: { rssMB: peaks.peakRssMB, heapUsedMB: peaks.peakHeapUsedMB },
+        after: { rssMB: after.rssMB, heapUsedMB: after.heapUsedMB, spacesMB: after.heapSpacesMB },
+        lost: checked.lost,
+        lostDetail: checked.lostDetail,
+        states: checked.states,
+        failedEvents,
+      });
+      log(`  wake ${w + 1}: ${n} refreshed in ${round(drainMs / 1000, 2)} s, lost ${checked.lost}, heap ${round(baseline.heapUsedMB, 1)} → ${round(peaks.peakHeapUsedMB, 1)} → ${round(after.heapUsedMB, 1)} MB`);
+      // last_refresh_at has second resolution; keep rounds apart.
+      await sleep(1_100);
+    }
     client.close();
     await host.call('stop');
     await host.stop();
     host = undefined;
 
     // ------------------------------------------------------------ 3. restart: all due in the closed database
-    before = checked.tokens;
-    await sleep(1_100); // last_refresh_at has second resolution
     const triggerSec = Math.floor(Date.now() / 1000);
     const db = new Database(home.paths.database);
     db.prepare('UPDATE credentials SET refresh_at = ? WHERE refresh_token IS NOT NULL').run(Date.now() - 1_000);
@@ -295,27 +309,29 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
     const spawnedAt = performance.now();
     host = await startHost(home);
     client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
-    // Events sent before we subscribed would be missed: poll status instead.
-    let restartDrainMs = Number.NaN;
-    const deadline = spawnedAt + options.drainTimeoutMs;
-    for (;;) {
-      const status = await client.status();
-      const refreshed = status.credentials.filter((c) => c.state === 'valid' && (c.last_refresh_at ?? 0) >= triggerSec).length;
-      if (refreshed >= n) {
-        restartDrainMs = performance.now() - spawnedAt;
-        break;
-      }
-      if (performance.now() > deadline) {
-        restartDrainMs = performance.now() - spawnedAt;
-        break;
-      }
-      await sleep(25);
-    }
+    // Refreshes start before we can subscribe: subscribe first, then one status
+    // call names those already done; events name the rest.
+    const restarted = new Set<string>();
+    let lastDoneAt = performance.now();
+    let resolveRestart: () => void = () => undefined;
+    const restartDrained = new Promise<void>((resolve) => (resolveRestart = resolve));
+    const mark = (resource: string) => {
+      if (restarted.has(resource)) return;
+      restarted.add(resource);
+      lastDoneAt = performance.now();
+      if (restarted.size >= n) resolveRestart();
+    };
+    await client.subscribe((event: CredentialUpdated) => {
+      if (event.change === 'refreshed') mark(event.resource);
+    });
+    for (const c of (await client.status()).credentials) if (c.state === 'valid' && (c.last_refresh_at ?? 0) >= triggerSec) mark(c.resource);
+    const restartTimedOut = await Promise.race([restartDrained.then(() => false), sleep(options.drainTimeoutMs).then(() => true)]);
+    const restartDrainMs = (restartTimedOut ? performance.now() : lastDoneAt) - spawnedAt;
     const restartPeak = procMemory(host.pid);
     await sleep(500);
     const restartAfter = await host.call<HostMetrics>('gc');
-    traffic = refreshTraffic(as, asLog);
-    checked = await verify(client, urls, before);
+    const traffic = refreshTraffic(as, asLog);
+    const restartChecked = await verify(client, urls, before);
     rounds.push({
       kind: 'restart',
       credentials: n,
@@ -328,12 +344,12 @@ export async function runStorm(options: StormOptions): Promise<StormResult> {
       baseline: null,
       peak: { rssMB: restartPeak?.hwmMB ?? Number.NaN, heapUsedMB: null },
       after: { rssMB: restartAfter.rssMB, heapUsedMB: restartAfter.heapUsedMB },
-      lost: checked.lost,
-      lostDetail: checked.lostDetail,
-      states: checked.states,
+      lost: restartChecked.lost,
+      lostDetail: restartChecked.lostDetail,
+      states: restartChecked.states,
       failedEvents: 0,
     });
-    log(`  restart: ${n} refreshed ${round(restartDrainMs / 1000, 2)} s after spawn, lost ${checked.lost}, peak RSS ${round(restartPeak?.hwmMB ?? Number.NaN, 1)} MB`);
+    log(`  restart: ${n} refreshed ${round(restartDrainMs / 1000, 2)} s after spawn, lost ${restartChecked.lost}, peak RSS ${round(restartPeak?.hwmMB ?? Number.NaN, 1)} MB`);
     return {
       credentials: n,
       login: {

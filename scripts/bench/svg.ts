@@ -63,7 +63,8 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
   const rawLo = values.length === 0 ? 0.01 : Math.max(FLOOR_MS, Math.min(...values));
   const rawHi = values.length === 0 ? 1 : Math.max(...values, rawLo * 3);
   // Snap both ends to half decades (1, 3.16, 10, ...), so ticks and lines never touch the frame.
-  const yLoSnap = 10 ** (Math.floor(Math.log10(rawLo) * 2) / 2);
+  // Half a decade of room below the fastest sample, for the legend.
+  const yLoSnap = 10 ** (Math.floor(Math.log10(rawLo) * 2) / 2 - 0.5);
   const yHi = 10 ** (Math.ceil(Math.log10(rawHi) * 2) / 2);
   const ly = (ms: number) => {
     const v = Math.log10(Math.max(ms, FLOOR_MS));
@@ -100,12 +101,21 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
     if (pts.length === 0) continue;
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash === undefined ? '' : ` stroke-dasharray="${s.dash}"`} points="${pts.join(' ')}"/>`);
   }
-  panel.series.forEach((s, i) => {
-    const y = y0 + M.top + 14 + i * 16;
-    const x = x0 + M.left + 8;
-    parts.push(`<line x1="${fmt(x)}" x2="${fmt(x + 22)}" y1="${fmt(y - 4)}" y2="${fmt(y - 4)}" stroke="${s.color}" stroke-width="2"${s.dash === undefined ? '' : ` stroke-dasharray="${s.dash}"`}/>`);
-    parts.push(`<text x="${fmt(x + 28)}" y="${fmt(y)}" font-size="11">${esc(s.name)}</text>`);
-  });
+  // Legend in the bottom-right corner: percentile curves rise to the right, so it stays empty.
+  if (panel.series.length > 0) {
+    const longest = Math.max(...panel.series.map((s) => s.name.length));
+    const boxW = Math.min(w - 6, 40 + longest * 6.4);
+    const boxH = panel.series.length * 16 + 6;
+    const bx = x0 + M.left + w - boxW - 3;
+    const by = y0 + M.top + h - boxH - 3;
+    parts.push(`<rect x="${fmt(bx)}" y="${fmt(by)}" width="${fmt(boxW)}" height="${fmt(boxH)}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>`);
+    panel.series.forEach((s, i) => {
+      const y = by + 15 + i * 16;
+      const x = bx + 6;
+      parts.push(`<line x1="${fmt(x)}" x2="${fmt(x + 22)}" y1="${fmt(y - 4)}" y2="${fmt(y - 4)}" stroke="${s.color}" stroke-width="2"${s.dash === undefined ? '' : ` stroke-dasharray="${s.dash}"`}/>`);
+      parts.push(`<text x="${fmt(x + 28)}" y="${fmt(y)}" font-size="11">${esc(s.name)}</text>`);
+    });
+  }
   return parts.join('\n');
 }
 

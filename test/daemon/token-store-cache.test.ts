@@ -4,8 +4,11 @@
  * write, and nothing from a rolled-back transaction may ever be served.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { ensurePrivateDirectory } from '../../daemon/private-path.js';
 import { Secret } from '../../daemon/secret.js';
-import { TokenStore, type NewCredential } from '../../daemon/token-store.js';
+import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/token-store.js';
+import { makeTempHome } from '../helpers/temp-home.js';
 
 const A = 'https://a.example/mcp';
 const B = 'https://b.example/mcp';
@@ -116,5 +119,52 @@ describe('TokenStore read cache', () => {
     expect(store.findByServerUrl(A)).toBeDefined();
     store.close();
     expect(() => store.findByServerUrl(A)).toThrow();
+  });
+});
+
+describe('TokenStore scheduler queries (schema 2)', () => {
+  it('should answer "what is due" from an index, not a scan of every credential', () => {
+    const home = makeTempHome();
+    try {
+      process.umask(0o077);
+      ensurePrivateDirectory(home.paths.home);
+      TokenStore.open(home.paths.database).close();
+      const raw = new Database(home.paths.database, { readonly: true });
+      const plans = [
+        `SELECT * FROM credentials c WHERE c.refresh_token IS NOT NULL AND c.state IN ('valid','refreshing','error')
+           AND COALESCE(c.next_attempt_at, c.refresh_at) <= 5 ORDER BY COALESCE(c.next_attempt_at, c.refresh_at) LIMIT 8`,
+        `SELECT min(COALESCE(next_attempt_at, refresh_at)) FROM credentials WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error')`,
+      ].map((sql) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; '));
+      raw.close();
+      for (const plan of plans) expect(plan).toMatch(/USING INDEX credentials_due/);
+    } finally {
+      home.remove();
+    }
+  });
+
+  it('should add the index to a schema-1 database, keeping its credentials', () => {
+    const home = makeTempHome();
+    try {
+      process.umask(0o077);
+      ensurePrivateDirectory(home.paths.home);
+      const store = TokenStore.open(home.paths.database);
+      store.saveCredential(credential());
+      store.close();
+      // Back to what schema 1 had.
+      const raw = new Database(home.paths.database);
+      raw.exec('DROP INDEX credentials_due');
+      raw.pragma('user_version = 1');
+      raw.close();
+      const reopened = TokenStore.open(home.paths.database);
+      expect(reopened.schemaVersion).toBe(SCHEMA_VERSION);
+      expect(reopened.findByServerUrl(A)?.refreshToken?.reveal()).toBe('rt-1');
+      expect(reopened.nextDueAt()).toBe(1_500_000);
+      reopened.close();
+      const check = new Database(home.paths.database, { readonly: true });
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'credentials_due'").get()).toBeDefined();
+      check.close();
+    } finally {
+      home.remove();
+    }
   });
 });
