@@ -8,26 +8,13 @@ import Database from 'better-sqlite3';
 import { ensurePrivateDirectory } from '../../daemon/private-path.js';
 import { Secret } from '../../daemon/secret.js';
 import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/token-store.js';
+import { newCredential } from '../helpers/new-credential.js';
 import { makeTempHome } from '../helpers/temp-home.js';
 
 const A = 'https://a.example/mcp';
 const B = 'https://b.example/mcp';
 
-function credential(overrides: Partial<NewCredential> = {}): NewCredential {
-  return {
-    resource: A,
-    serverUrl: A,
-    issuer: 'https://as.example.com',
-    clientId: 'client-1',
-    scopes: ['mcp:tools'],
-    accessToken: new Secret('at-1'),
-    tokenType: 'Bearer',
-    expiresAt: 2_000_000,
-    refreshToken: new Secret('rt-1'),
-    refreshAt: 1_500_000,
-    ...overrides,
-  };
-}
+const credential = (overrides: Partial<NewCredential> = {}): NewCredential => newCredential({ resource: A, serverUrl: A, ...overrides });
 
 describe('TokenStore read cache', () => {
   let store: TokenStore;

@@ -4,24 +4,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensurePrivateDirectory } from '../../daemon/private-path.js';
 import { Secret } from '../../daemon/secret.js';
-import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/token-store.js';
+import { SCHEMA_VERSION, TokenStore } from '../../daemon/token-store.js';
+import { newCredential } from '../helpers/new-credential.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';
 
-function credential(overrides: Partial<NewCredential> = {}): NewCredential {
-  return {
-    resource: 'https://mcp.example.com/mcp',
-    serverUrl: 'https://mcp.example.com/mcp',
-    issuer: 'https://as.example.com',
-    clientId: 'client-1',
-    scopes: ['mcp:tools'],
-    accessToken: new Secret('at-1'),
-    tokenType: 'Bearer',
-    expiresAt: 2_000_000,
-    refreshToken: new Secret('rt-1'),
-    refreshAt: 1_500_000,
-    ...overrides,
-  };
-}
+const credential = newCredential;
 
 describe('TokenStore', () => {
   let home: TempHome;
