@@ -9,6 +9,7 @@
  * work them out differently from the environment it happens to start in.
  */
 import { isAbsolute, join } from 'node:path';
+import { DAEMON_NODE_OPTIONS } from '../shared/daemon-launch.js';
 
 export const SYSTEMD_UNIT_NAME = 'mcpauthd.service';
 /** The LaunchAgent's label; its plist is `~/Library/LaunchAgents/<label>.plist`. */
@@ -52,9 +53,9 @@ function checkInputs(inputs: ServiceInputs): void {
   if (inputs.runtimeDir !== undefined) checkPath(inputs.runtimeDir, 'runtimeDir');
 }
 
-/** The daemon's argv after the node binary. */
+/** The daemon's argv after the node binary: Node's own options, then the CLI. */
 export function daemonArguments(inputs: ServiceInputs): string[] {
-  return [inputs.cliPath, 'daemon', '--home', inputs.home, '--socket', inputs.socket];
+  return [...DAEMON_NODE_OPTIONS, inputs.cliPath, 'daemon', '--home', inputs.home, '--socket', inputs.socket];
 }
 
 /** One word of a systemd setting: quoted, with specifiers (%) and, on command lines, variables ($) made literal. */
