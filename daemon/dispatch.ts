@@ -4,10 +4,12 @@
  */
 import { assertNever } from '../shared/assert.js';
 import type { Methods, Request } from '../shared/protocol.js';
+import type { EncodedResult } from './encoded-result.js';
 import type { RequestContext } from './socket-server.js';
 
+/** A handler answers with its method's result, or that result already as JSON (the hot path). */
 export type Handlers = {
-  [M in keyof Methods]: (params: Methods[M]['params'], ctx: RequestContext) => Promise<Methods[M]['result']>;
+  [M in keyof Methods]: (params: Methods[M]['params'], ctx: RequestContext) => Promise<Methods[M]['result'] | EncodedResult<Methods[M]['result']>>;
 };
 
 export function dispatch(request: Request, handlers: Handlers, ctx: RequestContext): Promise<unknown> {

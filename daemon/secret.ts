@@ -9,19 +9,35 @@ import { inspect } from 'node:util';
 const REDACTED = '[redacted]';
 
 export class Secret {
-  readonly #value: string;
+  /**
+   * The value as a JSON string literal, made once: the daemon's hot path
+   * sends access tokens inside JSON frames (daemon/encoded-result.ts), and
+   * escaping a kilobyte per request cost more than everything else it does.
+   * Tokens almost never need escaping, so then only this string is kept and
+   * reveal() slices the value out of it (V8 shares the characters): no second
+   * copy of every token in memory.
+   */
+  readonly #json: string;
+  /** Kept only when JSON escaping changed something, so the slice would be wrong. */
+  readonly #escaped: string | undefined;
 
   constructor(value: string) {
     if (typeof value !== 'string' || value.length === 0) throw new TypeError('a secret must be a non-empty string');
-    this.#value = value;
+    this.#json = JSON.stringify(value);
+    this.#escaped = this.#json.length === value.length + 2 ? undefined : value;
   }
 
   reveal(): string {
-    return this.#value;
+    return this.#escaped ?? this.#json.slice(1, -1);
+  }
+
+  /** The value as a JSON string literal (quoted and escaped), for building a frame around it. */
+  revealJson(): string {
+    return this.#json;
   }
 
   equals(other: Secret | null | undefined): boolean {
-    return other instanceof Secret && other.#value === this.#value;
+    return other instanceof Secret && other.#json === this.#json;
   }
 
   toString(): string {

@@ -12,6 +12,7 @@
 import { unlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
+import { EncodedResult } from './encoded-result.js';
 import type { Logger } from './logger.js';
 import type { PeerChecker } from './peer-check.js';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
@@ -20,6 +21,7 @@ import {
   EVENT_NOTIFY,
   EVENT_REQUEST,
   EVENT_RESPONSE,
+  FRAME_DELIMITER,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   WIRE_ERROR_CODES,
@@ -244,7 +246,8 @@ export class SocketServer {
     const started = debug ? performance.now() : 0;
     try {
       const result = await this.#handle(request, ctx);
-      this.#reply(socket, { v: PROTOCOL_VERSION, id: request.id, ok: true, result });
+      if (result instanceof EncodedResult) this.#replyEncoded(socket, request.id, result);
+      else this.#reply(socket, { v: PROTOCOL_VERSION, id: request.id, ok: true, result });
       if (debug) this.#logger.debug('request', { method: request.method, ms: Math.round(performance.now() - started) });
     } catch (err) {
       const { code, message, data } = toWireError(err);
@@ -260,6 +263,27 @@ export class SocketServer {
 
   #reply(socket: Socket, response: Response): void {
     this.#send(socket, EVENT_RESPONSE, response);
+  }
+
+  /**
+   * The frame node-ipc's encode would make of the same response (members in
+   * the same order; test/daemon/socket-server-encoded.test.ts compares them),
+   * with the result's JSON spliced in rather than serialized again. It goes
+   * out through node-ipc's own writer, so the pending-bytes cap still holds;
+   * the frame cap is checked here, as node-ipc's encode would.
+   */
+  #replyEncoded(socket: Socket, id: RequestId, result: EncodedResult<unknown>): void {
+    if (socket.destroyed) return;
+    const server = this.#ipc.server;
+    if (server === false) return;
+    const body = `{"type":${JSON.stringify(EVENT_RESPONSE)},"data":{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"ok":true,"result":${result.json}}}`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long frame needs counting.
+    if (body.length * 3 > MAX_FRAME_BYTES && Buffer.byteLength(body) > MAX_FRAME_BYTES) {
+      this.#logger.error('could not encode a reply', { event: EVENT_RESPONSE, reason: `frame of ${Buffer.byteLength(body)} bytes exceeds ${MAX_FRAME_BYTES}` });
+      this.#replyError(socket, id, 'internal', 'reply too large to send');
+      return;
+    }
+    server.write(socket, body + FRAME_DELIMITER);
   }
 
   #send(socket: Socket, event: string, payload: unknown): void {

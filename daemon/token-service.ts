@@ -6,6 +6,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { CredentialRef, TokenGetParams, TokenGetResult } from '../shared/protocol.js';
+import { EncodedResult } from './encoded-result.js';
 import type { CredentialRecord, TokenStore } from './token-store.js';
 
 /** Refreshes one credential now (single flight per resource); supplied by the refresh scheduler. */
@@ -34,7 +35,17 @@ export function describeRef(ref: CredentialRef): string {
   return ref.resource ?? ref.server_url ?? '(nothing)';
 }
 
-export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): Promise<TokenGetResult> {
+/** What `token.get` answers: the access token, as JSON built around the token's once-made JSON form. */
+export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): Promise<EncodedResult<TokenGetResult>> {
+  return encodeTokenResult(await credentialToServe(params, deps));
+}
+
+/**
+ * The credential whose access token answers `params`, after every check
+ * (exact match, scopes, remaining lifetime, needs_login, backoff) and a
+ * refresh where one is due. Throws the wire error otherwise.
+ */
+export async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
   let record = findCredential(deps.store, params);
   const name = describeRef(params);
   if (record === undefined) {
@@ -81,6 +92,10 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
     }
   }
 
+  return record;
+}
+
+export function tokenResult(record: CredentialRecord): TokenGetResult {
   return {
     access_token: record.accessToken.reveal(),
     token_type: 'Bearer',
@@ -88,6 +103,18 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
     resource: record.resource,
     scopes: record.scopes,
   };
+}
+
+/**
+ * tokenResult() as JSON, with the same members in the same order, without
+ * scanning the token again (daemon/encoded-result.ts). test/daemon/token-service.test.ts
+ * holds it to JSON.stringify(tokenResult(record)), byte for byte.
+ */
+export function encodeTokenResult(record: CredentialRecord): EncodedResult<TokenGetResult> {
+  const expiresAt = record.expiresAt === null ? 'null' : String(Math.floor(record.expiresAt / 1000));
+  return new EncodedResult<TokenGetResult>(
+    `{"access_token":${record.accessToken.revealJson()},"token_type":"Bearer","expires_at":${expiresAt},"resource":${JSON.stringify(record.resource)},"scopes":${JSON.stringify(record.scopes)}}`,
+  );
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -34,6 +34,12 @@ declare module 'node-ipc' {
     start(): void;
     stop(): void;
     emit(socket: Socket, type: string, data: unknown): boolean;
+    /**
+     * Writes an already encoded frame through the same writer emit() uses (for
+     * guarded/assured parsers: the maxPendingBytes back-pressure cap). No
+     * framing or validation of its own.
+     */
+    write(socket: Socket, message: string | Buffer): boolean;
     on(event: 'start', handler: (server: NetServer) => void): IpcServer;
     on(event: 'connect', handler: (socket: Socket) => void): IpcServer;
     on(event: 'socket.disconnected', handler: (socket: Socket, id: string | false) => void): IpcServer;
