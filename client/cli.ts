@@ -2,23 +2,20 @@
 /**
  * The `mcpauthd` command: argv → client API → stdout and an exit status.
  * Commands that only talk to the daemon load no OAuth or database code; the
- * daemon itself is imported only by `mcpauthd daemon`.
+ * daemon itself is imported only by `mcpauthd daemon`, and each command's
+ * other modules only by that command.
  */
 import { readFileSync, realpathSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import { resolvePaths, type Paths } from '../shared/paths.js';
 import type { LoginProgress } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
-import { formatDoctorReport, runDoctor } from './doctor.js';
-import { McpAuthdClient } from './index.js';
-import { openBrowser as launchBrowser } from './open-browser.js';
-import { installService, localServiceContext, serviceDefinition, uninstallService } from './install-service.js';
-import { parseLevel, setDaemonLogLevel } from './log-level.js';
-import { formatStatus, needsLogin, relativeTime } from './status-format.js';
-import { shouldUseColor } from './terminal-color.js';
+// Everything else is imported inside the command that uses it: start-up time
+// is what a `token` call in a shell pipeline or a headers helper pays for on
+// every use (docs/benchmarks.md), and --version and --help need none of it.
+import type { McpAuthdClient } from './index.js';
 
 /** Documented exit statuses (README "Exit codes"). */
 export const EXIT = { ok: 0, error: 1, usage: 2, daemonUnavailable: 3, needsLogin: 4 } as const;
@@ -78,6 +75,7 @@ login (its refresh token was rejected, or it expired without one).
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
       const status = await withClient(values, (c) => c.status());
+      const [{ formatStatus, needsLogin }, { shouldUseColor }] = await Promise.all([import('./status-format.js'), import('./terminal-color.js')]);
       process.stdout.write(
         values['json'] === true
           ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials }, null, 2)}\n`
@@ -137,6 +135,7 @@ presenting the refresh token twice.
     async run(values, positionals) {
       const target = onePositional(positionals, 'server-url|resource');
       const result = await withClient(values, (c) => c.refresh(target));
+      const { relativeTime } = await import('./status-format.js');
       process.stdout.write(
         values['json'] === true
           ? `${JSON.stringify(result)}\n`
@@ -271,6 +270,7 @@ socket pinned. Running it again is safe: it updates and restarts only on change.
     options: { ...COMMON, print: { type: 'boolean' }, uninstall: { type: 'boolean' } },
     async run(values) {
       if (values['print'] === true && values['uninstall'] === true) throw new UsageError('use either --print or --uninstall');
+      const { installService, localServiceContext, serviceDefinition, uninstallService } = await import('./install-service.js');
       const ctx = localServiceContext({ paths: pathsFrom(values), cliPath: cliPath(), say: (line) => process.stdout.write(`${line}\n`) });
       if (values['print'] === true) {
         process.stdout.write(serviceDefinition(ctx).text);
@@ -292,6 +292,11 @@ Exit status 1 when a check fails; warnings alone exit 0.
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
       const paths = pathsFrom(values);
+      const [{ formatDoctorReport, runDoctor }, { localServiceContext }, { shouldUseColor }] = await Promise.all([
+        import('./doctor.js'),
+        import('./install-service.js'),
+        import('./terminal-color.js'),
+      ]);
       const report = await runDoctor({ paths, service: localServiceContext({ paths, cliPath: cliPath(), say: () => undefined }) });
       process.stdout.write(
         values['json'] === true ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, shouldUseColor(process.stdout, process.env)),
@@ -306,7 +311,9 @@ Exit status 1 when a check fails; warnings alone exit 0.
 stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
     options: { ...COMMON },
     async run(values, positionals) {
-      const level = parseLevel(onePositional(positionals, 'level'));
+      const target = onePositional(positionals, 'level');
+      const { parseLevel, setDaemonLogLevel } = await import('./log-level.js');
+      const level = parseLevel(target);
       const result = await setDaemonLogLevel(pathsFrom(values).socket, level);
       process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
       return EXIT.ok;
@@ -396,6 +403,7 @@ function reportError(name: string, cmd: Command, err: unknown): number {
 }
 
 async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {
+  const { McpAuthdClient } = await import('./index.js');
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
   try {
     return await fn(client);
@@ -419,6 +427,12 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
   const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
   const json = values['json'] === true;
   const openBrowser = values['no-browser'] !== true;
+  // Loaded before the request: the progress callback that uses them is synchronous.
+  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
+    import('./index.js'),
+    import('./open-browser.js'),
+    import('node:readline'),
+  ]);
 
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
   let pasteReader: ReturnType<typeof createInterface> | undefined;
