@@ -9,12 +9,10 @@ import { connect, type Socket } from 'node:net';
 import { AuthdError } from '../shared/errors.js';
 import {
   EVENT_NOTIFY,
-  EVENT_REQUEST,
   EVENT_RESPONSE,
   FrameReader,
-  PROTOCOL_VERSION,
   WIRE_ERROR_CODES,
-  encodeFrame,
+  encodeRequestFrame,
   isPlainObject,
   type MethodName,
   type Methods,
@@ -26,6 +24,8 @@ import { describeSocketProblem } from '../shared/socket-check.js';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const CONNECT_TIMEOUT_MS = 3_000;
 export const START_COMMAND = 'mcpauthd daemon';
+/** The longest delay setTimeout honours (2^31 - 1 ms). */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
 export interface RequestOptions {
   /** 0 disables the timeout (a login waits for a person). */
@@ -39,17 +39,33 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   onEvent: ((n: Notification) => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() after which the request fails with DAEMON_TIMEOUT; Infinity for none. */
+  deadline: number;
+  method: MethodName;
+  timeoutMs: number;
 }
 
 export class Connection {
   readonly socketPath: string;
   #socket: Socket | undefined;
+  /** #socket was unref'd by #settle and needs a ref() before the next request. */
+  #socketUnrefd = false;
   #connecting: Promise<Socket> | undefined;
   #reader = new FrameReader();
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<(n: Notification) => void>();
+  /**
+   * One timer for every request's timeout, armed for the earliest deadline
+   * (#timerDue) and never cleared when a request is answered: when it fires,
+   * #sweep fails what is due and re-arms for the next deadline. A timer per
+   * request was a setTimeout and a clearTimeout on every request, which a
+   * closed-loop client (scripts/bench/load-client.ts) pays for in full; this
+   * one fires about once per timeout period. It is unref'd: while a request is
+   * pending the socket holds the process, as before.
+   */
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = Infinity;
 
   constructor(socketPath: string) {
     this.socketPath = socketPath;
@@ -61,25 +77,28 @@ export class Connection {
     return () => this.#listeners.delete(listener);
   }
 
-  async request<M extends MethodName>(method: M, params: Methods[M]['params'], options: RequestOptions = {}): Promise<Methods[M]['result']> {
-    const socket = await this.#connect();
-    const id = this.#nextId++;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  request<M extends MethodName>(method: M, params: Methods[M]['params'], options: RequestOptions = {}): Promise<Methods[M]['result']> {
+    // Already connected (every request but the first): send now rather than a
+    // few microtasks later behind an already-resolved connect promise.
+    const socket = this.#socket;
+    if (socket !== undefined && !socket.destroyed) return this.#send(socket, method, params, options);
+    return this.#connect().then((connected) => this.#send(connected, method, params, options));
+  }
+
+  #send<M extends MethodName>(socket: Socket, method: M, params: Methods[M]['params'], options: RequestOptions): Promise<Methods[M]['result']> {
     return new Promise<Methods[M]['result']>((resolve, reject) => {
-      const pending: Pending = {
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        onEvent: options.onEvent,
-        timer:
-          timeoutMs > 0
-            ? setTimeout(() => this.#fail(id, new AuthdError('DAEMON_TIMEOUT', `the daemon did not answer "${method}" within ${timeoutMs} ms`)), timeoutMs)
-            : undefined,
-      };
-      this.#pending.set(id, pending);
+      const id = this.#nextId++;
+      const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, deadline, method, timeoutMs });
+      if (deadline < this.#timerDue) this.#armTimer(deadline);
       options.signal?.addEventListener('abort', () => this.#fail(id, new AuthdError('timeout', `"${method}" was cancelled`)), { once: true });
-      socket.ref();
+      if (this.#socketUnrefd) {
+        socket.ref();
+        this.#socketUnrefd = false;
+      }
       try {
-        socket.write(encodeFrame(EVENT_REQUEST, { v: PROTOCOL_VERSION, id, method, params }));
+        socket.write(encodeRequestFrame(id, method, params));
       } catch (err) {
         this.#fail(id, err instanceof Error ? err : new Error(String(err)));
       }
@@ -90,6 +109,9 @@ export class Connection {
     this.#socket?.destroy();
     this.#socket = undefined;
     this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', 'connection closed'));
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
   }
 
   #connect(): Promise<Socket> {
@@ -109,6 +131,7 @@ export class Connection {
       socket.once('connect', () => {
         clearTimeout(timer);
         this.#socket = socket;
+        this.#socketUnrefd = false;
         this.#reader = new FrameReader();
         resolve(socket);
       });
@@ -184,11 +207,41 @@ export class Connection {
   }
 
   #settle(id: number): void {
-    const pending = this.#pending.get(id);
-    if (pending?.timer !== undefined) clearTimeout(pending.timer);
     this.#pending.delete(id);
     // Let a library user's process exit while nothing is in flight.
-    if (this.#pending.size === 0 && this.#listeners.size === 0) this.#socket?.unref();
+    if (this.#pending.size === 0 && this.#listeners.size === 0 && this.#socket !== undefined) {
+      this.#socket.unref();
+      this.#socketUnrefd = true;
+    }
+  }
+
+  #armTimer(due: number): void {
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
+    // Whole milliseconds, as setTimeout counts them; capped at setTimeout's
+    // maximum (beyond it Node fires after 1 ms), the sweep re-arming for the rest.
+    const delay = Math.min(Math.max(1, Math.ceil(due - performance.now())), MAX_TIMER_DELAY_MS);
+    this.#timer = setTimeout(() => this.#sweep(), delay);
+    this.#timer.unref();
+  }
+
+  /** Fails every request past its deadline, then waits for the next deadline. */
+  #sweep(): void {
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    // A timer can fire a little before performance.now() reaches its due time
+    // (it counts from the event loop's cached clock); such a request is left
+    // for the re-armed timer, so none ever fails before its timeoutMs.
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline <= now) {
+        this.#fail(id, new AuthdError('DAEMON_TIMEOUT', `the daemon did not answer "${pending.method}" within ${pending.timeoutMs} ms`));
+      } else if (pending.deadline < next) {
+        next = pending.deadline;
+      }
+    }
+    if (next !== Infinity) this.#armTimer(next);
   }
 
   #rejectAll(err: Error): void {

@@ -263,7 +263,32 @@ export class FrameError extends Error {
 
 export function encodeFrame(type: string, data: unknown): string {
   const frame = JSON.stringify({ type, data });
-  if (Buffer.byteLength(frame) > MAX_FRAME_BYTES) {
+  if (exceedsFrameCap(frame)) {
+    throw new FrameError('frame_too_large', `frame of ${Buffer.byteLength(frame)} bytes exceeds ${MAX_FRAME_BYTES}`);
+  }
+  return frame + FRAME_DELIMITER;
+}
+
+/** What encodeFrame(EVENT_REQUEST, …) writes before the request's id. */
+const REQUEST_FRAME_HEAD = `{"type":${JSON.stringify(EVENT_REQUEST)},"data":{"v":${PROTOCOL_VERSION},"id":`;
+
+/**
+ * encodeFrame(EVENT_REQUEST, { v: PROTOCOL_VERSION, id, method, params }),
+ * byte for byte (test/shared/protocol.test.ts compares them), for the client's
+ * hot path: serializing the envelope around the params cost about as much as
+ * the params themselves. Only JSON.stringify output goes into it, so a form
+ * feed in a value is escaped as in encodeFrame, and the same cap applies.
+ */
+export function encodeRequestFrame<M extends MethodName>(id: number, method: M, params: Methods[M]['params']): string {
+  // JSON.stringify gives undefined for what it would leave out of an object (a
+  // toJSON that returns nothing): that, and anything else the client never
+  // sends (an id that is not a counter's), takes the general path.
+  const paramsJson: string | undefined = typeof params === 'object' && params !== null ? JSON.stringify(params) : undefined;
+  if (paramsJson === undefined || !Number.isSafeInteger(id) || typeof method !== 'string') {
+    return encodeFrame(EVENT_REQUEST, { v: PROTOCOL_VERSION, id, method, params });
+  }
+  const frame = `${REQUEST_FRAME_HEAD}${id},"method":${JSON.stringify(method)},"params":${paramsJson}}}`;
+  if (exceedsFrameCap(frame)) {
     throw new FrameError('frame_too_large', `frame of ${Buffer.byteLength(frame)} bytes exceeds ${MAX_FRAME_BYTES}`);
   }
   return frame + FRAME_DELIMITER;
@@ -277,16 +302,25 @@ export class FrameReader {
   #buffer = '';
 
   push(chunk: string): { type: string; data: unknown }[] {
-    this.#buffer += chunk;
+    // Frames are cut out of `text` by index: the unconsumed tail is sliced once
+    // per push, not once per frame, and the common case (a chunk that is exactly
+    // one whole frame) keeps nothing at all.
+    const text = this.#buffer === '' ? chunk : this.#buffer + chunk;
     const frames: { type: string; data: unknown }[] = [];
-    let end = this.#buffer.indexOf(FRAME_DELIMITER);
-    while (end !== -1) {
-      const raw = this.#buffer.slice(0, end);
-      this.#buffer = this.#buffer.slice(end + 1);
-      frames.push(decodeFrame(raw));
-      end = this.#buffer.indexOf(FRAME_DELIMITER);
+    let start = 0;
+    try {
+      let end = text.indexOf(FRAME_DELIMITER);
+      while (end !== -1) {
+        const raw = text.slice(start, end);
+        start = end + 1;
+        frames.push(decodeFrame(raw));
+        end = text.indexOf(FRAME_DELIMITER, start);
+      }
+    } finally {
+      // Also on a bad frame: what follows it stays buffered, as it always has.
+      this.#buffer = start === 0 ? text : text.slice(start);
     }
-    if (Buffer.byteLength(this.#buffer) > MAX_FRAME_BYTES) {
+    if (exceedsFrameCap(this.#buffer)) {
       throw new FrameError('frame_too_large', `partial frame exceeds ${MAX_FRAME_BYTES} bytes`);
     }
     return frames;
@@ -298,7 +332,7 @@ export class FrameReader {
 }
 
 function decodeFrame(raw: string): { type: string; data: unknown } {
-  if (Buffer.byteLength(raw) > MAX_FRAME_BYTES) throw new FrameError('frame_too_large', `frame exceeds ${MAX_FRAME_BYTES} bytes`);
+  if (exceedsFrameCap(raw)) throw new FrameError('frame_too_large', `frame exceeds ${MAX_FRAME_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -309,6 +343,20 @@ function decodeFrame(raw: string): { type: string; data: unknown } {
     throw new FrameError('invalid_envelope', 'frame must be an object with a string "type"');
   }
   return { type: parsed['type'], data: parsed['data'] };
+}
+
+/**
+ * Is the UTF-8 form of `text` longer than MAX_FRAME_BYTES? Exactly
+ * `Buffer.byteLength(text) > MAX_FRAME_BYTES`, but it only counts bytes when
+ * the answer is in doubt: each UTF-16 unit takes at least 1 and at most 3 bytes
+ * (a surrogate pair, 2 units, takes 4; a lone surrogate 3, as U+FFFD), so a
+ * string of at most MAX_FRAME_BYTES / 3 units is under the cap and one of more
+ * than MAX_FRAME_BYTES units is over it. Tokens are far below the lower bound.
+ */
+export function exceedsFrameCap(text: string): boolean {
+  if (text.length * 3 <= MAX_FRAME_BYTES) return false;
+  if (text.length > MAX_FRAME_BYTES) return true;
+  return Buffer.byteLength(text) > MAX_FRAME_BYTES;
 }
 
 // ---------------------------------------------------------------- requests

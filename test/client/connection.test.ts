@@ -1,0 +1,234 @@
+/**
+ * The client connection against a scripted socket peer that answers when the
+ * test says so: answers matched by id, each request's timeout (one timer per
+ * connection, re-armed for the earliest deadline), and that an idle client
+ * process can exit while one waiting for an answer cannot.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '../../client/connection.js';
+import { AuthdError } from '../../shared/errors.js';
+import { EVENT_RESPONSE, FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame } from '../../shared/protocol.js';
+import { REPO_ROOT } from '../helpers/daemon-process.js';
+
+interface Held {
+  id: number;
+  method: string;
+  params: Record<string, unknown>;
+  socket: Socket;
+}
+
+/** A peer that hands every request to the test and answers only when told to. */
+class ScriptedPeer {
+  readonly held: Held[] = [];
+  #waiters: (() => void)[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly server: Server;
+
+  constructor() {
+    this.server = createServer((socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+      socket.setEncoding('utf8');
+      const reader = new FrameReader();
+      socket.on('data', (chunk: string) => {
+        for (const frame of reader.push(chunk)) {
+          const { id, method, params } = frame.data as { id: number; method: string; params: Record<string, unknown> };
+          this.held.push({ id, method, params, socket });
+        }
+        for (const wake of this.#waiters.splice(0)) wake();
+      });
+    });
+  }
+
+  /** Resolves once `n` requests have arrived in all. */
+  async received(n: number): Promise<Held[]> {
+    while (this.held.length < n) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    return this.held.slice(0, n);
+  }
+
+  static frame(request: Held, result: unknown): string {
+    return encodeFrame(EVENT_RESPONSE, { v: 1, id: request.id, ok: true, result });
+  }
+
+  answer(request: Held, result: unknown): void {
+    request.socket.write(ScriptedPeer.frame(request, result));
+  }
+
+  dropConnections(): void {
+    for (const s of this.#sockets) s.destroy();
+    this.held.length = 0;
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Connection', () => {
+  let dir: string;
+  let socketPath: string;
+  let peer: ScriptedPeer;
+  const connections: Connection[] = [];
+  const open = () => {
+    const c = new Connection(socketPath);
+    connections.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    // mkdtemp makes a 0700 directory of ours, which the client insists on.
+    dir = mkdtempSync(join(tmpdir(), 'mcpauthd-conn-'));
+    socketPath = join(dir, 's');
+    peer = new ScriptedPeer();
+    await new Promise<void>((resolve) => peer.server.listen(socketPath, resolve));
+  });
+
+  afterEach(() => {
+    for (const c of connections.splice(0)) c.close();
+    peer.dropConnections();
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => peer.server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should match answers to requests by id, many in one chunk and in any order', async () => {
+    const c = open();
+    const results = Array.from({ length: 100 }, (_, i) => c.request('status', { offset: i }));
+    const held = await peer.received(100);
+    const socket = held[0]!.socket;
+    socket.write([...held].reverse().map((r) => ScriptedPeer.frame(r, { offset: r.params['offset'] })).join(''));
+    expect(await Promise.all(results)).toEqual(Array.from({ length: 100 }, (_, i) => ({ offset: i })));
+  });
+
+  it('should fail a request that is not answered with DAEMON_TIMEOUT, never before its timeout', async () => {
+    const c = open();
+    const started = performance.now();
+    const err = await rejection(c.request('hello', { versions: [1] }, { timeoutMs: 80 }));
+    const elapsed = performance.now() - started;
+    expect(err).toBeInstanceOf(AuthdError);
+    expect((err as AuthdError).code).toBe('DAEMON_TIMEOUT');
+    expect(err.message).toBe('the daemon did not answer "hello" within 80 ms');
+    expect(elapsed).toBeGreaterThanOrEqual(80);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('should time out each request at its own deadline, whatever order they were sent in; 0 means never', async () => {
+    const c = open();
+    const started = performance.now();
+    const long = c.request('status', {}, { timeoutMs: 1_000 }).catch((err: unknown) => ({ err: err as AuthdError, at: performance.now() - started }));
+    const short = c.request('hello', { versions: [1] }, { timeoutMs: 60 }).catch((err: unknown) => ({ err: err as AuthdError, at: performance.now() - started }));
+    const never = c.request('status', { offset: 1 }, { timeoutMs: 0 });
+    await peer.received(3);
+
+    const first = await short;
+    expect(first).toMatchObject({ err: { code: 'DAEMON_TIMEOUT', message: 'the daemon did not answer "hello" within 60 ms' } });
+    expect((first as { at: number }).at).toBeGreaterThanOrEqual(60);
+    expect((first as { at: number }).at).toBeLessThan(800); // at its own deadline, not the longer one's
+    const second = await long;
+    expect(second).toMatchObject({ err: { code: 'DAEMON_TIMEOUT', message: 'the daemon did not answer "status" within 1000 ms' } });
+    expect((second as { at: number }).at).toBeGreaterThanOrEqual(1_000);
+
+    // The one without a timeout is still waiting, and takes its answer.
+    peer.answer(peer.held[2]!, { late: true });
+    expect(await never).toEqual({ late: true });
+  });
+
+  it("should not let an answered request's deadline fail a later request, nor miss an earlier one", async () => {
+    const c = open();
+    const first = c.request('status', {}, { timeoutMs: 50 });
+    peer.answer((await peer.received(1))[0]!, 1);
+    expect(await first).toBe(1);
+
+    // Armed for the first request's deadline, the timer fires while this one still has time.
+    const second = c.request('status', {}, { timeoutMs: 1_500 });
+    const secondHeld = (await peer.received(2))[1]!;
+    await sleep(150);
+    peer.answer(secondHeld, 2);
+    expect(await second).toBe(2);
+
+    // Now armed for the second's deadline (stale, more than a second away): a shorter one must re-arm it.
+    const started = performance.now();
+    const err = await rejection(c.request('status', {}, { timeoutMs: 100 }));
+    expect(err.message).toBe('the daemon did not answer "status" within 100 ms');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('should ignore an answer that comes after the timeout and stay usable', async () => {
+    const c = open();
+    const err = await rejection(c.request('status', {}, { timeoutMs: 30 }));
+    expect((err as AuthdError).code).toBe('DAEMON_TIMEOUT');
+    peer.answer((await peer.received(1))[0]!, 'too late');
+    const next = c.request('status', {}, { timeoutMs: 2_000 });
+    peer.answer((await peer.received(2))[1]!, 'on time');
+    expect(await next).toBe('on time');
+  });
+
+  it('should refuse a request too large to frame without sending it, and stay usable', async () => {
+    const c = open();
+    const err = await rejection(c.request('login', { server_url: 'x'.repeat(MAX_FRAME_BYTES) }));
+    expect(err).toBeInstanceOf(FrameError);
+    expect((err as FrameError).code).toBe('frame_too_large');
+    const next = c.request('status', {});
+    const held = await peer.received(1);
+    expect(held.map((h) => h.method)).toEqual(['status']);
+    peer.answer(held[0]!, 'ok');
+    expect(await next).toBe('ok');
+  });
+
+  // In a child process (the built client): only there can we see whether the process would exit.
+  const runChild = (script: string): Promise<{ code: number | null; out: string; ms: number }> =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        clearTimeout(killer);
+        resolve({ code, out, ms: performance.now() - started });
+      });
+    });
+  const clientModule = JSON.stringify(join(REPO_ROOT, 'dist', 'client', 'connection.js'));
+
+  it('should keep a client process alive while it waits for an answer, and let it exit once answered', async () => {
+    const child = runChild(
+      `const { Connection } = await import(${clientModule});
+       const c = new Connection(${JSON.stringify(socketPath)});
+       console.log(JSON.stringify(await c.request('status', {}, { timeoutMs: 5000 })));`,
+    );
+    const held = (await peer.received(1))[0]!;
+    await sleep(300);
+    peer.answer(held, { answered: true });
+    // It exits by itself, at once: the connection is never closed, but the
+    // socket is unref'd and no timer holds the process until the 5 s timeout.
+    const result = await child;
+    expect(result).toMatchObject({ code: 0, out: '{"answered":true}\n' });
+    expect(result.ms).toBeLessThan(4_000);
+  });
+
+  it('should let a client process exit after a timeout, without waiting for the connection', async () => {
+    const result = await runChild(
+      `const { Connection } = await import(${clientModule});
+       const c = new Connection(${JSON.stringify(socketPath)});
+       const t0 = performance.now();
+       await c.request('status', {}, { timeoutMs: 200 }).catch((err) => console.log(err.code, performance.now() - t0 >= 200));`,
+    );
+    expect(result).toMatchObject({ code: 0, out: 'DAEMON_TIMEOUT true\n' });
+    expect(peer.held.map((h) => h.method)).toEqual(['status']);
+  });
+});
