@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_OPTIONS } from '../../shared/daemon-launch.js';
 import { resolvePaths, type Paths } from '../../shared/paths.js';
 
 /** dist/scripts/bench → the repository. */
@@ -14,6 +15,21 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export const DIST = join(REPO_ROOT, 'dist');
 export const CLI = join(DIST, 'client', 'cli.js');
 export const BENCH_DIST = join(DIST, 'scripts', 'bench');
+
+/**
+ * Extra Node options for every process the bench starts (the daemons, the echo
+ * servers, the load client): `--cpu-prof DIR` sets them so one run leaves a
+ * CPU profile of each side. Empty by default.
+ */
+export const childNodeArgs: string[] = [];
+
+/** Node/V8 flags for the servers only (daemons, daemon hosts, echo servers): `--node-args`. */
+export const serverNodeArgs: string[] = [];
+
+/** A daemon host (daemon-host.ts) runs the daemon in-process: the same Node options as `mcpauthd daemon`, plus gc(). */
+export function daemonHostExecArgv(): string[] {
+  return ['--expose-gc', ...DAEMON_NODE_OPTIONS, ...serverNodeArgs];
+}
 
 export interface BenchHome {
   root: string;
@@ -122,10 +138,10 @@ export interface DaemonProc {
 
 const children = new Set<ChildProcess>();
 
-/** `mcpauthd daemon` as a real process, as a user or a service manager starts it. */
+/** `mcpauthd daemon` as a real process, as `npm start` or a service manager starts it (with DAEMON_NODE_OPTIONS). */
 export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise<DaemonProc> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...childNodeArgs, ...DAEMON_NODE_OPTIONS, ...serverNodeArgs, CLI, 'daemon'], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';
@@ -169,7 +185,7 @@ export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise
 
 /** Spawns a plain process that prints `readyLine` once it listens (the echo server). */
 export function startReadyProcess(args: string[], readyLine: string, timeoutMs = 15_000): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...childNodeArgs, ...serverNodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';

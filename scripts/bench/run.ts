@@ -27,6 +27,9 @@ import { Connection } from '../../client/connection.js';
 import { VERSION } from '../../shared/version.js';
 import {
   BENCH_DIST,
+  childNodeArgs,
+  daemonHostExecArgv,
+  serverNodeArgs,
   CLI,
   FAKE_SERVER_URL_TEMPLATE,
   REPO_ROOT,
@@ -69,6 +72,8 @@ const { values: argv } = parseArgs({
     json: { type: 'string' },
     svg: { type: 'string' },
     'from-json': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    'node-args': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -78,7 +83,9 @@ if (argv.help === true) {
   process.stdout.write(
     'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm] [--rounds N] [--duration-ms N]\n' +
       '         [--credentials N] [--storm N] [--cli-runs N] [--startup-runs N] [--wake-rounds N] [--concurrency N]\n' +
-      '         [--json PATH] [--svg PATH] [--from-json PATH (redraw the table and chart of an earlier run)]\n',
+      '         [--json PATH] [--svg PATH] [--from-json PATH (redraw the table and chart of an earlier run)]\n' +
+      '         [--cpu-prof DIR (a V8 CPU profile of each daemon, echo server and load client)]\n' +
+      '         [--node-args="FLAGS" (Node/V8 flags for every daemon and echo server, e.g. --node-args=--max-semi-space-size=2)]\n',
   );
   process.exit(0);
 }
@@ -114,6 +121,9 @@ const only = new Set<Section>(
 // Latency and scale share their daemons; either needs both homes.
 const jsonPath = resolve(argv.json ?? join(REPO_ROOT, 'scripts', 'bench', 'results.json'));
 const svgPath = resolve(argv.svg ?? join(REPO_ROOT, 'docs', 'benchmarks-latency.svg'));
+
+if (argv['node-args'] !== undefined) serverNodeArgs.push(...argv['node-args'].split(' ').filter((a) => a !== ''));
+if (argv['cpu-prof'] !== undefined) childNodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(argv['cpu-prof'])}`);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -274,7 +284,7 @@ async function runLatencyAndScale(): Promise<void> {
   const echo = await startReadyProcess([join(BENCH_DIST, 'echo-server.js'), echoHome.paths.socket, resultFile], 'echo ready');
   const echoManyHome = makeHome('echon');
   const echoMany = await startReadyProcess([join(BENCH_DIST, 'echo-server.js'), echoManyHome.paths.socket, resultFile, String(n)], 'echo ready');
-  const loader = new RpcChild(join(BENCH_DIST, 'load-client.js'));
+  const loader = new RpcChild(join(BENCH_DIST, 'load-client.js'), [], childNodeArgs);
   await loader.whenReady();
   const targets: Record<Subject, { socket: string; count: number; pid: number }> = {
     echo: { socket: echoHome.paths.socket, count: 1, pid: echo.pid },
@@ -399,7 +409,7 @@ function runCli(home: BenchHome): NonNullable<Results['cli']> {
  */
 async function hostView(home: BenchHome, running: DaemonProc, count: number, loader: RpcChild): Promise<HostView> {
   await running.stop();
-  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], ['--expose-gc']);
+  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], daemonHostExecArgv());
   try {
     await host.whenReady();
     await sampleResult(home.paths.socket, fakeServerUrl(0));

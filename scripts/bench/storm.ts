@@ -31,7 +31,7 @@ import { DEFAULT_REFRESH_CONCURRENCY } from '../../daemon/refresh-scheduler.js';
 import type { CredentialUpdated } from '../../shared/protocol.js';
 import { startAuthServer, type AuthServer } from '../../test/fixtures/auth-server.js';
 import type { CompleteLoginOptions, CompleteLoginResult } from '../../test/fixtures/scripted-browser.mjs';
-import { BENCH_DIST, REPO_ROOT, makeHome, procMemory, sleep, type BenchHome } from './common.js';
+import { BENCH_DIST, REPO_ROOT, makeHome, daemonHostExecArgv, procMemory, sleep, type BenchHome } from './common.js';
 import type { HostMetrics, Peaks } from './daemon-host.js';
 import { RpcChild } from './rpc.js';
 import { round, summarize } from './stats.js';
@@ -139,7 +139,7 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 async function startHost(home: BenchHome): Promise<RpcChild> {
-  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], ['--expose-gc']);
+  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], daemonHostExecArgv());
   await host.whenReady();
   return host;
 }
