@@ -43,6 +43,8 @@ interface Pending {
   deadline: number;
   method: MethodName;
   timeoutMs: number;
+  /** Removes the abort listener, so a long-lived signal shared by many requests does not collect one per request. */
+  detach: (() => void) | undefined;
 }
 
 export class Connection {
@@ -87,12 +89,24 @@ export class Connection {
 
   #send<M extends MethodName>(socket: Socket, method: M, params: Methods[M]['params'], options: RequestOptions): Promise<Methods[M]['result']> {
     return new Promise<Methods[M]['result']>((resolve, reject) => {
+      const signal = options.signal;
+      const cancelled = () => new AuthdError('timeout', `"${method}" was cancelled`);
+      // Already cancelled: nothing is sent, as if it had been cancelled a moment later.
+      if (signal?.aborted === true) {
+        reject(cancelled());
+        return;
+      }
       const id = this.#nextId++;
       const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
       const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, deadline, method, timeoutMs });
+      let detach: (() => void) | undefined;
+      if (signal !== undefined) {
+        const onAbort = () => this.#fail(id, cancelled());
+        signal.addEventListener('abort', onAbort, { once: true });
+        detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: options.onEvent, deadline, method, timeoutMs, detach });
       if (deadline < this.#timerDue) this.#armTimer(deadline);
-      options.signal?.addEventListener('abort', () => this.#fail(id, new AuthdError('timeout', `"${method}" was cancelled`)), { once: true });
       if (this.#socketUnrefd) {
         socket.ref();
         this.#socketUnrefd = false;
@@ -207,6 +221,7 @@ export class Connection {
   }
 
   #settle(id: number): void {
+    this.#pending.get(id)?.detach?.();
     this.#pending.delete(id);
     // Let a library user's process exit while nothing is in flight.
     if (this.#pending.size === 0 && this.#listeners.size === 0 && this.#socket !== undefined) {

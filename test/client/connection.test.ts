@@ -5,6 +5,7 @@
  * process can exit while one waiting for an answer cannot.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -111,6 +112,32 @@ describe('Connection', () => {
     const socket = held[0]!.socket;
     socket.write([...held].reverse().map((r) => ScriptedPeer.frame(r, { offset: r.params['offset'] })).join(''));
     expect(await Promise.all(results)).toEqual(Array.from({ length: 100 }, (_, i) => ({ offset: i })));
+  });
+
+  it('should cancel on abort, refuse an aborted signal without sending, and leave no listener on a shared signal', async () => {
+    const c = open();
+    const shared = new AbortController();
+    const answered = Array.from({ length: 50 }, (_, i) => c.request('status', { offset: i }, { signal: shared.signal }));
+    const held = await peer.received(50);
+    held[0]!.socket.write(held.map((r) => ScriptedPeer.frame(r, { ok: true })).join(''));
+    await Promise.all(answered);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+
+    const waiting = c.request('hello', { versions: [1] }, { signal: shared.signal });
+    await peer.received(51);
+    shared.abort();
+    const err = await rejection(waiting);
+    expect((err as AuthdError).code).toBe('timeout');
+    expect(err.message).toBe('"hello" was cancelled');
+
+    const early = await rejection(c.request('status', { offset: 99 }, { signal: shared.signal }));
+    expect(early.message).toBe('"status" was cancelled');
+    // Nothing was sent for it: the next frame the daemon sees is the next request.
+    const next = c.request('status', { offset: 7 });
+    const sent = (await peer.received(52))[51];
+    expect(sent!.params).toEqual({ offset: 7 });
+    sent!.socket.write(ScriptedPeer.frame(sent!, { ok: true }));
+    await next;
   });
 
   it('should fail a request that is not answered with DAEMON_TIMEOUT, never before its timeout', async () => {
