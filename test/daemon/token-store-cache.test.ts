@@ -75,6 +75,23 @@ describe('TokenStore read cache', () => {
     expect([...(store.findByResource(B)?.serverUrls ?? [])].sort()).toEqual([A, B]);
   });
 
+  it('should see a write through every spelling of a server URL, and through one credential\'s write for another\'s URL', () => {
+    store.saveCredential(credential());
+    store.saveCredential(credential({ resource: B, serverUrl: B, accessToken: new Secret('at-b') }));
+    const spellings = [A, 'HTTPS://A.EXAMPLE/mcp', 'https://a.example:443/mcp'];
+    const key = store.findByServerUrl(A)!.resourceKey;
+    for (const url of spellings) expect(store.findByServerUrl(url)?.accessToken.reveal()).toBe('at-1');
+    expect(store.findByServerUrl(B)?.accessToken.reveal()).toBe('at-b');
+    store.rotateTokens(key, new Secret('rt-1'), { accessToken: new Secret('at-2'), tokenType: 'Bearer', expiresAt: 3_000_000, refreshToken: new Secret('rt-2'), refreshAt: 2_500_000 });
+    for (const url of spellings) expect(store.findByServerUrl(url)?.accessToken.reveal()).toBe('at-2');
+    expect(store.findByServerUrl(B)?.accessToken.reveal()).toBe('at-b');
+    store.setState(key, 'needs_login', { lastError: 'invalid_grant' });
+    for (const url of spellings) expect(store.findByServerUrl(url)?.state).toBe('needs_login');
+    // Never another server's token: the exact URL decides, through every cache level.
+    expect(store.findByServerUrl('https://a.example/mcp/')).toBeUndefined();
+    expect(store.findByServerUrl('https://a.example/mc')).toBeUndefined();
+  });
+
   it('should forget a cached "no such server" once a login adds it', () => {
     expect(store.findByServerUrl(A)).toBeUndefined();
     store.saveCredential(credential());
