@@ -57,7 +57,7 @@ describe('mcpauthd install-service (Linux, systemd --user)', () => {
   it('--print: should write the unit to stdout and touch nothing', () => {
     const result = runCli(['install-service', '--print'], box.env);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`ExecStart="${process.execPath}" "--max-semi-space-size=2" "--no-allocation-site-pretenuring" "${CLI}" "daemon" "--home" "${box.stateDir}"`);
+    expect(result.stdout).toContain(`ExecStart="${process.execPath}" "--max-semi-space-size=2" "--no-allocation-site-pretenuring" "--optimize-for-size" "${CLI}" "daemon" "--home" "${box.stateDir}"`);
     expect(result.stdout).toContain('RuntimeDirectory=mcpauthd');
     expect(existsSync(join(box.env['HOME'] as string, '.config'))).toBe(false);
     expect(existsSync(join(box.env['HOME'] as string, '.local'))).toBe(false);

@@ -60,7 +60,7 @@ describe('the daemon\'s Node options (shared/daemon-launch.ts)', () => {
   it('npm start should start the daemon with the same Node options as the service units', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts['start']).toBe(`node ${DAEMON_NODE_OPTIONS.join(' ')} dist/client/cli.js daemon`);
-    expect(DAEMON_NODE_OPTIONS).toEqual(['--max-semi-space-size=2', '--no-allocation-site-pretenuring']);
+    expect(DAEMON_NODE_OPTIONS).toEqual(['--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--optimize-for-size']);
   });
 
   it('this Node should accept them (an unknown flag would stop the daemon before it starts)', () => {
@@ -74,7 +74,7 @@ describe('the daemon\'s Node options (shared/daemon-launch.ts)', () => {
 describe('renderSystemdUnit()', () => {
   it('should run this node and CLI in the foreground with the paths pinned, restarting on failure', () => {
     const s = serviceSettings(renderSystemdUnit(inputs));
-    expect(s.get('ExecStart')).toEqual([`"${process.execPath}" "--max-semi-space-size=2" "--no-allocation-site-pretenuring" "${CLI}" "daemon" "--home" "/home/u/.local/state/mcpauthd" "--socket" "/run/user/1000/mcpauthd/mcpauthd.sock"`]);
+    expect(s.get('ExecStart')).toEqual([`"${process.execPath}" "--max-semi-space-size=2" "--no-allocation-site-pretenuring" "--optimize-for-size" "${CLI}" "daemon" "--home" "/home/u/.local/state/mcpauthd" "--socket" "/run/user/1000/mcpauthd/mcpauthd.sock"`]);
     expect(s.get('Type')).toEqual(['exec']);
     expect(s.get('Restart')).toEqual(['on-failure']);
   });
@@ -144,7 +144,7 @@ describe('renderLaunchdPlist()', () => {
     const plist = parsePlist(renderLaunchdPlist({ ...inputs, home: '/Users/u/Library/Application Support/mcpauthd', runtimeDir: undefined }));
     expect(plist).toEqual({
       Label: LAUNCHD_LABEL,
-      ProgramArguments: [process.execPath, '--max-semi-space-size=2', '--no-allocation-site-pretenuring', CLI, 'daemon', '--home', '/Users/u/Library/Application Support/mcpauthd', '--socket', inputs.socket],
+      ProgramArguments: [process.execPath, '--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--optimize-for-size', CLI, 'daemon', '--home', '/Users/u/Library/Application Support/mcpauthd', '--socket', inputs.socket],
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
       Umask: 0o077,
@@ -158,8 +158,8 @@ describe('renderLaunchdPlist()', () => {
   it('should escape XML in paths so they read back unchanged', () => {
     const home = `/Users/u/a&b <c> "d" 'e'`;
     const plist = parsePlist(renderLaunchdPlist({ ...inputs, home })) as { ProgramArguments: string[] };
-    expect(plist.ProgramArguments[5]).toBe('--home');
-    expect(plist.ProgramArguments[6]).toBe(home);
+    expect(plist.ProgramArguments[6]).toBe('--home');
+    expect(plist.ProgramArguments[7]).toBe(home);
   });
 
   it('the strict reader: should reject what is not a plist', () => {
