@@ -5,7 +5,7 @@
  * process can exit while one waiting for an answer cannot.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { getEventListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -117,6 +117,8 @@ describe('Connection', () => {
   it('should cancel on abort, refuse an aborted signal without sending, and leave no listener on a shared signal', async () => {
     const c = open();
     const shared = new AbortController();
+    // 50 requests wait on it at once: more than Node's default of 10 before it warns.
+    setMaxListeners(64, shared.signal);
     const answered = Array.from({ length: 50 }, (_, i) => c.request('status', { offset: i }, { signal: shared.signal }));
     const held = await peer.received(50);
     held[0]!.socket.write(held.map((r) => ScriptedPeer.frame(r, { ok: true })).join(''));
