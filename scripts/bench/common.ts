@@ -130,7 +130,7 @@ export function procMemory(pid: number): { rssMB: number; hwmMB: number } | null
 export interface DaemonProc {
   child: ChildProcess;
   pid: number;
-  /** Spawn → "mcpauthd ready" on stdout, in ms. */
+  /** Spawn → its ready line on stdout, in ms. */
   readyMs: number;
   stderr(): string;
   stop(): Promise<void>;
@@ -140,8 +140,17 @@ const children = new Set<ChildProcess>();
 
 /** `mcpauthd daemon` as a real process, as `npm start` or a service manager starts it (with DAEMON_NODE_OPTIONS). */
 export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise<DaemonProc> {
+  return startReadyProcess([...DAEMON_NODE_OPTIONS, CLI, 'daemon'], 'mcpauthd ready', { env: home.env, timeoutMs, name: 'the daemon' });
+}
+
+/**
+ * Spawns `node <args>` (after the bench's own Node options) and resolves once
+ * it prints `readyLine` on stdout: the daemon, or the echo server.
+ */
+export function startReadyProcess(args: string[], readyLine: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; name?: string } = {}): Promise<DaemonProc> {
+  const { env = process.env, timeoutMs = 15_000, name = args.join(' ') } = options;
   const started = performance.now();
-  const child = spawn(process.execPath, [...childNodeArgs, ...DAEMON_NODE_OPTIONS, ...serverNodeArgs, CLI, 'daemon'], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...childNodeArgs, ...serverNodeArgs, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';
@@ -157,18 +166,17 @@ export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the daemon did not get ready within ${timeoutMs} ms:\n${err}`));
+      reject(new Error(`${name} did not print "${readyLine}" within ${timeoutMs} ms:\n${err}`));
     }, timeoutMs);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (out.includes('mcpauthd ready')) return;
+      if (out.includes(readyLine)) return;
       out += d;
-      if (!out.includes('mcpauthd ready')) return;
-      const readyMs = performance.now() - started;
+      if (!out.includes(readyLine)) return;
       clearTimeout(timer);
       resolve({
         child,
         pid: child.pid as number,
-        readyMs,
+        readyMs: performance.now() - started,
         stderr: () => err,
         stop: async () => {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -178,44 +186,7 @@ export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise
     });
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`the daemon exited before it was ready:\n${err}`));
-    });
-  });
-}
-
-/** Spawns a plain process that prints `readyLine` once it listens (the echo server). */
-export function startReadyProcess(args: string[], readyLine: string, timeoutMs = 15_000): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [...childNodeArgs, ...serverNodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not print "${readyLine}" within ${timeoutMs} ms:\n${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (!out.includes(readyLine)) return;
-      clearTimeout(timer);
-      resolve({
-        pid: child.pid as number,
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited early:\n${err}`));
+      reject(new Error(`${name} exited before it was ready:\n${err}`));
     });
   });
 }
