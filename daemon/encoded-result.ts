@@ -13,14 +13,26 @@
  * is only as safe as this string (JSON.stringify escapes the form feed that
  * ends a frame).
  */
+import { inspect } from 'node:util';
+import { REDACTED } from './secret.js';
+
 export class EncodedResult<T> {
   /** Never read; ties the JSON to the result type it encodes, so a handler cannot answer the wrong shape. */
   declare readonly __result?: T;
 
   constructor(readonly json: string) {}
+
+  // The JSON holds an access token: like a Secret, it never prints itself.
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
 }
 
-/** The object an EncodedResult stands for (tests, and anyone who needs the value rather than the bytes). */
-export function decodeResult<T>(result: T | EncodedResult<T>): T {
-  return result instanceof EncodedResult ? (JSON.parse(result.json) as T) : result;
-}

@@ -20,7 +20,9 @@
 import type { Socket } from 'node:net';
 import { endianness } from 'node:os';
 
-export type PeerCheckMode = 'peercred' | 'getpeereid' | 'directory-permissions-only';
+import type { PeerCheckMode } from '../shared/protocol.js';
+
+export type { PeerCheckMode };
 
 /** What the kernel says about the connecting process. */
 export interface PeerCredentials {

@@ -6,7 +6,8 @@
  */
 import { inspect } from 'node:util';
 
-const REDACTED = '[redacted]';
+/** What a secret, or anything holding one, prints instead of itself. */
+export const REDACTED = '[redacted]';
 
 export class Secret {
   /**

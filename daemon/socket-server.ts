@@ -21,10 +21,10 @@ import {
   EVENT_NOTIFY,
   EVENT_REQUEST,
   EVENT_RESPONSE,
-  FRAME_DELIMITER,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   WIRE_ERROR_CODES,
+  encodeResultFrame,
   parseRequest,
   type Notification,
   type Request,
@@ -266,24 +266,24 @@ export class SocketServer {
   }
 
   /**
-   * The frame node-ipc's encode would make of the same response (members in
-   * the same order; test/daemon/socket-server-encoded.test.ts compares them),
-   * with the result's JSON spliced in rather than serialized again. It goes
-   * out through node-ipc's own writer, so the pending-bytes cap still holds;
-   * the frame cap is checked here, as node-ipc's encode would.
+   * The frame node-ipc's encode would make of the same response
+   * (shared/protocol.ts encodeResultFrame), with the result's JSON spliced in
+   * rather than serialized again. It goes out through node-ipc's own writer,
+   * so the pending-bytes cap still holds.
    */
   #replyEncoded(socket: Socket, id: RequestId, result: EncodedResult<unknown>): void {
     if (socket.destroyed) return;
     const server = this.#ipc.server;
     if (server === false) return;
-    const body = `{"type":${JSON.stringify(EVENT_RESPONSE)},"data":{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"ok":true,"result":${result.json}}}`;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long frame needs counting.
-    if (body.length * 3 > MAX_FRAME_BYTES && Buffer.byteLength(body) > MAX_FRAME_BYTES) {
-      this.#logger.error('could not encode a reply', { event: EVENT_RESPONSE, reason: `frame of ${Buffer.byteLength(body)} bytes exceeds ${MAX_FRAME_BYTES}` });
+    let frame: string;
+    try {
+      frame = encodeResultFrame(id, result.json);
+    } catch (err) {
+      this.#logger.error('could not encode a reply', { event: EVENT_RESPONSE, reason: (err as Error).message });
       this.#replyError(socket, id, 'internal', 'reply too large to send');
       return;
     }
-    server.write(socket, body + FRAME_DELIMITER);
+    server.write(socket, frame);
   }
 
   #send(socket: Socket, event: string, payload: unknown): void {

@@ -45,7 +45,7 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
  * (exact match, scopes, remaining lifetime, needs_login, backoff) and a
  * refresh where one is due. Throws the wire error otherwise.
  */
-export async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
+async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
   let record = findCredential(deps.store, params);
   const name = describeRef(params);
   if (record === undefined) {
@@ -95,20 +95,10 @@ export async function credentialToServe(params: TokenGetParams, deps: TokenServi
   return record;
 }
 
-export function tokenResult(record: CredentialRecord): TokenGetResult {
-  return {
-    access_token: record.accessToken.reveal(),
-    token_type: 'Bearer',
-    expires_at: record.expiresAt === null ? null : Math.floor(record.expiresAt / 1000),
-    resource: record.resource,
-    scopes: record.scopes,
-  };
-}
-
 /**
- * tokenResult() as JSON, with the same members in the same order, without
- * scanning the token again (daemon/encoded-result.ts). test/daemon/token-service.test.ts
- * holds it to JSON.stringify(tokenResult(record)), byte for byte.
+ * The token.get answer (TokenGetResult) as JSON, without scanning the token
+ * again (daemon/encoded-result.ts). test/daemon/token-service.test.ts holds it
+ * to JSON.stringify of the same answer as an object, byte for byte.
  */
 export function encodeTokenResult(record: CredentialRecord): EncodedResult<TokenGetResult> {
   const expiresAt = record.expiresAt === null ? 'null' : String(Math.floor(record.expiresAt / 1000));

@@ -261,12 +261,17 @@ export class FrameError extends Error {
   }
 }
 
-export function encodeFrame(type: string, data: unknown): string {
-  const frame = JSON.stringify({ type, data });
+/** A frame's JSON, checked against the cap and ended with the delimiter: the last step of every encoder here. */
+function sealFrame(frame: string): string {
   if (exceedsFrameCap(frame)) {
     throw new FrameError('frame_too_large', `frame of ${Buffer.byteLength(frame)} bytes exceeds ${MAX_FRAME_BYTES}`);
   }
   return frame + FRAME_DELIMITER;
+}
+
+export function encodeFrame(type: string, data: unknown): string {
+  const frame = JSON.stringify({ type, data });
+  return sealFrame(frame);
 }
 
 /** What encodeFrame(EVENT_REQUEST, …) writes before the request's id. */
@@ -284,14 +289,26 @@ export function encodeRequestFrame<M extends MethodName>(id: number, method: M, 
   // toJSON that returns nothing): that, and anything else the client never
   // sends (an id that is not a counter's), takes the general path.
   const paramsJson: string | undefined = typeof params === 'object' && params !== null ? JSON.stringify(params) : undefined;
-  if (paramsJson === undefined || !Number.isSafeInteger(id) || typeof method !== 'string') {
+  if (paramsJson === undefined || !Number.isSafeInteger(id)) {
     return encodeFrame(EVENT_REQUEST, { v: PROTOCOL_VERSION, id, method, params });
   }
   const frame = `${REQUEST_FRAME_HEAD}${id},"method":${JSON.stringify(method)},"params":${paramsJson}}}`;
-  if (exceedsFrameCap(frame)) {
-    throw new FrameError('frame_too_large', `frame of ${Buffer.byteLength(frame)} bytes exceeds ${MAX_FRAME_BYTES}`);
-  }
-  return frame + FRAME_DELIMITER;
+  return sealFrame(frame);
+}
+
+/** What a successful response frame holds before its id. */
+const RESPONSE_FRAME_HEAD = `{"type":${JSON.stringify(EVENT_RESPONSE)},"data":{"v":${PROTOCOL_VERSION},"id":`;
+
+/**
+ * encodeFrame(EVENT_RESPONSE, { v: PROTOCOL_VERSION, id, ok: true, result }),
+ * byte for byte, for a result that is already JSON (daemon/encoded-result.ts):
+ * the daemon's hot path splices the token answer in instead of serializing it
+ * again. `resultJson` must come from JSON.stringify (or be assembled from its
+ * output), which escapes the form feed that ends a frame.
+ */
+export function encodeResultFrame(id: RequestId, resultJson: string): string {
+  const frame = `${RESPONSE_FRAME_HEAD}${JSON.stringify(id)},"ok":true,"result":${resultJson}}}`;
+  return sealFrame(frame);
 }
 
 /**

@@ -7,10 +7,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { inspect } from 'node:util';
-import { decodeResult, EncodedResult } from '../../daemon/encoded-result.js';
+import { EncodedResult } from '../../daemon/encoded-result.js';
 import { Secret } from '../../daemon/secret.js';
 import type { CredentialRecord } from '../../daemon/token-store.js';
-import { encodeTokenResult, tokenResult } from '../../daemon/token-service.js';
+import { encodeTokenResult } from '../../daemon/token-service.js';
+import type { TokenGetResult } from '../../shared/protocol.js';
 
 // Every kind of character JSON.stringify treats specially, and a few it doesn't.
 const TOKENS = [
@@ -49,6 +50,17 @@ function record(overrides: Partial<CredentialRecord>): CredentialRecord {
   };
 }
 
+/** What token.get answers for a record, as docs/protocol.md defines it: the oracle for the encoded form. */
+function tokenResult(r: CredentialRecord): TokenGetResult {
+  return {
+    access_token: r.accessToken.reveal(),
+    token_type: 'Bearer',
+    expires_at: r.expiresAt === null ? null : Math.floor(r.expiresAt / 1000),
+    resource: r.resource,
+    scopes: r.scopes,
+  };
+}
+
 describe('Secret keeps its JSON form', () => {
   it.each(TOKENS)('should reveal exactly the value and its JSON literal (%#)', (value) => {
     const secret = new Secret(value);
@@ -75,7 +87,16 @@ describe('encodeTokenResult', () => {
     const encoded = encodeTokenResult(r);
     expect(encoded).toBeInstanceOf(EncodedResult);
     expect(encoded.json).toBe(JSON.stringify(tokenResult(r)));
-    expect(decodeResult(encoded).access_token).toBe(token);
+    expect((JSON.parse(encoded.json) as TokenGetResult).access_token).toBe(token);
+  });
+
+  it('should never print the token it holds, as a Secret never does', () => {
+    const encoded = encodeTokenResult(record({ accessToken: new Secret('at-never-printed') }));
+    expect(encoded.json).toContain('at-never-printed');
+    for (const printed of [String(encoded), JSON.stringify({ result: encoded }), inspect(encoded), inspect({ result: encoded })]) {
+      expect(printed).not.toContain('at-never-printed');
+      expect(printed).toContain('[redacted]');
+    }
   });
 
   it('should encode every shape of the rest of the answer the same way', () => {

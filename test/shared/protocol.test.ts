@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { StringDecoder } from 'node:string_decoder';
-import { FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame, encodeRequestFrame, exceedsFrameCap, parseRequest, type MethodName, type Methods } from '../../shared/protocol.js';
+import { FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame, encodeRequestFrame, encodeResultFrame, exceedsFrameCap, parseRequest, type MethodName, type Methods } from '../../shared/protocol.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 describe('encodeFrame / FrameReader', () => {
@@ -203,6 +203,33 @@ describe('encodeRequestFrame', () => {
     const over = { server_url: `${atCap.server_url}x` };
     expect(() => encodeRequestFrame(1, 'login', over)).toThrow(new FrameError('frame_too_large', `frame of ${MAX_FRAME_BYTES + 1} bytes exceeds ${MAX_FRAME_BYTES}`));
     expect(() => general(1, 'login', over)).toThrow(`frame of ${MAX_FRAME_BYTES + 1} bytes exceeds ${MAX_FRAME_BYTES}`);
+  });
+});
+
+describe('encodeResultFrame', () => {
+  const general = (id: string | number, result: unknown) => encodeFrame('response', { v: 1, id, ok: true, result });
+
+  it('should write exactly what encodeFrame writes for the same result', () => {
+    const results: unknown[] = [
+      { access_token: 'to"ken\f\u2028é😀\ud800', token_type: 'Bearer', expires_at: null, resource: 'https://mcp.example.com/mcp', scopes: [] },
+      {},
+      [1, 'two'],
+    ];
+    for (const id of [1, Number.MAX_SAFE_INTEGER, 'id-"q"\f\u2028']) {
+      for (const result of results) {
+        const frame = encodeResultFrame(id, JSON.stringify(result));
+        expect(frame).toBe(general(id, result));
+        expect(frame.indexOf('\f')).toBe(frame.length - 1);
+      }
+    }
+  });
+
+  it('should refuse a frame over the cap as encodeFrame does, and accept one at it', () => {
+    const envelope = Buffer.byteLength(general(1, '')) - 1;
+    const atCap = '€'.repeat(Math.floor((MAX_FRAME_BYTES - envelope) / 3)) + 'x'.repeat((MAX_FRAME_BYTES - envelope) % 3);
+    expect(Buffer.byteLength(encodeResultFrame(1, JSON.stringify(atCap)))).toBe(MAX_FRAME_BYTES + 1);
+    expect(() => encodeResultFrame(1, JSON.stringify(`${atCap}x`))).toThrow(new FrameError('frame_too_large', `frame of ${MAX_FRAME_BYTES + 1} bytes exceeds ${MAX_FRAME_BYTES}`));
+    expect(() => general(1, `${atCap}x`)).toThrow(`frame of ${MAX_FRAME_BYTES + 1} bytes exceeds ${MAX_FRAME_BYTES}`);
   });
 });
 
