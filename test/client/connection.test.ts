@@ -105,6 +105,24 @@ describe('Connection', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // Issue 14.1: the default socket has several candidates; a client finds the daemon on any of them.
+  it('should connect to the first candidate socket something listens on, and name every path it tried when none', async () => {
+    const missingA = join(dir, 'none-a', 's');
+    const missingB = join(dir, 'none-b.sock');
+    const c = new Connection([missingA, socketPath, missingB]);
+    connections.push(c);
+    const answered = c.request('status', { offset: 1 });
+    peer.answer((await peer.received(1))[0]!, { found: true });
+    expect(await answered).toEqual({ found: true });
+    expect(c.socketPath).toBe(socketPath);
+
+    const lost = new Connection([missingA, missingB]);
+    connections.push(lost);
+    const err = await rejection(lost.request('status', {}));
+    expect((err as AuthdError).code).toBe('DAEMON_UNAVAILABLE');
+    expect(err.message).toBe(`the mcpauthd daemon is not running (tried ${missingA}, ${missingB}); start it with: mcpauthd daemon`);
+  });
+
   it('should match answers to requests by id, many in one chunk and in any order', async () => {
     const c = open();
     const results = Array.from({ length: 100 }, (_, i) => c.request('status', { offset: i }));
