@@ -85,8 +85,14 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
       toLocal(message);
     };
   };
+  // Set once shutdown starts: from then on, streams that end (the session's
+  // event stream aborted by close(), or cut by the server after DELETE) are
+  // the shutdown itself, not something the user should be told about.
+  let closing = false;
   const logErrors = (transport: Transport): void => {
-    transport.onerror = (err) => log(`remote: ${errorText(err)}`);
+    transport.onerror = (err) => {
+      if (!closing) log(`remote: ${errorText(err)}`);
+    };
   };
 
   // The first message decides the transport: Streamable HTTP, or HTTP+SSE
@@ -139,7 +145,6 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   };
 
   return new Promise<number>((resolve) => {
-    let closing = false;
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     const shutdown = async (): Promise<void> => {
       if (closing) return;
