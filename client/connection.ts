@@ -82,6 +82,8 @@ export class Connection {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<(n: Notification) => void>();
+  /** Listeners that keep the process alive (see onNotification). */
+  #holdingListeners = 0;
   /**
    * One timer for every request's timeout, armed for the earliest deadline
    * (#timerDue) and never cleared when a request is answered: when it fires,
@@ -111,10 +113,20 @@ export class Connection {
     return () => this.#disconnectListeners.delete(listener);
   }
 
-  /** Events not tied to a request (credential.updated after a subscribe). */
-  onNotification(listener: (n: Notification) => void): () => void {
+  /**
+   * Events not tied to a request (credential.updated after a subscribe). The
+   * connection keeps the process alive while such a listener is attached,
+   * unless `holdProcess` is false (a library's background follower must not
+   * keep its user's process from exiting).
+   */
+  onNotification(listener: (n: Notification) => void, options: { holdProcess?: boolean } = {}): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    const holds = options.holdProcess !== false;
+    if (holds) this.#holdingListeners++;
+    return () => {
+      if (!this.#listeners.delete(listener)) return;
+      if (holds) this.#holdingListeners--;
+    };
   }
 
   request<M extends MethodName>(method: M, params: Methods[M]['params'], options: RequestOptions = {}): Promise<Methods[M]['result']> {
@@ -273,7 +285,7 @@ export class Connection {
     this.#pending.get(id)?.detach?.();
     this.#pending.delete(id);
     // Let a library user's process exit while nothing is in flight.
-    if (this.#pending.size === 0 && this.#listeners.size === 0 && this.#socket !== undefined) {
+    if (this.#pending.size === 0 && this.#holdingListeners === 0 && this.#socket !== undefined) {
       this.#socket.unref();
       this.#socketUnrefd = true;
     }

@@ -11,6 +11,7 @@ import type { LoginParams, LoginResult, TokenGetResult } from '../shared/protoco
 // A cycle (index.ts re-exports the adapters that import this), harmless
 // because McpAuthdClient is only used inside functions, never at load time.
 import type { McpAuthdClient } from './index.js';
+import { HeldToken, isDaemonUnreachable } from './held-token.js';
 
 /** What a login started by an adapter sends to the daemon, besides the server URL. */
 export type LoginOptions = Omit<LoginParams, 'server_url'>;
@@ -51,6 +52,7 @@ export class DaemonCredential {
   readonly #login: LoginOptions;
   readonly #onAuthorizeUrl: ((authorizeUrl: string) => void) | undefined;
   readonly #minTtl: number;
+  readonly #held: HeldToken;
   #loginInFlight: Promise<LoginResult> | undefined;
   // The token a server refused and the renewal that answers it; requests
   // refused with the same token join it instead of refreshing again.
@@ -62,19 +64,52 @@ export class DaemonCredential {
     this.#login = options.login ?? {};
     this.#onAuthorizeUrl = options.onAuthorizeUrl;
     this.#minTtl = options.minTtl ?? 0;
+    this.#held = new HeldToken({
+      socketPath: () => this.#client.socketPath,
+      refetch: async () => {
+        await this.#ask();
+      },
+    });
   }
 
   /**
    * The daemon's token for this server, asked for on every call (a local round
    * trip of well under a millisecond), so a refresh done by the daemon or by
    * another process is picked up at once. Undefined when only a login helps.
+   *
+   * While the daemon cannot be reached (restarting, upgraded), the token it
+   * gave last for this server is used for the rest of its life, never past
+   * its expiry (client/held-token.ts); the daemon is asked again after a
+   * backoff, and a token it refreshes meanwhile arrives by credential.updated.
    */
   async current(): Promise<TokenGetResult | undefined> {
+    const held = this.#held.usable(this.#minTtl);
+    if (held !== undefined && !this.#held.shouldAskDaemon()) return held;
     try {
-      return await this.#client.getToken(this.serverUrl, this.#minTtl > 0 ? { minTtl: this.#minTtl } : {});
+      return await this.#ask();
     } catch (err) {
-      if (isLoginNeeded(err)) return undefined;
-      throw err;
+      if (!isDaemonUnreachable(err)) throw err;
+      this.#held.daemonDown();
+      const fallback = this.#held.usable(this.#minTtl);
+      if (fallback === undefined) throw err;
+      return fallback;
+    }
+  }
+
+  /** Stops following the daemon's updates (the adapter is done). */
+  close(): void {
+    this.#held.close();
+  }
+
+  async #ask(): Promise<TokenGetResult | undefined> {
+    try {
+      const result = await this.#client.getToken(this.serverUrl, this.#minTtl > 0 ? { minTtl: this.#minTtl } : {});
+      this.#held.remember(result);
+      return result;
+    } catch (err) {
+      if (!isLoginNeeded(err)) throw err;
+      this.#held.forget();
+      return undefined;
     }
   }
 
