@@ -320,7 +320,7 @@ stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
       const target = onePositional(positionals, 'level');
       const { parseLevel, setDaemonLogLevel } = await import('./log-level.js');
       const level = parseLevel(target);
-      const result = await setDaemonLogLevel(pathsFrom(values).socket, level);
+      const result = await setDaemonLogLevel(pathsFrom(values).socketCandidates, level);
       process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
       return EXIT.ok;
     },
