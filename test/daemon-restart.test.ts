@@ -97,7 +97,7 @@ describe('a daemon restart in mid-session (1-hour tokens)', () => {
     await as.stop();
   });
 
-  it('should fail no call through the proxy or the fetch wrapper while the daemon restarts twice', async () => {
+  it('T1: should fail no call through the proxy or the fetch wrapper while the daemon restarts twice, every token for its own server', async () => {
     const refused = () => mcp.requests().filter((r) => r.outcome === 'invalid_token' || r.outcome === 'no_token').length;
     // The login's discovery probe (no token, on purpose) came before this.
     const refusedBefore = refused();

@@ -278,4 +278,21 @@ describe('Connection', () => {
     expect(result).toMatchObject({ code: 0, out: 'DAEMON_TIMEOUT true\n' });
     expect(peer.held.map((h) => h.method)).toEqual(['status']);
   });
+
+  // Issue 14.3: the proxy's and fetch wrapper's follower listens for credential.updated in the background.
+  it('should let a process exit with a subscription listener that does not hold it, and hold it with one that does', async () => {
+    const script = (holdProcess: boolean) =>
+      `const { Connection } = await import(${clientModule});
+       const c = new Connection(${JSON.stringify(socketPath)});
+       c.onNotification(() => undefined, { holdProcess: ${holdProcess} });
+       console.log(JSON.stringify(await c.request('subscribe', {}, { timeoutMs: 5000 })));
+       setTimeout(() => { console.log('still alive'); process.exit(0); }, 1500).unref();`;
+    const weak = runChild(script(false));
+    peer.answer((await peer.received(1))[0]!, { subscribed: true });
+    expect(await weak).toMatchObject({ code: 0, out: '{"subscribed":true}\n' });
+    // A holding listener keeps the socket ref'd: the process lives until the (unref'd) timer ends it.
+    const holding = runChild(script(true));
+    peer.answer((await peer.received(2))[1]!, { subscribed: true });
+    expect(await holding).toMatchObject({ code: 0, out: '{"subscribed":true}\nstill alive\n' });
+  });
 });

@@ -30,7 +30,7 @@ describe('HeldToken', () => {
     now = NOW;
   });
 
-  it('should serve the held token until its expiry less the margin and the min TTL, never after', () => {
+  it('T3: should serve the held token until its expiry less the margin and the min TTL, never after', () => {
     const h = holder();
     expect(h.usable(0)).toBeUndefined();
     h.remember(token());
@@ -47,7 +47,7 @@ describe('HeldToken', () => {
     expect(h.usable(598)).toBeDefined();
   });
 
-  it('should never serve a token whose expiry is unknown, nor one it was told to forget', () => {
+  it('T3: should never serve a token whose expiry is unknown, nor one it was told to forget', () => {
     const h = holder();
     h.remember(token({ expires_at: null }));
     expect(h.usable(0)).toBeUndefined();
