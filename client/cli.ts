@@ -208,7 +208,7 @@ Examples:
   proxy: {
     summary: 'serve a remote MCP server on stdio, with the daemon\'s token',
     usage: `mcpauthd proxy <mcp-server-url> [--scope "a b"] [--no-browser] [--timeout SEC]
-               [--insecure-loopback]`,
+               [--login-wait SEC] [--insecure-loopback]`,
     details: `A stdio MCP server for clients that can only start local servers: every
 message is forwarded to the remote server (Streamable HTTP, or the old HTTP+SSE
 transport for servers that only speak that) with the daemon's access token.
@@ -220,6 +220,9 @@ stdin closes.
   --scope "a b"           scopes to ask for if a login is needed
   --no-browser            print the authorize URL but do not open a browser
   --timeout SEC           how long a login waits for approval (default 300)
+  --login-wait SEC        how long a request waits for that approval before the
+                          client gets an error naming "mcpauthd login <url>"
+                          (default 45: inside MCP clients' usual 60 s timeout)
   --insecure-loopback     allow plain http to 127.0.0.1/localhost (testing only;
                           env MCPAUTHD_INSECURE_LOOPBACK=1)
 
@@ -232,10 +235,12 @@ Example (Codex CLI, ~/.codex/config.toml):
       scope: { type: 'string' },
       'no-browser': { type: 'boolean' },
       timeout: { type: 'string' },
+      'login-wait': { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
     },
     async run(values, positionals) {
       const serverUrl = onePositional(positionals, 'mcp-server-url');
+      const loginWait = values['login-wait'] === undefined ? undefined : parseSeconds(String(values['login-wait']), '--login-wait');
       if (!/^https?:\/\/[^/]/i.test(serverUrl)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(serverUrl)}`);
       const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
       const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
@@ -246,6 +251,7 @@ Example (Codex CLI, ~/.codex/config.toml):
           serverUrl,
           client,
           openBrowser: values['no-browser'] !== true,
+          ...(loginWait === undefined ? {} : { loginWaitMs: loginWait * 1000 }),
           login: {
             ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
             ...(insecure ? { insecure_loopback: true } : {}),
@@ -314,7 +320,7 @@ stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
       const target = onePositional(positionals, 'level');
       const { parseLevel, setDaemonLogLevel } = await import('./log-level.js');
       const level = parseLevel(target);
-      const result = await setDaemonLogLevel(pathsFrom(values).socket, level);
+      const result = await setDaemonLogLevel(pathsFrom(values).socketCandidates, level);
       process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
       return EXIT.ok;
     },

@@ -47,8 +47,33 @@ interface Pending {
   detach: (() => void) | undefined;
 }
 
+/** Connects to `path`; rejects with the system error (its `code`) or a connect timeout. */
+function openSocket(path: string): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = connect(path);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new AuthdError('DAEMON_UNAVAILABLE', `the daemon at ${path} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`));
+    }, CONNECT_TIMEOUT_MS);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
 export class Connection {
-  readonly socketPath: string;
+  /** Where the daemon is looked for, in order (shared/paths.ts: Paths.socketCandidates). */
+  readonly socketCandidates: readonly string[];
+  #connectedPath: string | undefined;
+  readonly #disconnectListeners = new Set<() => void>();
   #socket: Socket | undefined;
   /** #socket was unref'd by #settle and needs a ref() before the next request. */
   #socketUnrefd = false;
@@ -57,6 +82,8 @@ export class Connection {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<(n: Notification) => void>();
+  /** Listeners that keep the process alive (see onNotification). */
+  #holdingListeners = 0;
   /**
    * One timer for every request's timeout, armed for the earliest deadline
    * (#timerDue) and never cleared when a request is answered: when it fires,
@@ -69,14 +96,37 @@ export class Connection {
   #timer: NodeJS.Timeout | undefined;
   #timerDue = Infinity;
 
-  constructor(socketPath: string) {
-    this.socketPath = socketPath;
+  constructor(socket: string | readonly string[]) {
+    const candidates = typeof socket === 'string' ? [socket] : [...socket];
+    if (candidates.length === 0) throw new AuthdError('USAGE', 'no socket path to connect to');
+    this.socketCandidates = candidates;
   }
 
-  /** Events not tied to a request (credential.updated after a subscribe). */
-  onNotification(listener: (n: Notification) => void): () => void {
+  /** The socket connected to last, else the first candidate (where the daemon would listen). */
+  get socketPath(): string {
+    return this.#connectedPath ?? (this.socketCandidates[0] as string);
+  }
+
+  /** Called each time an established connection to the daemon ends (daemon stopped or restarting). */
+  onDisconnect(listener: () => void): () => void {
+    this.#disconnectListeners.add(listener);
+    return () => this.#disconnectListeners.delete(listener);
+  }
+
+  /**
+   * Events not tied to a request (credential.updated after a subscribe). The
+   * connection keeps the process alive while such a listener is attached,
+   * unless `holdProcess` is false (a library's background follower must not
+   * keep its user's process from exiting).
+   */
+  onNotification(listener: (n: Notification) => void, options: { holdProcess?: boolean } = {}): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    const holds = options.holdProcess !== false;
+    if (holds) this.#holdingListeners++;
+    return () => {
+      if (!this.#listeners.delete(listener)) return;
+      if (holds) this.#holdingListeners--;
+    };
   }
 
   request<M extends MethodName>(method: M, params: Methods[M]['params'], options: RequestOptions = {}): Promise<Methods[M]['result']> {
@@ -130,43 +180,54 @@ export class Connection {
 
   #connect(): Promise<Socket> {
     if (this.#socket !== undefined && !this.#socket.destroyed) return Promise.resolve(this.#socket);
-    this.#connecting ??= new Promise<Socket>((resolve, reject) => {
-      const problem = describeSocketProblem(this.socketPath);
-      if (problem !== null) {
-        reject(new AuthdError('INSECURE_SOCKET', `refusing to talk to ${this.socketPath}: ${problem}`));
-        return;
-      }
-      const socket = connect(this.socketPath);
-      socket.setEncoding('utf8');
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new AuthdError('DAEMON_UNAVAILABLE', `the daemon at ${this.socketPath} did not accept the connection within ${CONNECT_TIMEOUT_MS} ms`));
-      }, CONNECT_TIMEOUT_MS);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        this.#socket = socket;
-        this.#socketUnrefd = false;
-        this.#reader = new FrameReader();
-        resolve(socket);
-      });
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const unavailable = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-        const error = unavailable
-          ? new AuthdError('DAEMON_UNAVAILABLE', `the mcpauthd daemon is not running (nothing listens on ${this.socketPath}); start it with: ${START_COMMAND}`, { cause: err })
-          : new AuthdError('DAEMON_UNAVAILABLE', `cannot reach the daemon at ${this.socketPath}: ${err.code ?? err.message}`, { cause: err });
-        reject(error);
-        this.#rejectAll(error);
-      });
-      socket.on('close', () => {
-        if (this.#socket === socket) this.#socket = undefined;
-        this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', 'the daemon closed the connection'));
-      });
-      socket.on('data', (chunk: string) => this.#onData(chunk, socket));
-    }).finally(() => {
+    this.#connecting ??= this.#connectFirst().finally(() => {
       this.#connecting = undefined;
     });
     return this.#connecting;
+  }
+
+  /**
+   * Tries each candidate in order and keeps the first that accepts. A
+   * candidate that fails the ownership checks stops the search (fail closed:
+   * someone else's socket is never stepped over silently).
+   */
+  async #connectFirst(): Promise<Socket> {
+    const tried: string[] = [];
+    for (const path of this.socketCandidates) {
+      const problem = describeSocketProblem(path);
+      if (problem !== null) throw new AuthdError('INSECURE_SOCKET', `refusing to talk to ${path}: ${problem}`);
+      tried.push(path);
+      let socket: Socket;
+      try {
+        socket = await openSocket(path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ECONNREFUSED') continue;
+        if (err instanceof AuthdError) throw err;
+        throw new AuthdError('DAEMON_UNAVAILABLE', `cannot reach the daemon at ${path}: ${code ?? (err as Error).message}`, { cause: err });
+      }
+      this.#adopt(socket, path);
+      return socket;
+    }
+    const where = tried.length === 1 ? `nothing listens on ${tried[0]}` : `tried ${tried.join(', ')}`;
+    throw new AuthdError('DAEMON_UNAVAILABLE', `the mcpauthd daemon is not running (${where}); start it with: ${START_COMMAND}`);
+  }
+
+  #adopt(socket: Socket, path: string): void {
+    this.#socket = socket;
+    this.#connectedPath = path;
+    this.#socketUnrefd = false;
+    this.#reader = new FrameReader();
+    socket.setEncoding('utf8');
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', `lost the daemon at ${path}: ${err.code ?? err.message}`, { cause: err }));
+    });
+    socket.on('close', () => {
+      if (this.#socket === socket) this.#socket = undefined;
+      this.#rejectAll(new AuthdError('DAEMON_UNAVAILABLE', 'the daemon closed the connection'));
+      for (const listener of this.#disconnectListeners) listener();
+    });
+    socket.on('data', (chunk: string) => this.#onData(chunk, socket));
   }
 
   #onData(chunk: string, socket: Socket): void {
@@ -224,7 +285,7 @@ export class Connection {
     this.#pending.get(id)?.detach?.();
     this.#pending.delete(id);
     // Let a library user's process exit while nothing is in flight.
-    if (this.#pending.size === 0 && this.#listeners.size === 0 && this.#socket !== undefined) {
+    if (this.#pending.size === 0 && this.#holdingListeners === 0 && this.#socket !== undefined) {
       this.#socket.unref();
       this.#socketUnrefd = true;
     }

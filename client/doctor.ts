@@ -18,7 +18,7 @@ import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
 import { checkPrivatePath } from './private-path-check.js';
-import { LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
+import { describeHiddenPaths, LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
 import { needsLogin, relativeTime, uptime } from './status-format.js';
 import { painter, type Tone } from './terminal-color.js';
 
@@ -61,7 +61,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const now = options.now ?? Date.now;
   const checks: DoctorCheck[] = [...pathChecks(options.paths)];
   const service = options.service === undefined ? undefined : inspectServiceSafely(options.service);
-  const daemon = await askDaemon(options.paths.socket, options.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS);
+  const daemon = await askDaemon(options.paths.socketCandidates, options.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS);
   checks.push(...daemonChecks(daemon, service, options.service?.uid, now()));
   checks.push(serviceCheck(service, options.service?.uid));
 
@@ -107,7 +107,7 @@ type DaemonAnswer =
   | { kind: 'up'; hello: HelloResult; status: StatusResult }
   | { kind: 'down'; message: string; code: string };
 
-async function askDaemon(socket: string, timeoutMs: number): Promise<DaemonAnswer> {
+async function askDaemon(socket: readonly string[], timeoutMs: number): Promise<DaemonAnswer> {
   const connection = new Connection(socket);
   try {
     const hello = await connection.request('hello', { versions: [PROTOCOL_VERSION], client: `mcpauthd doctor ${VERSION}` }, { timeoutMs });
@@ -171,6 +171,10 @@ function serviceCheck(service: ServiceState | undefined, uid: number | undefined
   const name = service.manager === 'systemd' ? `the systemd user unit ${service.path}` : `the LaunchAgent ${service.path}`;
   if (!service.installed) {
     return { id: 'service', status: 'warn', message: 'no service installed: the daemon runs only while you start it yourself', fix: 'mcpauthd install-service' };
+  }
+  if (service.hiddenByPrivateTmp.length > 0) {
+    const { problem, fix } = describeHiddenPaths(service.hiddenByPrivateTmp);
+    return { id: 'service', status: 'fail', message: `${name} pins paths clients cannot see: ${problem}`, fix };
   }
   if (service.enabled === false) {
     const fix =

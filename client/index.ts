@@ -30,7 +30,10 @@ export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
 export type { CredentialSummary, CredentialUpdated, DaemonInfo, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol.js';
 
 export interface ClientOptions {
-  /** Socket path; default from MCPAUTHD_SOCKET or the platform default. */
+  /**
+   * Socket path; default MCPAUTHD_SOCKET, else the first of $XDG_RUNTIME_DIR,
+   * /run/user/<uid> (when ours and 0700) and the state directory where a daemon listens.
+   */
   socket?: string;
   /** State directory, used only to find the default socket. */
   home?: string;
@@ -53,7 +56,7 @@ export class McpAuthdClient {
   constructor(options: ClientOptions = {}) {
     assertOptionalString(options.socket, 'options.socket');
     assertOptionalString(options.home, 'options.home');
-    this.#connection = new Connection(resolvePaths({ home: options.home, socket: options.socket }).socket);
+    this.#connection = new Connection(resolvePaths({ home: options.home, socket: options.socket }).socketCandidates);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 

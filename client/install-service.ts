@@ -11,16 +11,21 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Paths } from '../shared/paths.js';
+import { AuthdError } from '../shared/errors.js';
+import { RUN_USER_BASE, userRuntimeDir, type Paths } from '../shared/paths.js';
 import { findOnPath, showCommand, spawnRunner, type CommandRunner } from './run-command.js';
 import {
   LAUNCHD_LABEL,
   LAUNCHD_LOG_DIR_NAME,
   SYSTEMD_UNIT_NAME,
+  describeHiddenPaths,
   launchdPlistPath,
+  pathsHiddenByPrivateTmp,
+  pinnedPathsOfUnit,
   renderLaunchdPlist,
   renderSystemdUnit,
   systemdUnitPath,
+  type HiddenPath,
   type ServiceInputs,
 } from './service-unit.js';
 
@@ -47,7 +52,23 @@ export interface ServiceDefinition {
   text: string;
 }
 
+/**
+ * What install-service writes (and --print shows). Refuses, with the fix, a
+ * systemd unit whose pinned paths its PrivateTmp=yes would hide.
+ */
 export function serviceDefinition(ctx: ServiceContext): ServiceDefinition {
+  const def = buildDefinition(ctx);
+  if (def.manager === 'systemd') {
+    const hidden = pathsHiddenByPrivateTmp(ctx.paths);
+    if (hidden.length > 0) {
+      const { problem, fix } = describeHiddenPaths(hidden);
+      throw new AuthdError('USAGE', `refusing to install: ${problem}; ${fix}`);
+    }
+  }
+  return def;
+}
+
+function buildDefinition(ctx: ServiceContext): ServiceDefinition {
   const runtime = ctx.env['XDG_RUNTIME_DIR'];
   const inputs: ServiceInputs = {
     nodePath: ctx.nodePath,
@@ -55,7 +76,9 @@ export function serviceDefinition(ctx: ServiceContext): ServiceDefinition {
     home: ctx.paths.home,
     socket: ctx.paths.socket,
     socketDir: ctx.paths.socketDir,
-    runtimeDir: runtime !== undefined && isAbsolute(runtime) ? resolve(runtime) : undefined,
+    // Without XDG_RUNTIME_DIR (a shell without a login session) the default socket
+    // may still be in /run/user/<uid>, which is what systemd's runtime directory is.
+    runtimeDir: runtime !== undefined && isAbsolute(runtime) ? resolve(runtime) : ctx.platform === 'linux' ? userRuntimeDir(RUN_USER_BASE, ctx.uid) : undefined,
   };
   if (ctx.platform === 'linux') return { manager: 'systemd', path: systemdUnitPath(ctx.env, ctx.userHome), text: renderSystemdUnit(inputs) };
   if (ctx.platform === 'darwin') return { manager: 'launchd', path: launchdPlistPath(ctx.userHome), text: renderLaunchdPlist(inputs) };
@@ -178,7 +201,8 @@ function startLaunchd(ctx: ServiceContext, plist: string, changed: boolean): Ser
 // ---------------------------------------------------------------- uninstall
 
 export function uninstallService(ctx: ServiceContext): ServiceOutcome {
-  const def = serviceDefinition(ctx);
+  // Never refused: a unit with bad paths must still be removable.
+  const def = buildDefinition(ctx);
   if (!existsSync(def.path)) {
     ctx.say(`no service installed (${def.path} does not exist)`);
     return { ok: true };
@@ -229,12 +253,15 @@ export interface ServiceState {
   enabled: boolean | undefined;
   /** The installed file equals what install-service would write now (same node, CLI and paths). */
   current: boolean;
+  /** Paths the installed systemd unit pins under /tmp or /var/tmp, which its PrivateTmp=yes hides from clients. */
+  hiddenByPrivateTmp: HiddenPath[];
 }
 
 export function inspectService(ctx: ServiceContext): ServiceState {
-  const def = serviceDefinition(ctx);
+  const def = buildDefinition(ctx);
   const text = readOrNull(def.path);
-  const base = { manager: def.manager, path: def.path, installed: text !== null, current: text === def.text };
+  const hiddenByPrivateTmp = text !== null && def.manager === 'systemd' && /^PrivateTmp=(yes|true|on|1)$/m.test(text) ? hiddenInUnit(text) : [];
+  const base = { manager: def.manager, path: def.path, installed: text !== null, current: text === def.text, hiddenByPrivateTmp };
   if (text === null) return { ...base, enabled: false };
   if (def.manager === 'systemd') {
     // What `systemctl --user enable` creates for WantedBy=default.target; reading it needs no bus.
@@ -242,6 +269,11 @@ export function inspectService(ctx: ServiceContext): ServiceState {
   }
   const launchctl = ctx.which('launchctl');
   return { ...base, enabled: launchctl === undefined ? undefined : ctx.run(launchctl, ['print', `gui/${ctx.uid}/${LAUNCHD_LABEL}`]).status === 0 };
+}
+
+function hiddenInUnit(text: string): HiddenPath[] {
+  const pinned = pinnedPathsOfUnit(text);
+  return pathsHiddenByPrivateTmp({ home: pinned.home ?? '', socket: pinned.socket ?? '' });
 }
 
 function oneLine(text: string): string {

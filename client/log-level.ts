@@ -13,7 +13,7 @@ export function parseLevel(value: string): LogLevelParams['level'] {
   return level;
 }
 
-export async function setDaemonLogLevel(socket: string, level: LogLevelParams['level']): Promise<LogLevelResult> {
+export async function setDaemonLogLevel(socket: string | readonly string[], level: LogLevelParams['level']): Promise<LogLevelResult> {
   const connection = new Connection(socket);
   try {
     return await connection.request('log.level', { level }, { timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS });

@@ -33,8 +33,12 @@ export interface AuthorizedFetchOptions {
   /**
    * Receives the URL the user must open to approve a login. Without it the
    * wrapper never starts a login and throws `AuthdError('needs_login')`.
+   * Calling `cancel(why)` gives up on that login: waiting requests fail at
+   * once with `needs_login` naming the `mcpauthd login` command.
    */
-  onAuthorizeUrl?: (authorizeUrl: string) => void;
+  onAuthorizeUrl?: (authorizeUrl: string, cancel: (why: string) => void) => void;
+  /** How long a request waits for a login before failing with `needs_login` naming the command (default: until the login ends). */
+  loginWaitMs?: number;
   /** Step-up logins per request on 403 insufficient_scope (default 3). */
   maxStepUps?: number;
   /** Seconds the token must stay valid for (default 0: the daemon refreshes ahead of expiry). */
@@ -68,12 +72,14 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
   const maxStepUps = options.maxStepUps ?? DEFAULT_MAX_STEP_UPS;
   assertNonNegativeInteger(maxStepUps, 'options.maxStepUps');
   if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
+  if (options.loginWaitMs !== undefined) assertNonNegativeInteger(options.loginWaitMs, 'options.loginWaitMs');
   const baseFetch: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const credential = new DaemonCredential(server, {
     client: options.client ?? new McpAuthdClient(),
     ...(options.login === undefined ? {} : { login: options.login }),
     ...(options.onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl: options.onAuthorizeUrl }),
     ...(options.minTtl === undefined ? {} : { minTtl: options.minTtl }),
+    ...(options.loginWaitMs === undefined ? {} : { loginWaitMs: options.loginWaitMs }),
   });
 
   return async function authorizedFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {

@@ -21,6 +21,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isAuthdError } from '../shared/errors.js';
 import type { LoginOptions } from './daemon-credential.js';
 import type { McpAuthdClient } from './index.js';
 import { createAuthorizedFetch } from './mcp-fetch.js';
@@ -31,6 +32,13 @@ import { openBrowser } from './open-browser.js';
  * implementation-defined server error range of JSON-RPC 2.0).
  */
 export const PROXY_ERROR_CODE = -32000;
+/**
+ * How long a request waits for a login the proxy started before it is
+ * answered with an error naming `mcpauthd login <url>`. Below the MCP
+ * TypeScript SDK's default request timeout (60 s, DEFAULT_REQUEST_TIMEOUT_MSEC),
+ * so the client shows our message rather than its own timeout.
+ */
+export const PROXY_LOGIN_WAIT_MS = 45_000;
 /** How long shutdown waits for the remote to acknowledge the end of the session. */
 export const SESSION_END_TIMEOUT_MS = 2_000;
 
@@ -43,6 +51,8 @@ export interface ProxyOptions {
   login?: LoginOptions;
   /** Open the authorize URL in a browser (default true); it is always printed on stderr. */
   openBrowser?: boolean;
+  /** How long a request waits for a login before it is answered with the command to run (default PROXY_LOGIN_WAIT_MS). */
+  loginWaitMs?: number;
   /** Defaults: the process's stdin and stdout. */
   stdin?: Readable;
   stdout?: Writable;
@@ -60,9 +70,15 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   const fetch = createAuthorizedFetch(options.serverUrl, {
     client: options.client,
     ...(options.login === undefined ? {} : { login: options.login }),
-    onAuthorizeUrl: (url) => {
+    loginWaitMs: options.loginWaitMs ?? PROXY_LOGIN_WAIT_MS,
+    onAuthorizeUrl: (url, cancel) => {
       log(`log in to ${options.serverUrl} to continue; open this URL to approve:\n\n  ${url}\n`);
-      if (options.openBrowser !== false) openBrowser(url, log);
+      if (options.openBrowser === false) return;
+      openBrowser(url, (problem) => {
+        log(problem);
+        // A GUI client's user never sees our stderr: answer now with the command, rather than wait for nobody.
+        cancel(`mcpauthd could not open a browser to log in to ${options.serverUrl}`);
+      });
     },
   });
 
@@ -85,8 +101,14 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
       toLocal(message);
     };
   };
+  // Set once shutdown starts: from then on, streams that end (the session's
+  // event stream aborted by close(), or cut by the server after DELETE) are
+  // the shutdown itself, not something the user should be told about.
+  let closing = false;
   const logErrors = (transport: Transport): void => {
-    transport.onerror = (err) => log(`remote: ${errorText(err)}`);
+    transport.onerror = (err) => {
+      if (!closing) log(`remote: ${errorText(err)}`);
+    };
   };
 
   // The first message decides the transport: Streamable HTTP, or HTTP+SSE
@@ -133,13 +155,13 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
       log(`could not deliver ${describe(message)} to ${options.serverUrl}: ${errorText(err)}`);
       if (isJSONRPCRequest(message)) {
         initializeIds.delete(message.id);
-        toLocal({ jsonrpc: '2.0', id: message.id, error: { code: PROXY_ERROR_CODE, message: `mcpauthd proxy: ${errorText(err)}` } });
+        const data = isAuthdError(err, 'needs_login') && typeof err.data?.['command'] === 'string' ? { data: err.data } : {};
+        toLocal({ jsonrpc: '2.0', id: message.id, error: { code: PROXY_ERROR_CODE, message: `mcpauthd proxy: ${errorText(err)}`, ...data } });
       }
     }
   };
 
   return new Promise<number>((resolve) => {
-    let closing = false;
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     const shutdown = async (): Promise<void> => {
       if (closing) return;

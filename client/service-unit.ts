@@ -53,6 +53,49 @@ function checkInputs(inputs: ServiceInputs): void {
   if (inputs.runtimeDir !== undefined) checkPath(inputs.runtimeDir, 'runtimeDir');
 }
 
+/** The directories `PrivateTmp=yes` replaces with the service's own, empty ones. */
+export const PRIVATE_TMP_DIRS: readonly string[] = ['/tmp', '/var/tmp'];
+
+export interface HiddenPath {
+  what: 'state directory' | 'socket';
+  path: string;
+  /** The private directory it is under: /tmp or /var/tmp. */
+  under: string;
+}
+
+/**
+ * The pinned paths the unit's PrivateTmp=yes would hide: the daemon would
+ * make its database and socket in its own /tmp, where no client looks.
+ */
+export function pathsHiddenByPrivateTmp(pinned: { home: string; socket: string }): HiddenPath[] {
+  const hidden: HiddenPath[] = [];
+  for (const [what, path] of [['state directory', pinned.home], ['socket', pinned.socket]] as const) {
+    const under = PRIVATE_TMP_DIRS.find((dir) => isInside(path, dir));
+    if (under !== undefined) hidden.push({ what, path, under });
+  }
+  return hidden;
+}
+
+/** Why such paths cannot be used by the unit, and what to do instead. */
+export function describeHiddenPaths(hidden: readonly HiddenPath[]): { problem: string; fix: string } {
+  const list = hidden.map((h) => `the ${h.what} ${h.path} is under ${h.under}`).join(', and ');
+  return {
+    problem: `${list}: the service runs with PrivateTmp=yes, so the daemon would get its own empty ${hidden[0]?.under ?? '/tmp'} and no client would find its socket or credentials`,
+    fix: 'use paths outside /tmp and /var/tmp, e.g. mcpauthd install-service --home ~/.local/state/mcpauthd (and no --socket: the default follows the state or runtime directory)',
+  };
+}
+
+/** The --home and --socket an installed unit's ExecStart pins (undefined when absent), unquoted as renderSystemdUnit quoted them. */
+export function pinnedPathsOfUnit(unitText: string): { home: string | undefined; socket: string | undefined } {
+  const exec = unitText.split('\n').find((line) => line.startsWith('ExecStart=')) ?? '';
+  const words = [...exec.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] as string).replace(/\\(.)/g, '$1').replace(/%%/g, '%').replace(/\$\$/g, '$'));
+  const after = (flag: string): string | undefined => {
+    const i = words.indexOf(flag);
+    return i >= 0 ? words[i + 1] : undefined;
+  };
+  return { home: after('--home'), socket: after('--socket') };
+}
+
 /** The daemon's argv after the node binary: Node's own options, then the CLI. */
 export function daemonArguments(inputs: ServiceInputs): string[] {
   return [...DAEMON_NODE_OPTIONS, inputs.cliPath, 'daemon', '--home', inputs.home, '--socket', inputs.socket];

@@ -1,13 +1,23 @@
 /**
- * Where mcpauthd keeps its state and its socket. Pure: the environment and
- * platform are inputs, so tests can ask "what would macOS use".
+ * Where mcpauthd keeps its state and its socket. The environment, platform and
+ * user are inputs, so tests can ask "what would macOS use"; the one look at the
+ * filesystem (is /run/user/<uid> ours?) can be replaced by a test.
+ *
+ * The daemon listens on the first candidate; a client tries every candidate in
+ * order. MCP clients start stdio servers with a filtered environment (the SDKs
+ * keep HOME, USER, PATH… but not XDG_RUNTIME_DIR), so the runtime directory is
+ * also derived from the user's identity, /run/user/<uid>, as gpg does for its
+ * sockets: daemon and clients then agree whatever their environment.
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { describePrivateDirProblem } from './socket-check.js';
 
 export const SOCKET_FILE_NAME = 'mcpauthd.sock';
 export const DATABASE_FILE_NAME = 'mcpauthd.db';
 export const PID_FILE_NAME = 'daemon.pid';
+/** Where systemd-logind creates each user's runtime directory. */
+export const RUN_USER_BASE = '/run/user';
 
 export interface PathInputs {
   home?: string | undefined;
@@ -15,6 +25,11 @@ export interface PathInputs {
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   userHome?: string;
+  /**
+   * The user's runtime directory when XDG_RUNTIME_DIR is unset; null for none.
+   * Default: `userRuntimeDir()`, /run/user/<uid> when it is ours and 0700.
+   */
+  userRuntimeDir?: string | null;
 }
 
 export interface Paths {
@@ -24,7 +39,13 @@ export interface Paths {
   pidFile: string;
   /** The socket's own directory (0700); the socket sits directly inside it. */
   socketDir: string;
+  /** Where the daemon listens. */
   socket: string;
+  /**
+   * Where a client looks, in order: `socket` first. Only the default has more
+   * than one: $XDG_RUNTIME_DIR, /run/user/<uid>, then the state directory.
+   */
+  socketCandidates: readonly string[];
 }
 
 /** Resolves paths: flag, then environment, then the platform default. */
@@ -33,14 +54,27 @@ export function resolvePaths(inputs: PathInputs = {}): Paths {
   const platform = inputs.platform ?? process.platform;
   const userHome = inputs.userHome ?? homedir();
   const home = absolute(inputs.home ?? nonEmpty(env['MCPAUTHD_HOME']) ?? defaultHome(env, platform, userHome));
-  const socket = absolute(inputs.socket ?? nonEmpty(env['MCPAUTHD_SOCKET']) ?? defaultSocket(env, home));
+  const pinned = inputs.socket ?? nonEmpty(env['MCPAUTHD_SOCKET']);
+  const socketCandidates = pinned !== undefined ? [absolute(pinned)] : defaultSockets(env, platform, home, inputs.userRuntimeDir);
+  const socket = socketCandidates[0] as string;
   return {
     home,
     database: join(home, DATABASE_FILE_NAME),
     pidFile: join(home, PID_FILE_NAME),
     socketDir: resolve(socket, '..'),
     socket,
+    socketCandidates,
   };
+}
+
+/**
+ * /run/user/<uid> when it is a real directory, ours, mode 0700 (the checks a
+ * socket directory gets); undefined otherwise, or where there is no uid.
+ */
+export function userRuntimeDir(base: string = RUN_USER_BASE, uid: number | undefined = currentUid()): string | undefined {
+  if (uid === undefined) return undefined;
+  const dir = join(base, String(uid));
+  return describePrivateDirProblem(dir, uid) === null ? dir : undefined;
 }
 
 function defaultHome(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, userHome: string): string {
@@ -50,10 +84,22 @@ function defaultHome(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, userHome
   return join(xdgState !== undefined && isAbsolute(xdgState) ? xdgState : join(userHome, '.local', 'state'), 'mcpauthd');
 }
 
-function defaultSocket(env: NodeJS.ProcessEnv, home: string): string {
-  const runtime = nonEmpty(env['XDG_RUNTIME_DIR']);
-  if (runtime !== undefined && isAbsolute(runtime)) return join(runtime, 'mcpauthd', SOCKET_FILE_NAME);
-  return join(home, 'run', SOCKET_FILE_NAME);
+function defaultSockets(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: string, runtimeInput: string | null | undefined): string[] {
+  const runtimes: string[] = [];
+  const xdgRuntime = nonEmpty(env['XDG_RUNTIME_DIR']);
+  if (xdgRuntime !== undefined && isAbsolute(xdgRuntime)) runtimes.push(resolve(xdgRuntime));
+  // macOS has no /run/user; its state directory does not depend on the environment.
+  if (platform !== 'darwin' && platform !== 'win32') {
+    const derived = runtimeInput === undefined ? userRuntimeDir() : runtimeInput;
+    if (derived !== null && derived !== undefined) runtimes.push(resolve(derived));
+  }
+  const candidates = runtimes.map((dir) => join(dir, 'mcpauthd', SOCKET_FILE_NAME));
+  candidates.push(join(home, 'run', SOCKET_FILE_NAME));
+  return [...new Set(candidates)];
+}
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -2,6 +2,8 @@
  * What a client checks before it connects, so a socket planted by another user
  * (who could then collect our login requests) is refused: the socket's
  * directory must be a real directory, ours, mode 0700; the socket must be ours.
+ * The same rule decides whether /run/user/<uid> may stand in for an unset
+ * XDG_RUNTIME_DIR (shared/paths.ts).
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,22 +12,34 @@ function lstatOrNull(path: string): Stats | null {
   try {
     return lstatSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw err;
   }
+}
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+/** null when `dir` is a real directory, owned by `uid`, mode 0700 (or tighter); otherwise why not (a missing one included). */
+export function describePrivateDirProblem(dir: string, uid: number | undefined = currentUid()): string | null {
+  const stats = lstatOrNull(dir);
+  if (stats === null) return `${dir} does not exist`;
+  if (stats.isSymbolicLink() || !stats.isDirectory()) return `${dir} is not a real directory`;
+  if (uid !== undefined && stats.uid !== uid) return `${dir} is owned by uid ${stats.uid}, not by you (uid ${uid})`;
+  if ((stats.mode & 0o077) !== 0) {
+    return `${dir} has mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0700 (chmod 700 ${JSON.stringify(dir)})`;
+  }
+  return null;
 }
 
 /** null when the socket may be used (or does not exist yet); otherwise why not. */
 export function describeSocketProblem(socketPath: string): string | null {
   const dir = dirname(socketPath);
-  const dirStats = lstatOrNull(dir);
-  if (dirStats === null) return null;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (dirStats.isSymbolicLink() || !dirStats.isDirectory()) return `socket directory ${dir} is not a real directory`;
-  if (uid !== undefined && dirStats.uid !== uid) return `socket directory ${dir} is owned by uid ${dirStats.uid}, not by you (uid ${uid})`;
-  if ((dirStats.mode & 0o077) !== 0) {
-    return `socket directory ${dir} has mode ${(dirStats.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0700 (chmod 700 ${JSON.stringify(dir)})`;
-  }
+  if (lstatOrNull(dir) === null) return null;
+  const dirProblem = describePrivateDirProblem(dir);
+  if (dirProblem !== null) return `socket directory ${dirProblem}`;
+  const uid = currentUid();
   const sockStats = lstatOrNull(socketPath);
   if (sockStats === null) return null;
   if (!sockStats.isSocket()) return `${socketPath} is not a socket`;

@@ -15,7 +15,7 @@ import type { CredentialSummary, StatusResult } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { runCli, runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';
 import { startFakeDaemon } from './helpers/fake-daemon.js';
-import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { baseOutsideTmp, makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 /** The temp home's env, with HOME, XDG_CONFIG_HOME and PATH inside the test directory. */
 function isolated(home: TempHome): NodeJS.ProcessEnv {
@@ -164,7 +164,8 @@ describe('mcpauthd doctor: a healthy set-up', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    home = makeTempHome();
+    // Outside /tmp: install-service refuses paths a PrivateTmp=yes unit would hide.
+    home = makeTempHome('mcpauthd-test-', baseOutsideTmp());
     daemon = await startDaemonProcess(home.env);
     env = isolated(home);
   });

@@ -14,6 +14,7 @@ import { LAUNCHD_LABEL } from '../client/service-unit.js';
 import { resolvePaths } from '../shared/paths.js';
 import { CLI, runCli } from './helpers/daemon-process.js';
 import { parsePlist } from './helpers/plist.js';
+import { baseOutsideTmp } from './helpers/temp-home.js';
 
 interface Sandbox {
   root: string;
@@ -25,8 +26,9 @@ interface Sandbox {
   calls(): string[];
 }
 
-function makeSandbox(): Sandbox {
-  const root = mkdtempSync(join(tmpdir(), 'mcpauthd-svc-'));
+/** `base`: where the sandbox lives; by default outside /tmp, which a PrivateTmp=yes unit would hide. */
+function makeSandbox(base: string = baseOutsideTmp()): Sandbox {
+  const root = mkdtempSync(join(base, 'mcpauthd-svc-'));
   const home = join(root, 'home');
   const bin = join(root, 'bin');
   mkdirSync(home);
@@ -134,6 +136,44 @@ describe('mcpauthd install-service (Linux, systemd --user)', () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('the unit was left in place');
     expect(existsSync(box.unit)).toBe(true);
+  });
+
+  // Issue 14.2: PrivateTmp=yes gives the service its own /tmp; a state directory or socket there is invisible to clients.
+  it('should refuse a state directory or socket under /tmp or /var/tmp, naming PrivateTmp and the fix, and write nothing', () => {
+    const tmpBox = makeSandbox(tmpdir());
+    try {
+      tmpBox.stubSystemctl();
+      for (const args of [['install-service'], ['install-service', '--print']]) {
+        const result = runCli(args, tmpBox.env);
+        // 2: the paths given (or defaulted from HOME) cannot be used with this command.
+        expect(result.status).toBe(2);
+        expect(result.stderr).toContain(`the state directory ${tmpBox.stateDir} is under /tmp`);
+        expect(result.stderr).toContain('PrivateTmp=yes');
+        expect(result.stderr).toContain('--home ~/.local/state/mcpauthd');
+      }
+      expect(existsSync(tmpBox.unit)).toBe(false);
+      expect(tmpBox.calls()).toEqual([]);
+      // Only the socket in /var/tmp: named the same way.
+      const socketOnly = runCli(['install-service', '--print', '--socket', '/var/tmp/mcpauthd-x/d.sock'], box.env);
+      expect(socketOnly.status).toBe(2);
+      expect(socketOnly.stderr).toContain('the socket /var/tmp/mcpauthd-x/d.sock is under /var/tmp');
+    } finally {
+      rmSync(tmpBox.root, { recursive: true, force: true });
+    }
+  });
+
+  it('doctor: should flag an installed unit that pins a path under /tmp, with the fix', () => {
+    const result = runCli(['install-service', '--print'], box.env);
+    expect(result.status).toBe(0);
+    // A unit as an older install-service wrote it, for a state directory in /tmp.
+    mkdirSync(join(box.unit, '..'), { recursive: true });
+    writeFileSync(box.unit, result.stdout.replace(`"--home" "${box.stateDir}"`, '"--home" "/tmp/mcpauthd-state"'));
+    const doctor = runCli(['doctor', '--json'], box.env);
+    const service = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string; message: string; fix?: string }[] }).checks.find((c) => c.id === 'service');
+    expect(service).toMatchObject({ status: 'fail', message: expect.stringContaining('the state directory /tmp/mcpauthd-state is under /tmp') });
+    expect(service?.message).toContain('PrivateTmp=yes');
+    expect(service?.fix).toContain('mcpauthd install-service --home');
+    expect(doctor.status).toBe(1);
   });
 
   it('--print with --uninstall: should be a usage error', () => {

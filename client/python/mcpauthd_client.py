@@ -51,16 +51,52 @@ class McpAuthdError(Exception):
         self.data = data or {}
 
 
-def default_socket_path(env: Optional[Dict[str, str]] = None) -> str:
-    """MCPAUTHD_SOCKET, else $XDG_RUNTIME_DIR/mcpauthd/mcpauthd.sock, else <state dir>/run/mcpauthd.sock."""
+RUN_USER_BASE = "/run/user"
+
+
+def default_socket_candidates(env: Optional[Dict[str, str]] = None, run_user_base: str = RUN_USER_BASE) -> List[str]:
+    """Where the daemon may listen, in the order to try (the same rule as shared/paths.ts):
+    MCPAUTHD_SOCKET alone when set; else $XDG_RUNTIME_DIR/mcpauthd/mcpauthd.sock,
+    then /run/user/<uid>/mcpauthd/mcpauthd.sock when that directory is ours and 0700
+    (an MCP client may have started us without XDG_RUNTIME_DIR), then
+    <state dir>/run/mcpauthd.sock."""
     env = dict(os.environ) if env is None else env
     if env.get("MCPAUTHD_SOCKET"):
-        return os.path.abspath(env["MCPAUTHD_SOCKET"])
+        return [os.path.abspath(env["MCPAUTHD_SOCKET"])]
+    runtimes: List[str] = []
     # The XDG base directory spec says relative values are invalid and must be ignored.
     runtime = env.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime):
-        return os.path.join(runtime, "mcpauthd", SOCKET_FILE_NAME)
-    return os.path.join(_state_dir(env), "run", SOCKET_FILE_NAME)
+        runtimes.append(os.path.normpath(runtime))
+    if sys.platform != "darwin":
+        derived = os.path.join(run_user_base, str(os.getuid()))
+        if _private_dir_problem(derived) is None:
+            runtimes.append(derived)
+    candidates = [os.path.join(r, "mcpauthd", SOCKET_FILE_NAME) for r in runtimes]
+    candidates.append(os.path.join(_state_dir(env), "run", SOCKET_FILE_NAME))
+    return list(dict.fromkeys(candidates))
+
+
+def default_socket_path(env: Optional[Dict[str, str]] = None) -> str:
+    """Where a daemon started with this environment listens: the first candidate."""
+    return default_socket_candidates(env)[0]
+
+
+def _private_dir_problem(directory: str) -> Optional[str]:
+    """None when `directory` is a real directory (not a symlink), ours, mode 0700; else why not."""
+    uid = os.getuid()
+    try:
+        st = os.lstat(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return f"{directory} does not exist"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return f"{directory} is not a real directory"
+    if st.st_uid != uid:
+        return f"{directory} is owned by uid {st.st_uid}, not by you (uid {uid})"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode != 0o700:
+        return f"{directory} has mode {mode:04o}; it must be 0700 (chmod 700 '{directory}')"
+    return None
 
 
 def _state_dir(env: Dict[str, str]) -> str:
@@ -110,7 +146,9 @@ class McpAuthdClient:
     (one at a time), matched by id as the protocol requires."""
 
     def __init__(self, socket_path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_SEC) -> None:
-        self.socket_path = socket_path or default_socket_path()
+        # Tried in order on connect; socket_path becomes the one that answered.
+        self.socket_candidates = [socket_path] if socket_path else default_socket_candidates()
+        self.socket_path = self.socket_candidates[0]
         self.timeout = timeout
         self._sock: Optional[socket.socket] = None
         self._buffer = b""
@@ -173,22 +211,26 @@ class McpAuthdClient:
     def _connect(self) -> socket.socket:
         if self._sock is not None:
             return self._sock
-        check_socket(self.socket_path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-            raise McpAuthdError(
-                "daemon_unavailable",
-                f"the mcpauthd daemon is not running (nothing listens on {self.socket_path}); start it with: mcpauthd daemon",
-            ) from None
-        except OSError as err:
-            sock.close()
-            raise McpAuthdError("daemon_unavailable", f"cannot reach the daemon at {self.socket_path}: {err}") from None
-        self._sock = sock
-        return sock
+        tried: List[str] = []
+        for path in self.socket_candidates:
+            # Someone else's socket stops the search: never stepped over silently.
+            check_socket(path)
+            tried.append(path)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(path)
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                continue
+            except OSError as err:
+                sock.close()
+                raise McpAuthdError("daemon_unavailable", f"cannot reach the daemon at {path}: {err}") from None
+            self._sock = sock
+            self.socket_path = path
+            return sock
+        where = f"nothing listens on {tried[0]}" if len(tried) == 1 else "tried " + ", ".join(tried)
+        raise McpAuthdError("daemon_unavailable", f"the mcpauthd daemon is not running ({where}); start it with: mcpauthd daemon")
 
     def _read_frame(self) -> "tuple[str, Any]":
         sock = self._sock

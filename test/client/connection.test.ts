@@ -105,6 +105,24 @@ describe('Connection', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // Issue 14.1: the default socket has several candidates; a client finds the daemon on any of them.
+  it('should connect to the first candidate socket something listens on, and name every path it tried when none', async () => {
+    const missingA = join(dir, 'none-a', 's');
+    const missingB = join(dir, 'none-b.sock');
+    const c = new Connection([missingA, socketPath, missingB]);
+    connections.push(c);
+    const answered = c.request('status', { offset: 1 });
+    peer.answer((await peer.received(1))[0]!, { found: true });
+    expect(await answered).toEqual({ found: true });
+    expect(c.socketPath).toBe(socketPath);
+
+    const lost = new Connection([missingA, missingB]);
+    connections.push(lost);
+    const err = await rejection(lost.request('status', {}));
+    expect((err as AuthdError).code).toBe('DAEMON_UNAVAILABLE');
+    expect(err.message).toBe(`the mcpauthd daemon is not running (tried ${missingA}, ${missingB}); start it with: mcpauthd daemon`);
+  });
+
   it('should match answers to requests by id, many in one chunk and in any order', async () => {
     const c = open();
     const results = Array.from({ length: 100 }, (_, i) => c.request('status', { offset: i }));
@@ -259,5 +277,22 @@ describe('Connection', () => {
     );
     expect(result).toMatchObject({ code: 0, out: 'DAEMON_TIMEOUT true\n' });
     expect(peer.held.map((h) => h.method)).toEqual(['status']);
+  });
+
+  // Issue 14.3: the proxy's and fetch wrapper's follower listens for credential.updated in the background.
+  it('should let a process exit with a subscription listener that does not hold it, and hold it with one that does', async () => {
+    const script = (holdProcess: boolean) =>
+      `const { Connection } = await import(${clientModule});
+       const c = new Connection(${JSON.stringify(socketPath)});
+       c.onNotification(() => undefined, { holdProcess: ${holdProcess} });
+       console.log(JSON.stringify(await c.request('subscribe', {}, { timeoutMs: 5000 })));
+       setTimeout(() => { console.log('still alive'); process.exit(0); }, 1500).unref();`;
+    const weak = runChild(script(false));
+    peer.answer((await peer.received(1))[0]!, { subscribed: true });
+    expect(await weak).toMatchObject({ code: 0, out: '{"subscribed":true}\n' });
+    // A holding listener keeps the socket ref'd: the process lives until the (unref'd) timer ends it.
+    const holding = runChild(script(true));
+    peer.answer((await peer.received(2))[1]!, { subscribed: true });
+    expect(await holding).toMatchObject({ code: 0, out: '{"subscribed":true}\nstill alive\n' });
   });
 });

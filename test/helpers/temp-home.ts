@@ -1,6 +1,6 @@
 /** Throw-away state and socket directories for one test, removed afterwards. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePaths, type Paths } from '../../shared/paths.js';
 
@@ -11,9 +11,23 @@ export interface TempHome {
   remove(): void;
 }
 
-export function makeTempHome(prefix = 'mcpauthd-test-'): TempHome {
+/**
+ * A writable base directory outside /tmp and /var/tmp, for tests of a service
+ * unit with PrivateTmp=yes (which refuses paths there): /dev/shm where it is
+ * writable (Linux), else the user's home directory.
+ */
+export function baseOutsideTmp(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return homedir();
+  }
+}
+
+export function makeTempHome(prefix = 'mcpauthd-test-', base: string = tmpdir()): TempHome {
   // Short paths: a Unix socket path must fit in about 100 bytes.
-  const root = mkdtempSync(join(tmpdir(), prefix));
+  const root = mkdtempSync(join(base, prefix));
   const paths = resolvePaths({ home: join(root, 'home'), socket: join(root, 'run', 'd.sock') });
   return {
     root,
