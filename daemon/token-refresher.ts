@@ -132,7 +132,7 @@ export class TokenRefresher {
     try {
       tokens = await this.#grant({ record, refreshToken: presented, registration });
     } catch (err) {
-      return this.#fail(record, err);
+      return this.#fail(record, presented, err);
     }
 
     const issuedAt = this.#now();
@@ -144,41 +144,49 @@ export class TokenRefresher {
       refreshAt: computeRefreshAt(issuedAt, tokens.expiresAt, this.#random()),
       scopes: tokens.scopes.length > 0 ? tokens.scopes : record.scopes,
     });
-    if (rotated === undefined) {
-      // Someone replaced the credential meanwhile (a new login). Theirs wins;
-      // what we got is dropped, and the server's grant for it dies with it.
-      const current = this.#store.getByKey(key);
-      if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
-      return current;
-    }
+    // Someone replaced the credential meanwhile (a new login). Theirs wins;
+    // what we got is dropped, and the server's grant for it dies with it.
+    if (rotated === undefined) return this.#superseded(key);
     this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt, rotated: tokens.refreshToken !== null });
     this.#onChange?.('refreshed', rotated);
     return rotated;
   }
 
-  #fail(record: CredentialRecord, err: unknown): never {
+  /**
+   * Records a failed refresh, conditional on the credential still holding the
+   * refresh token this refresh presented (checklist T2): a newer login wins
+   * over a late failure exactly as it wins over a late success.
+   */
+  #fail(record: CredentialRecord, presented: Secret, err: unknown): CredentialRecord {
     const outcome = classifyRefreshFailure(err);
     const reason = describeFailure(err);
     const key = record.resourceKey;
     if (outcome === 'transient') {
       const failures = record.failureCount + 1;
       const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
-      this.#store.setState(key, 'error', { lastError: reason, nextAttemptAt, failureCount: failures });
+      if (!this.#store.markRefreshFailure(key, presented, 'error', { lastError: reason, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
       this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: new Date(nextAttemptAt).toISOString() });
       this.#onChange?.('refresh_failed', record);
       throw new AuthdError('refresh_failed', `refreshing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
     }
-    if (outcome === 'drop_client') {
-      // The registration is gone at the server; a new login will register again (C3).
-      this.#store.deleteClientRegistration(record.issuer, record.clientId);
-    }
-    this.#store.setState(key, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: record.failureCount + 1 });
+    // invalid_client: the registration is gone at the server; a new login will register again (C3).
+    const drop = outcome === 'drop_client' ? { issuer: record.issuer, clientId: record.clientId } : undefined;
+    const marked = this.#store.markRefreshFailure(key, presented, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: record.failureCount + 1 }, drop);
+    if (!marked) return this.#superseded(key);
     this.#logger.warn('refresh rejected; a new login is needed', { resource: record.resource, reason });
     this.#onChange?.('needs_login', record);
     throw new AuthdError('needs_login', `the authorization server rejected the refresh for ${record.resource} (${reason}); run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
       cause: err,
       data: { resource: record.resource },
     });
+  }
+
+  /** The outcome of a refresh whose credential was replaced meanwhile: the newer credential, untouched. */
+  #superseded(key: string): CredentialRecord {
+    const current = this.#store.getByKey(key);
+    if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
+    this.#logger.info('refresh outcome dropped: the credential was replaced meanwhile', { resource: current.resource });
+    return current;
   }
 }
 
