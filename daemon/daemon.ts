@@ -9,6 +9,7 @@ import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
 import { dispatch, type Handlers } from './dispatch.js';
+import { REFRESH_TIMEOUT_MS } from './http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
@@ -32,6 +33,8 @@ export interface DaemonOptions {
   grant?: RefreshGrant;
   /** Refreshes at once across all credentials. */
   refreshConcurrency?: number;
+  /** Ceiling for one refresh's token request (default REFRESH_TIMEOUT_MS, 120 s); tests shorten it. */
+  refreshTimeoutMs?: number;
   /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
   peerCheck?: PeerChecker;
 }
@@ -46,10 +49,10 @@ export interface DaemonHandle {
 }
 
 /** Grants loaded lazily: openid-client is imported the first time a token is refreshed. */
-function lazyRefreshGrant(store: TokenStore, now: () => number): RefreshGrant {
+function lazyRefreshGrant(store: TokenStore, now: () => number, timeoutMs: number): RefreshGrant {
   let grant: Promise<RefreshGrant> | undefined;
   return async (input) => {
-    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now }));
+    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
     return (await grant)(input);
   };
 }
@@ -72,6 +75,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const { paths, logger } = options;
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   // Everything this process creates (database, WAL, socket, pid file) is
   // owner-only from birth, as ssh-agent does with umask(0177).
   process.umask(0o077);
@@ -109,7 +113,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         expires_at: current?.expiresAt == null ? null : Math.floor(current.expiresAt / 1000),
       });
     };
-    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now), logger, now, onChange });
+    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs), logger, now, onChange });
     const scheduler = new RefreshScheduler({
       store,
       refresher,

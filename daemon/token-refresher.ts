@@ -16,7 +16,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
-import { backoffDelay, computeRefreshAt } from './refresh-policy.js';
+import { backoffDelay, computeRefreshAt, unknownOutcomeRetryAt } from './refresh-policy.js';
 import type { Secret } from './secret.js';
 import type { ClientRegistration, CredentialRecord, TokenStore } from './token-store.js';
 
@@ -49,13 +49,15 @@ export interface TokenRefresherOptions {
   onChange?: ChangeListener;
 }
 
-type Outcome = 'needs_login' | 'drop_client' | 'transient';
+type Outcome = 'needs_login' | 'drop_client' | 'transient' | 'unknown';
 
 /** OAuth errors after which retrying with the same refresh token is pointless. */
 const NEEDS_LOGIN_ERRORS = new Set(['invalid_grant', 'unauthorized_client', 'invalid_scope', 'invalid_target']);
 
 export function classifyRefreshFailure(err: unknown): Outcome {
   const oauthError = isAuthdError(err) && typeof err.data?.['error'] === 'string' ? (err.data['error'] as string) : undefined;
+  // The request may have been acted on without an answer reaching us (refresh-grant.ts).
+  if (isAuthdError(err) && err.data?.['outcome'] === 'unknown') return 'unknown';
   if (oauthError === 'invalid_client') return 'drop_client';
   if (oauthError !== undefined && NEEDS_LOGIN_ERRORS.has(oauthError)) return 'needs_login';
   return 'transient';
@@ -161,6 +163,7 @@ export class TokenRefresher {
     const outcome = classifyRefreshFailure(err);
     const reason = describeFailure(err);
     const key = record.resourceKey;
+    if (outcome === 'unknown') return this.#unknown(record, presented, err, reason);
     if (outcome === 'transient') {
       const failures = record.failureCount + 1;
       const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
@@ -179,6 +182,35 @@ export class TokenRefresher {
       cause: err,
       data: { resource: record.resource },
     });
+  }
+
+  /**
+   * No answer, or a connection broken after the request went out: the server
+   * may have rotated the refresh token. Not needs_login (that would be a
+   * guess), not a quick retry (presenting a rotated token again revokes the
+   * grant and the access token still being served): state error, "outcome
+   * unknown", the credential kept, and the same refresh token presented again
+   * only once the access token has expired (refresh-policy.ts). A user who
+   * wants to try sooner runs `mcpauthd refresh`; the risk is the same.
+   */
+  #unknown(record: CredentialRecord, presented: Secret, err: unknown, reason: string): CredentialRecord {
+    const key = record.resourceKey;
+    const failures = record.failureCount + 1;
+    const nextAttemptAt = unknownOutcomeRetryAt(this.#now(), record.expiresAt, failures, this.#random());
+    const lastError = `outcome unknown: ${reason}`.slice(0, 300);
+    if (!this.#store.markRefreshFailure(key, presented, 'error', { lastError, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
+    const retry = new Date(nextAttemptAt).toISOString();
+    this.#logger.warn('refresh outcome unknown; the refresh token is kept and presented again when the access token has expired', {
+      resource: record.resource,
+      reason,
+      next_attempt_at: retry,
+    });
+    this.#onChange?.('refresh_failed', record);
+    throw new AuthdError(
+      'refresh_failed',
+      `the outcome of refreshing the token for ${record.resource} is unknown (${reason}); the current access token is served until it expires, then the refresh is tried again at ${retry} (if the server did rotate the refresh token, that needs a new login: mcpauthd login ${record.serverUrls[0] ?? record.resource})`,
+      { cause: err, data: { resource: record.resource, outcome: 'unknown', next_attempt_at: Math.floor(nextAttemptAt / 1000) } },
+    );
   }
 
   /** The outcome of a refresh whose credential was replaced meanwhile: the newer credential, untouched. */

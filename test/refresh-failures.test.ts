@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle, type DaemonOptions } from '../daemon/daemon.js';
+import { HTTP_TIMEOUT_MS } from '../daemon/http-fetch.js';
 import { createLogger } from '../daemon/logger.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
@@ -129,6 +130,69 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
       expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
       await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
       expect(refreshRequests().at(-1)?.status).toBe(200);
+    });
+  });
+
+  describe('a slow or silent token endpoint (issue 12 item 1)', () => {
+    it('T2: should wait for a refresh answered after the metadata timeout, serving the old token meanwhile', async () => {
+      const before = (await client.getToken(mcp.url)).access_token;
+      as.setTokenDelayMs(HTTP_TIMEOUT_MS + 1500);
+      const pending = client.refresh(mcp.url);
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      // token.get without min_ttl does not wait for the refresh.
+      await expect(client.getToken(mcp.url)).resolves.toMatchObject({ access_token: before });
+      await expect(pending).resolves.toMatchObject({ resource: mcp.url });
+      as.setTokenDelayMs(0);
+
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
+      expect((await client.getToken(mcp.url)).access_token).not.toBe(before);
+      // The grant lives: the next refresh presents the rotated token and works.
+      await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+      expect(refreshRequests().map((r) => r.status)).toEqual([200, 200]);
+    }, 40_000);
+
+    it('T2: should mark an unanswered refresh "outcome unknown" at its ceiling and not present that refresh token again while the access token lives', async () => {
+      await stop();
+      await start({ refreshTimeoutMs: 1000 });
+      const before = stored();
+      const release = as.holdRefreshes();
+      try {
+        await expect(client.refresh(mcp.url)).rejects.toMatchObject({ code: 'refresh_failed', data: { resource: mcp.url, outcome: 'unknown' } });
+        const status = (await client.status()).credentials[0]!;
+        expect(status.state).toBe('error');
+        expect(status.last_error).toMatch(/^outcome unknown/);
+        expect((await client.getToken(mcp.url)).access_token).toBe(before.accessToken.reveal());
+        // The scheduler runs up to just before the access token expires: no second presentation.
+        await clock.advance(before.expiresAt! - clock.now() - SEC);
+        await daemon.scheduler.whenIdle();
+        await expect(client.getToken(mcp.url, { minTtl: 5 })).rejects.toMatchObject({ code: 'refresh_failed' });
+        expect(refreshRequests()).toHaveLength(1);
+        expect(stored().refreshToken?.reveal()).toBe(before.refreshToken?.reveal());
+      } finally {
+        release();
+      }
+    });
+
+    it('T2: should treat a connection reset after the request as "outcome unknown", keep the credential, and refresh again once the access token expired', async () => {
+      const before = stored();
+      as.setDown('reset');
+      await expect(client.refresh(mcp.url)).rejects.toMatchObject({ code: 'refresh_failed', data: { outcome: 'unknown' } });
+      const status = (await client.status()).credentials[0]!;
+      expect(status).toMatchObject({ state: 'error', has_refresh_token: true });
+      expect(status.last_error).toMatch(/^outcome unknown/);
+      expect((await client.getToken(mcp.url)).access_token).toBe(before.accessToken.reveal());
+      await clock.advance(before.expiresAt! - clock.now() - SEC);
+      await daemon.scheduler.whenIdle();
+      expect(refreshRequests()).toHaveLength(1);
+
+      // This server never processed the request: once the access token is
+      // useless anyway, the same refresh token is tried again, and works.
+      as.setDown(false);
+      await clock.advance(2 * SEC);
+      await daemon.scheduler.whenIdle();
+      expect(refreshRequests().map((r) => r.status)).toEqual([undefined, 200]);
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
+      await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
     });
   });
 
