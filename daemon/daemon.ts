@@ -9,7 +9,7 @@ import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
 import { dispatch, type Handlers } from './dispatch.js';
-import { REFRESH_TIMEOUT_MS } from './http-fetch.js';
+import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
@@ -55,6 +55,20 @@ function lazyRefreshGrant(store: TokenStore, now: () => number, timeoutMs: numbe
     grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
     return (await grant)(input);
   };
+}
+
+/** Whether `work` settled within `ms` (the timer does not keep the process alive). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Connections that asked for credential.updated events. */
@@ -144,8 +158,17 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       close() {
         closing ??= (async () => {
           scheduler.stop();
+          // A refresh the server may still answer must be committed before the
+          // store closes, whoever started it; each one ends within its own
+          // ceiling (metadata, then the token request), so the wait is bounded.
+          const drainMs = HTTP_TIMEOUT_MS + refreshTimeoutMs;
+          if (refresher.inFlightCount > 0) {
+            logger.info('waiting for refreshes in flight before closing the store', { refreshes: refresher.inFlightCount, at_most_sec: Math.ceil(drainMs / 1000) });
+          }
           await server.close();
-          // A refresh the server answered must be committed before the store closes.
+          if (!(await settlesWithin(refresher.whenIdle(), drainMs))) {
+            logger.warn('closing the store with a refresh still unanswered; its outcome is unknown', { refreshes: refresher.inFlightCount });
+          }
           await scheduler.whenIdle();
           openStore.close();
           lock.release();

@@ -95,6 +95,15 @@ export class TokenRefresher {
     return this.#inFlight.size;
   }
 
+  /**
+   * Resolves when no refresh is in flight, whoever started it (the scheduler,
+   * token.get with min_ttl, credential.refresh): shutdown waits on this before
+   * it closes the store, so an answered rotation is always committed.
+   */
+  async whenIdle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
   isInFlight(resourceKey: string): boolean {
     return this.#inFlight.has(resourceKey);
   }
