@@ -92,3 +92,60 @@ describe('shutdown during a refresh (real process, stalled authorization server)
     }
   }, 60_000);
 });
+
+describe('a refresh cut off by SIGKILL (real process, 8-second tokens)', () => {
+  let as: AuthServer;
+  let mcp: McpTestServer;
+  let home: TempHome;
+
+  beforeAll(async () => {
+    as = await startAuthServer({ accessTokenTtlSec: 8 });
+    mcp = await startMcpServer({ authServer: as });
+    home = makeTempHome();
+    const daemon = await startDaemon({ paths: home.paths, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) });
+    const client = new McpAuthdClient({ socket: home.paths.socket });
+    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
+      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
+    });
+    client.close();
+    await daemon.close();
+    as.clearRequests();
+  });
+
+  afterAll(async () => {
+    await mcp.stop();
+    await as.stop();
+    home.remove();
+  });
+
+  it('T2: should treat the interrupted refresh as "outcome unknown" and present its refresh token again only after the access token expired', async () => {
+    const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+    let running = await startDaemonProcess(home.env);
+    const release = as.holdRefreshes();
+    try {
+      const client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
+      const pending = client.getToken(mcp.url, { minTtl: 8 }).catch((err: unknown) => err);
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      expect(await running.stop('SIGKILL')).toBeNull();
+      await pending;
+      client.close();
+    } finally {
+      // The server now rotates the refresh token; its answer finds nobody.
+      release();
+    }
+
+    running = await startDaemonProcess(home.env);
+    const client = new McpAuthdClient({ socket: home.paths.socket });
+    try {
+      const expiresAt = (await client.status()).credentials[0]!.expires_at!;
+      await until(() => refreshRequests().length === 2, 'the refresh to be tried again');
+      // Not at its refresh time (5-6 s into the 8 s): the retry could revoke a
+      // grant whose access token is still served.
+      expect(refreshRequests()[1]!.at).toBeGreaterThanOrEqual(expiresAt * 1000);
+      expect(paramValues(refreshRequests()[1]!, 'refresh_token')).toEqual(paramValues(refreshRequests()[0]!, 'refresh_token'));
+    } finally {
+      client.close();
+      await running.stop();
+    }
+  }, 60_000);
+});
