@@ -112,6 +112,25 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
       expect(refreshRequests().at(-1)?.status).toBe(200);
     });
 
+    it('should not put a new login into backoff when a slow refresh gets a 503', async () => {
+      const release = as.holdRefreshes();
+      const pending = client.refresh(mcp.url).then(
+        () => 'resolved',
+        (err: { code?: string }) => err.code,
+      );
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      await login(['mcp:tools', 'mcp:admin']);
+      as.setDown('503');
+      release();
+      await pending;
+      as.setDown(false);
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null, next_attempt_at: null });
+      // No backoff answer: a min_ttl refresh goes to the server at once, and works.
+      await clock.advance(10 * SEC);
+      await expect(client.getToken(mcp.url, { minTtl: 25 })).resolves.toMatchObject({ resource: mcp.url });
+      expect(refreshRequests().at(-1)?.status).toBe(200);
+    });
+
     it('C3: should keep the registration a new login uses when a slow refresh gets invalid_client', async () => {
       const release = as.holdRefreshes();
       const pending = client.refresh(mcp.url).then(
