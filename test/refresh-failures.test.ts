@@ -17,18 +17,10 @@ import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { outputStream } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { until } from './helpers/until.js';
 
 const SEC = 1000;
 const TOKEN_TTL_SEC = 30;
-
-/** Polls a condition the test cannot subscribe to (a request arriving at the server). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('refresh failure branches against oidc-provider (30-second tokens, rotation)', () => {
   let as: AuthServer;

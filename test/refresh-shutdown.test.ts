@@ -14,17 +14,9 @@ import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { startDaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { until } from './helpers/until.js';
 
 const TOKEN_TTL_SEC = 60;
-
-/** Polls what a child process printed (its log is the only view into it). */
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('shutdown during a refresh (real process, stalled authorization server)', () => {
   let as: AuthServer;
