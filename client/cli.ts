@@ -114,7 +114,7 @@ Examples:
       const minTtl = values['min-ttl'] === undefined ? undefined : parseSeconds(String(values['min-ttl']), '--min-ttl');
       const scopes = values['scope'] === undefined ? undefined : splitScopes(String(values['scope']));
       const result = await withClient(values, (c) =>
-        c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true }),
+        waitNotice(c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true })),
       );
       const header = `Bearer ${result.access_token}`;
       const json = values['json'] === true;
@@ -134,7 +134,7 @@ presenting the refresh token twice.
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values, positionals) {
       const target = onePositional(positionals, 'server-url|resource');
-      const result = await withClient(values, (c) => c.refresh(target));
+      const result = await withClient(values, (c) => waitNotice(c.refresh(target)));
       const { relativeTime } = await import('./status-format.js');
       process.stdout.write(
         values['json'] === true
@@ -406,6 +406,13 @@ function reportError(name: string, cmd: Command, err: unknown): number {
   }
   process.stderr.write(`mcpauthd ${name}: ${(err as Error).message ?? String(err)}\n`);
   return EXIT.error;
+}
+
+/** Says on stderr that a slow refresh is being waited for (client/wait-notice.ts). */
+async function waitNotice<T>(work: Promise<T>): Promise<T> {
+  // Handled here while the module loads; withWaitNotice passes the outcome on.
+  work.catch(() => undefined);
+  return (await import('./wait-notice.js')).withWaitNotice(work, process.stderr);
 }
 
 async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {
