@@ -243,6 +243,24 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
       await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
       expect(refreshRequests().map((r) => r.status)).toEqual([200, 200, 200]);
     });
+
+    it('T2: should let the scheduled retry present the refresh token a rejected answer issued', async () => {
+      const before = stored();
+      as.setIgnoreResource(true);
+      await expect(client.refresh(mcp.url)).rejects.toMatchObject({ code: 'refresh_failed', data: { check: 'audience_mismatch' } });
+      as.setIgnoreResource(false);
+      const retryAt = stored().nextAttemptAt!;
+      expect(retryAt).toBeLessThan(before.expiresAt!);
+      // Nothing is presented again before the backoff ends; then the scheduler retries by itself.
+      await clock.advance(retryAt - clock.now() - SEC);
+      await daemon.scheduler.whenIdle();
+      expect(refreshRequests()).toHaveLength(1);
+      await clock.advance(2 * SEC);
+      await daemon.scheduler.whenIdle();
+      await until(() => stored().state === 'valid', 'the scheduled retry to be stored');
+      expect(refreshRequests().map((r) => r.status)).toEqual([200, 200]);
+      expect(audOf((await client.getToken(mcp.url)).access_token)).toBe(mcp.url);
+    });
   });
 
   it('S2: should check scopes after a refresh that narrowed them (issue 12 item 6)', async () => {
