@@ -11,11 +11,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import { resolvePaths, type Paths } from '../shared/paths.js';
 import type { LoginProgress } from '../shared/protocol.js';
-import { VERSION } from '../shared/version.js';
 // Everything else is imported inside the command that uses it: start-up time
 // is what a `token` call in a shell pipeline or a headers helper pays for on
 // every use (docs/benchmarks.md), and --version and --help need none of it.
-import type { McpAuthdClient } from './index.js';
+import type { McpAuthdClient } from './authd-client.js';
 
 /** Documented exit statuses (README "Exit codes"). */
 export const EXIT = { ok: 0, error: 1, usage: 2, daemonUnavailable: 3, needsLogin: 4 } as const;
@@ -321,7 +320,7 @@ stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
   },
 };
 
-function usageText(): string {
+function usageText(VERSION: string): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
   return `mcpauthd ${VERSION}: one place for every MCP OAuth credential on this machine
@@ -344,18 +343,21 @@ function commandHelp(name: string, cmd: Command): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const { VERSION } = await import('../shared/version.js');
     const topic = name === 'help' ? rest[0] : undefined;
     const cmd = topic === undefined ? undefined : COMMANDS[topic];
-    process.stdout.write(cmd === undefined ? usageText() : commandHelp(topic as string, cmd));
+    process.stdout.write(cmd === undefined ? usageText(VERSION) : commandHelp(topic as string, cmd));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
+    const { VERSION } = await import('../shared/version.js');
     process.stdout.write(`mcpauthd ${VERSION}\n`);
     return EXIT.ok;
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (cmd === undefined) {
-    process.stderr.write(`mcpauthd: unknown command "${name}"\n\n${usageText()}`);
+    const { VERSION } = await import('../shared/version.js');
+    process.stderr.write(`mcpauthd: unknown command "${name}"\n\n${usageText(VERSION)}`);
     return EXIT.usage;
   }
   let parsed;
@@ -403,7 +405,7 @@ function reportError(name: string, cmd: Command, err: unknown): number {
 }
 
 async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {
-  const { McpAuthdClient } = await import('./index.js');
+  const { McpAuthdClient } = await import('./authd-client.js');
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
   try {
     return await fn(client);
@@ -429,7 +431,7 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
   const openBrowser = values['no-browser'] !== true;
   // Loaded before the request: the progress callback that uses them is synchronous.
   const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
-    import('./index.js'),
+    import('./authd-client.js'),
     import('./open-browser.js'),
     import('node:readline'),
   ]);
