@@ -281,7 +281,8 @@ socket pinned. Running it again is safe: it updates and restarts only on change.
   doctor: {
     summary: "check this machine's mcpauthd set-up and say how to fix problems",
     usage: 'mcpauthd doctor [--json]',
-    details: `Checks the state and socket directories and the database (owner-only), that the
+    details: `Checks the Node.js version (warns on one past its end of life or not supported),
+the state and socket directories and the database (owner-only), that the
 daemon answers and runs this CLI's version, the service (installed, enabled, up
 to date), the clock, every credential's state, and that each authorization
 server's metadata can be fetched (5 s timeout). Prints the fix for each problem.
