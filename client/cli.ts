@@ -44,20 +44,23 @@ const COMMON_HELP = `  --home DIR       state directory (env MCPAUTHD_HOME)
 const COMMANDS: Record<string, Command> = {
   daemon: {
     summary: 'run the daemon in the foreground',
-    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-file PATH]',
+    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH]',
     details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
-it never forks). Logs JSON lines to stderr; prints one "mcpauthd ready" line on
+it never forks). Logs to stderr (secrets redacted); prints one "mcpauthd ready" line on
 stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
 Exits non-zero when it cannot start, so a supervisor's restart policy applies.
 
   --log-level L    error, warn, info (default) or debug (env MCPAUTHD_LOG_LEVEL);
                    change it later with: mcpauthd log-level L
+  --log-format F   json (one object per line) or text (time level message key=value);
+                   default text when stderr is a terminal, else json (env MCPAUTHD_LOG_FORMAT).
+                   Times in fields are Unix seconds, as in status --json
   --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
                    directory must be yours and 0700, e.g. <state dir>/logs/daemon.log`,
-    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-file': { type: 'string' } },
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' } },
     async run(values) {
       const { runDaemonCommand } = await import('../daemon/main.js');
-      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']), logFile: str(values['log-file']) });
+      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']), logFormat: str(values['log-format']), logFile: str(values['log-file']) });
     },
   },
   status: {

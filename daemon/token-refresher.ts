@@ -151,7 +151,8 @@ export class TokenRefresher {
       if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
       return current;
     }
-    this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt, rotated: tokens.refreshToken !== null });
+    // Times in log fields are Unix seconds, like status --json (docs/protocol.md).
+    this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt === null ? null : Math.floor(rotated.expiresAt / 1000), rotated: tokens.refreshToken !== null });
     this.#onChange?.('refreshed', rotated);
     return rotated;
   }
@@ -164,7 +165,7 @@ export class TokenRefresher {
       const failures = record.failureCount + 1;
       const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
       this.#store.setState(key, 'error', { lastError: reason, nextAttemptAt, failureCount: failures });
-      this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: new Date(nextAttemptAt).toISOString() });
+      this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: Math.floor(nextAttemptAt / 1000) });
       this.#onChange?.('refresh_failed', record);
       throw new AuthdError('refresh_failed', `refreshing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
     }
