@@ -67,7 +67,7 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
     summary: 'show the daemon and every credential (never a token)',
     usage: 'mcpauthd status [--json]',
     details: `Shows the daemon (pid, version, uptime, socket, database) and one row per
-credential: MCP server, scopes, expiry, next refresh, state and the last error,
+credential: MCP server, scopes, expiry, last and next refresh, state and the last error,
 then the login command for each credential that needs one. Colour on a
 terminal unless NO_COLOR is set. Exit status 4 when a credential needs a new
 login (its refresh token was rejected, or it expired without one).
