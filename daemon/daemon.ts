@@ -20,7 +20,7 @@ import { SocketServer, type ServerLimits } from './socket-server.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 import { systemClock, type SchedulerClock } from './scheduler-clock.js';
 import { TokenRefresher, type ChangeListener, type RefreshGrant } from './token-refresher.js';
-import { describeRef, findCredential, getToken } from './token-service.js';
+import { findCredential, getToken, notFoundError } from './token-service.js';
 import { TokenStore } from './token-store.js';
 
 export interface DaemonOptions {
@@ -227,7 +227,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
     'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
     'credential.delete': async (params) => {
       const record = findCredential(store, params);
-      if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}`);
+      if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
       // Revocation is best effort (T4); the local credential goes either way.
       const { logout } = await loadLoginFlow();
       const revocation = await logout(record, { store, logger });
@@ -243,7 +243,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
     },
     'credential.refresh': async (params) => {
       const record = findCredential(store, params);
-      if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}; run: mcpauthd login ${describeRef(params)}`);
+      if (record === undefined) throw notFoundError(store, params, 'mcpauthd refresh');
       const refreshed = await refresher.refresh(record, 'forced');
       return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
     },
