@@ -4,7 +4,7 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
+import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
@@ -34,6 +34,8 @@ export interface DaemonOptions {
   refreshConcurrency?: number;
   /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
   peerCheck?: PeerChecker;
+  /** What `mcpauthd daemon` verified about core dumps before starting (daemon/process-hardening.ts), for status. */
+  coreDumps?: CoreDumpProtection;
 }
 
 export interface DaemonHandle {
@@ -97,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       home: paths.home,
       started_at: Math.floor(now() / 1000),
       peer_check: peerCheck.mode,
+      ...(options.coreDumps === undefined ? {} : { core_dumps: options.coreDumps }),
     };
     const subscribers = new Subscribers();
     const openStore = store;

@@ -164,7 +164,8 @@ function getpeereidReader(koffi: KoffiLike): PeerCredentialReader {
   };
 }
 
-async function importKoffi(): Promise<KoffiLike> {
+/** Loads koffi; the one import of it in the project (process-hardening.ts borrows it). */
+export async function importKoffi(): Promise<KoffiLike> {
   const module = (await import('koffi')) as unknown as { default?: KoffiLike } & KoffiLike;
   return module.default ?? module;
 }
