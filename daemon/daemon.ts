@@ -13,7 +13,7 @@ import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
 import { ensurePrivateDirectory } from './private-path.js';
-import { loadPeerChecker, type PeerChecker } from './peer-check.js';
+import { assertPeerCheckAllowed, loadPeerChecker, type PeerChecker } from './peer-check.js';
 import { claimSocketPath } from './socket-probe.js';
 import { SocketServer, type ServerLimits } from './socket-server.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
@@ -32,8 +32,14 @@ export interface DaemonOptions {
   grant?: RefreshGrant;
   /** Refreshes at once across all credentials. */
   refreshConcurrency?: number;
-  /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
+  /**
+   * Who may connect; default: the best check this machine offers
+   * (daemon/peer-check.ts), refused on Linux and macOS when that is only the
+   * fallback, unless `allowNoPeerCheck`. An injected checker is the caller's choice.
+   */
   peerCheck?: PeerChecker;
+  /** `--allow-no-peer-check`: run behind the directory permissions alone where a peer check should exist. */
+  allowNoPeerCheck?: boolean;
   /** What `mcpauthd daemon` verified about core dumps before starting (daemon/process-hardening.ts), for status. */
   coreDumps?: CoreDumpProtection;
 }
@@ -87,7 +93,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     if (claimed === 'replaced-stale') logger.warn('replaced a stale socket left by an earlier daemon', { socket: paths.socket });
     store = TokenStore.open(paths.database, { now });
     // koffi is loaded here, at start, and only in the daemon.
-    const peerCheck = options.peerCheck ?? (await loadPeerChecker());
+    let peerCheck = options.peerCheck;
+    if (peerCheck === undefined) {
+      peerCheck = await loadPeerChecker();
+      assertPeerCheckAllowed(peerCheck, { allowNoPeerCheck: options.allowNoPeerCheck === true });
+    }
     if (peerCheck.fallbackReason !== undefined) {
       logger.warn('cannot check who connects; only the socket directory permissions protect the socket', { reason: peerCheck.fallbackReason });
     }

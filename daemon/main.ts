@@ -19,6 +19,8 @@ export interface DaemonCommandOptions {
   logLevel?: string | undefined;
   /** Also log to this file, rotated by size (for running without a supervisor). */
   logFile?: string | undefined;
+  /** Start even where the peer check should exist but cannot be loaded (Linux, macOS). */
+  allowNoPeerCheck?: boolean | undefined;
 }
 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
@@ -45,7 +47,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
   }
   let handle;
   try {
-    handle = await startDaemon({ paths, logger, coreDumps });
+    handle = await startDaemon({ paths, logger, coreDumps, allowNoPeerCheck: options.allowNoPeerCheck === true });
   } catch (err) {
     const message = isAuthdError(err) ? err.message : `unexpected start-up failure: ${(err as Error).message}`;
     logger.error('daemon failed to start', { code: isAuthdError(err) ? err.code : 'internal', reason: message });

@@ -15,6 +15,8 @@ export type LocalErrorCode =
   | 'ALREADY_RUNNING'
   | 'PROTOCOL_ERROR'
   | 'STORE_UNAVAILABLE'
+  // Linux/macOS: the daemon cannot ask the kernel who connects and was not told to run without (--allow-no-peer-check).
+  | 'PEER_CHECK_UNAVAILABLE'
   | 'INVALID_RESOURCE'
   | 'USAGE'
   // Outbound HTTP to a metadata, registration or token endpoint failed: network, timeout, status, size, not JSON.
