@@ -137,6 +137,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       socketDir: paths.socketDir,
       logger,
       handle: (request, ctx) => dispatch(request, handlers, ctx),
+      now,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
     await server.start();
