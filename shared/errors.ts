@@ -17,6 +17,8 @@ export type LocalErrorCode =
   | 'STORE_UNAVAILABLE'
   // Linux/macOS: the daemon cannot ask the kernel who connects and was not told to run without (--allow-no-peer-check).
   | 'PEER_CHECK_UNAVAILABLE'
+  // A request carrying a token was redirected to another resource than the token's (client/redirect-guard.ts).
+  | 'TOKEN_REDIRECT_REFUSED'
   | 'INVALID_RESOURCE'
   | 'USAGE'
   // Outbound HTTP to a metadata, registration or token endpoint failed: network, timeout, status, size, not JSON.
