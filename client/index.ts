@@ -142,4 +142,5 @@ export class McpAuthdClient {
 // Both import the SDK for types only, so `mcpauthd/client` loads without it.
 export { createAuthorizedFetch, DEFAULT_MAX_STEP_UPS, type AuthorizedFetchOptions, type FetchLike } from './mcp-fetch.js';
 export { createOAuthClientProvider, McpAuthdOAuthProvider, type OAuthClientProviderOptions } from './mcp-auth-provider.js';
+export { createRedirectGuardedFetch } from './redirect-guard.js';
 export type { LoginOptions } from './daemon-credential.js';

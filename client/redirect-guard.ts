@@ -15,9 +15,7 @@
  */
 import { AuthdError } from '../shared/errors.js';
 import { sameResource } from '../shared/resource-uri.js';
-
-/** The `fetch` shape the MCP SDK transports accept. */
-export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
+import type { FetchLike } from './mcp-fetch.js';
 
 /** Same-resource redirects followed for one request before giving up (a loop is a server bug). */
 export const MAX_TOKEN_REDIRECTS = 5;
@@ -63,6 +61,18 @@ export async function fetchWithTokenRedirects(fetchImpl: FetchLike, url: string 
     request = redirectedRequest(request, response.status);
     current = target;
   }
+}
+
+/**
+ * A `fetch` for an MCP SDK transport used with `createOAuthClientProvider`:
+ * the SDK puts the provider's token on its requests and follows same-origin
+ * redirects itself, token included; with this as the transport's `fetch`
+ * option, those redirects are held to the rule above.
+ * @example new StreamableHTTPClientTransport(new URL(url), { authProvider, fetch: createRedirectGuardedFetch(url) })
+ */
+export function createRedirectGuardedFetch(serverUrl: string | URL, fetchImpl: FetchLike = (url, init) => globalThis.fetch(url, init)): FetchLike {
+  const resource = typeof serverUrl === 'string' ? serverUrl : serverUrl.href;
+  return (url, init = {}) => fetchWithTokenRedirects(fetchImpl, url, init, resource);
 }
 
 /** The fetch standard's method rule: 303 (and 301/302 after a POST) become a GET without a body; 307/308 resend as is. */

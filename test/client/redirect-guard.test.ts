@@ -17,7 +17,9 @@ import { PassThrough } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpAuthdClient } from '../../client/index.js';
+import { createOAuthClientProvider } from '../../client/mcp-auth-provider.js';
 import { createAuthorizedFetch } from '../../client/mcp-fetch.js';
+import { createRedirectGuardedFetch } from '../../client/redirect-guard.js';
 import { runProxy } from '../../client/proxy.js';
 import { Secret } from '../../daemon/secret.js';
 import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
@@ -83,6 +85,20 @@ describe('tokens and redirects (issue 13 item 8)', () => {
     expect(victim.requests().filter((r) => r.path === '/s/victim/mcp' && r.hadAuthorization)).toEqual([]);
     const reply = JSON.parse(out.trim().split('\n')[0] as string) as { error?: { message: string } };
     expect(reply.error?.message).toMatch(/redirected .*another resource/);
+  });
+
+  it('SDK authProvider with the guarded fetch: the victim never sees the token', async () => {
+    victim.clearRequests();
+    const authProvider = createOAuthClientProvider(oneUrl, { client });
+    const transport = new StreamableHTTPClientTransport(new URL(oneUrl), { authProvider, fetch: createRedirectGuardedFetch(oneUrl) });
+    const mcp = new Client({ name: 'redirect-test', version: '1.0.0' });
+    const failure = await mcp.connect(transport).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    await mcp.close().catch(() => undefined);
+    expect(victim.requests().filter((r) => r.path === '/s/victim/mcp' && r.hadAuthorization)).toEqual([]);
+    expect(failure?.message).toMatch(/redirected .*another resource/);
   });
 
   it('follows a redirect to the same resource, with the token', async () => {
