@@ -7,7 +7,8 @@
  * previous one, so nothing is hidden, only folded.
  *
  * Counts still open when the daemon stops are handed out by drain() for one
- * last line each. The number of keys tracked is bounded (uids are many).
+ * last line each. The number of keys tracked is bounded (uids are many): past
+ * 1024, the least recently logged key is forgotten, with its open count.
  */
 
 export interface RefusalLogOptions {
