@@ -35,7 +35,7 @@ export { EXIT } from './cli-core.js';
 const COMMANDS: Record<string, Command> = {
   daemon: {
     summary: 'run the daemon in the foreground',
-    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH]',
+    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH] [--allow-no-peer-check]',
     details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
 it never forks). Logs to stderr (secrets redacted); prints one "mcpauthd ready" line on
 stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
@@ -47,11 +47,23 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
                    default text when stderr is a terminal, else json (env MCPAUTHD_LOG_FORMAT).
                    Times in fields are Unix seconds, as in status --json
   --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
-                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log`,
-    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' } },
+                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log
+  --allow-no-peer-check
+                   start even when the check of who connects (SO_PEERCRED on
+                   Linux, getpeereid on macOS) cannot be loaded; without it the
+                   daemon refuses, because only the 0700 socket directory would
+                   then keep other users out (docs/security.md)`,
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' } },
     async run(values) {
       const { runDaemonCommand } = await import('../daemon/main.js');
-      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']), logFormat: str(values['log-format']), logFile: str(values['log-file']) });
+      return runDaemonCommand({
+        home: str(values['home']),
+        socket: str(values['socket']),
+        logLevel: str(values['log-level']),
+        logFormat: str(values['log-format']),
+        logFile: str(values['log-file']),
+        allowNoPeerCheck: values['allow-no-peer-check'] === true,
+      });
     },
   },
   status: HOT_COMMANDS.status,

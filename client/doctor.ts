@@ -14,6 +14,7 @@ import type { Paths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type CredentialSummary, type HelloResult, type StatusResult } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Connection } from './connection.js';
+import { coreDumpCheck } from './doctor-core-dumps.js';
 import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
@@ -26,7 +27,7 @@ import { painter, type Tone } from './terminal-color.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, service, clock, credential, authorization_server. */
+  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, service, clock, credential, authorization_server. */
   id: string;
   /** What the check is about when there are several of a kind (the resource, the issuer). */
   subject?: string;
@@ -167,6 +168,7 @@ function daemonChecks(daemon: DaemonAnswer, service: ServiceState | undefined, u
       fix: `restart the daemon: ${startCommand(service, uid, true)}`,
     });
   }
+  checks.push(coreDumpCheck(status.daemon));
   return checks;
 }
 

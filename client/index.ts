@@ -18,4 +18,5 @@ export { McpAuthdClient, type ClientOptions, type GetTokenOptions } from './auth
 // Both import the SDK for types only, so `mcpauthd/client` loads without it.
 export { createAuthorizedFetch, DEFAULT_MAX_STEP_UPS, type AuthorizedFetchOptions, type FetchLike } from './mcp-fetch.js';
 export { createOAuthClientProvider, McpAuthdOAuthProvider, type OAuthClientProviderOptions } from './mcp-auth-provider.js';
+export { createRedirectGuardedFetch } from './redirect-guard.js';
 export type { LoginOptions } from './daemon-credential.js';

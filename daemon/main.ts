@@ -10,6 +10,8 @@ import { resolvePaths } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
 import { openLogFileTransport } from './log-file.js';
 import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel } from './logger.js';
+import { importKoffi } from './peer-check.js';
+import { coreDumpsOff, disableCoreDumps } from './process-hardening.js';
 
 export interface DaemonCommandOptions {
   home?: string | undefined;
@@ -19,9 +21,13 @@ export interface DaemonCommandOptions {
   logFormat?: string | undefined;
   /** Also log to this file, rotated by size (for running without a supervisor). */
   logFile?: string | undefined;
+  /** Start even where the peer check should exist but cannot be loaded (Linux, macOS). */
+  allowNoPeerCheck?: boolean | undefined;
 }
 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
+  // First, before the database (and with it any token) is read: no core dumps.
+  const coreDumps = await disableCoreDumps({ loadKoffi: importKoffi });
   let level;
   let format;
   try {
@@ -40,9 +46,12 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
   }
   const logger = createLogger({ level, format, ...(file === undefined ? {} : { file }) });
   const paths = resolvePaths({ home: options.home, socket: options.socket });
+  if (!coreDumpsOff(coreDumps)) {
+    logger.warn('core dumps are not off: a crash could write the tokens in memory to a core file', { reason: coreDumps.reason ?? 'unknown', fix: 'run the daemon with LimitCORE=0 (mcpauthd install-service) or ulimit -c 0' });
+  }
   let handle;
   try {
-    handle = await startDaemon({ paths, logger });
+    handle = await startDaemon({ paths, logger, coreDumps, allowNoPeerCheck: options.allowNoPeerCheck === true });
   } catch (err) {
     const message = isAuthdError(err) ? err.message : `unexpected start-up failure: ${(err as Error).message}`;
     logger.error('daemon failed to start', { code: isAuthdError(err) ? err.code : 'internal', reason: message });
