@@ -7,122 +7,68 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AuthdError, isAuthdError } from '../shared/errors.js';
+import { AuthdError } from '../shared/errors.js';
 import { resolvePaths, type Paths } from '../shared/paths.js';
 import type { LoginProgress } from '../shared/protocol.js';
-import { VERSION } from '../shared/version.js';
 // Everything else is imported inside the command that uses it: start-up time
 // is what a `token` call in a shell pipeline or a headers helper pays for on
 // every use (docs/benchmarks.md), and --version and --help need none of it.
-import type { McpAuthdClient } from './index.js';
+// `token` and `status` live in cli-core.ts, which client/bin.cts also loads as CommonJS.
+import {
+  COMMON,
+  EXIT,
+  HOT_COMMANDS,
+  UsageError,
+  commandHelp,
+  onePositional,
+  optional,
+  parseSeconds,
+  runCommand,
+  splitScopes,
+  str,
+  waitNotice,
+  withClient,
+  type Command,
+} from './cli-core.js';
 
-/** Documented exit statuses (README "Exit codes"). */
-export const EXIT = { ok: 0, error: 1, usage: 2, daemonUnavailable: 3, needsLogin: 4 } as const;
-
-class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-const COMMON: Options = {
-  home: { type: 'string' },
-  socket: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-interface Command {
-  summary: string;
-  usage: string;
-  details: string;
-  options: Options;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
-}
-
-const COMMON_HELP = `  --home DIR       state directory (env MCPAUTHD_HOME)
-  --socket PATH    daemon socket (env MCPAUTHD_SOCKET)
-  -h, --help       show this help`;
+export { EXIT } from './cli-core.js';
 
 const COMMANDS: Record<string, Command> = {
   daemon: {
     summary: 'run the daemon in the foreground',
-    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-file PATH]',
+    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH] [--allow-no-peer-check]',
     details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
-it never forks). Logs JSON lines to stderr; prints one "mcpauthd ready" line on
+it never forks). Logs to stderr (secrets redacted); prints one "mcpauthd ready" line on
 stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
 Exits non-zero when it cannot start, so a supervisor's restart policy applies.
 
   --log-level L    error, warn, info (default) or debug (env MCPAUTHD_LOG_LEVEL);
                    change it later with: mcpauthd log-level L
+  --log-format F   json (one object per line) or text (time level message key=value);
+                   default text when stderr is a terminal, else json (env MCPAUTHD_LOG_FORMAT).
+                   Times in fields are Unix seconds, as in status --json
   --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
-                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log`,
-    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-file': { type: 'string' } },
+                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log
+  --allow-no-peer-check
+                   start even when the check of who connects (SO_PEERCRED on
+                   Linux, getpeereid on macOS) cannot be loaded; without it the
+                   daemon refuses, because only the 0700 socket directory would
+                   then keep other users out (docs/security.md)`,
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' } },
     async run(values) {
       const { runDaemonCommand } = await import('../daemon/main.js');
-      return runDaemonCommand({ home: str(values['home']), socket: str(values['socket']), logLevel: str(values['log-level']), logFile: str(values['log-file']) });
+      return runDaemonCommand({
+        home: str(values['home']),
+        socket: str(values['socket']),
+        logLevel: str(values['log-level']),
+        logFormat: str(values['log-format']),
+        logFile: str(values['log-file']),
+        allowNoPeerCheck: values['allow-no-peer-check'] === true,
+      });
     },
   },
-  status: {
-    summary: 'show the daemon and every credential (never a token)',
-    usage: 'mcpauthd status [--json]',
-    details: `Shows the daemon (pid, version, uptime, socket, database) and one row per
-credential: MCP server, scopes, expiry, next refresh, state and the last error,
-then the login command for each credential that needs one. Colour on a
-terminal unless NO_COLOR is set. Exit status 4 when a credential needs a new
-login (its refresh token was rejected, or it expired without one).
-
-  --json           print {"daemon": {...}, "credentials": [...]} for scripts
-                   (the protocol's status result, docs/protocol.md)`,
-    options: { ...COMMON, json: { type: 'boolean' } },
-    async run(values) {
-      const status = await withClient(values, (c) => c.status());
-      const [{ formatStatus, needsLogin }, { shouldUseColor }] = await Promise.all([import('./status-format.js'), import('./terminal-color.js')]);
-      process.stdout.write(
-        values['json'] === true
-          ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials }, null, 2)}\n`
-          : formatStatus(status, { nowMs: Date.now(), color: shouldUseColor(process.stdout, process.env) }),
-      );
-      return status.credentials.some(needsLogin) ? EXIT.needsLogin : EXIT.ok;
-    },
-  },
-  token: {
-    summary: 'print an access token for an MCP server or resource',
-    usage: 'mcpauthd token <server-url|resource> [--scope "a b"] [--min-ttl SEC] [--resource] [--header] [--json]',
-    details: `Prints the access token alone on stdout, for exactly that MCP server URL or
-resource (never a prefix or "closest" match). The daemon refreshes it first when
-it expires within --min-ttl seconds.
-
-  --scope "a b"    scopes the token must carry (each must have been granted)
-  --min-ttl SEC    the token must stay valid for at least SEC seconds
-  --resource       match the argument as a resource identifier only
-  --header         print the whole header line: Authorization: Bearer <token>
-  --json           print {"access_token", "token_type", "expires_at", "resource", "scopes"};
-                   with --header, {"Authorization": "Bearer <token>"} (a headers helper's format)
-
-Examples:
-  curl -H "Authorization: Bearer $(mcpauthd token https://mcp.example.com/mcp)" ...
-  curl -H "$(mcpauthd token --header https://mcp.example.com/mcp)" ...`,
-    options: {
-      ...COMMON,
-      scope: { type: 'string' },
-      'min-ttl': { type: 'string' },
-      resource: { type: 'boolean' },
-      header: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    async run(values, positionals) {
-      const target = onePositional(positionals, 'server-url|resource');
-      const minTtl = values['min-ttl'] === undefined ? undefined : parseSeconds(String(values['min-ttl']), '--min-ttl');
-      const scopes = values['scope'] === undefined ? undefined : splitScopes(String(values['scope']));
-      const result = await withClient(values, (c) =>
-        waitNotice(c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true })),
-      );
-      const header = `Bearer ${result.access_token}`;
-      const json = values['json'] === true;
-      if (values['header'] === true) process.stdout.write(json ? `${JSON.stringify({ Authorization: header })}\n` : `Authorization: ${header}\n`);
-      else process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.access_token}\n`);
-      return EXIT.ok;
-    },
-  },
+  status: HOT_COMMANDS.status,
+  token: HOT_COMMANDS.token,
   refresh: {
     summary: 'refresh a credential now and show its new expiry',
     usage: 'mcpauthd refresh <server-url|resource> [--json]',
@@ -288,7 +234,8 @@ socket pinned. Running it again is safe: it updates and restarts only on change.
   doctor: {
     summary: "check this machine's mcpauthd set-up and say how to fix problems",
     usage: 'mcpauthd doctor [--json]',
-    details: `Checks the state and socket directories and the database (owner-only), that the
+    details: `Checks the Node.js version (warns on one past its end of life or not supported),
+the state and socket directories and the database (owner-only), that the
 daemon answers and runs this CLI's version, the service (installed, enabled, up
 to date), the clock, every credential's state, and that each authorization
 server's metadata can be fetched (5 s timeout). Prints the fix for each problem.
@@ -327,7 +274,7 @@ stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
   },
 };
 
-function usageText(): string {
+function usageText(VERSION: string): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
   return `mcpauthd ${VERSION}: one place for every MCP OAuth credential on this machine
@@ -343,86 +290,27 @@ Exit status: 0 success, 1 error, 2 usage, 3 daemon not reachable, 4 a login is n
 `;
 }
 
-function commandHelp(name: string, cmd: Command): string {
-  return `Usage: ${cmd.usage}\n\n${cmd.details}\n\nCommon options:\n${COMMON_HELP}\n`.replace(/^Usage: /, name === 'daemon' ? 'Usage: ' : 'Usage: ');
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const { VERSION } = await import('../shared/version.js');
     const topic = name === 'help' ? rest[0] : undefined;
     const cmd = topic === undefined ? undefined : COMMANDS[topic];
-    process.stdout.write(cmd === undefined ? usageText() : commandHelp(topic as string, cmd));
+    process.stdout.write(cmd === undefined ? usageText(VERSION) : commandHelp(topic as string, cmd));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
+    const { VERSION } = await import('../shared/version.js');
     process.stdout.write(`mcpauthd ${VERSION}\n`);
     return EXIT.ok;
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (cmd === undefined) {
-    process.stderr.write(`mcpauthd: unknown command "${name}"\n\n${usageText()}`);
+    const { VERSION } = await import('../shared/version.js');
+    process.stderr.write(`mcpauthd: unknown command "${name}"\n\n${usageText(VERSION)}`);
     return EXIT.usage;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
-  } catch (err) {
-    process.stderr.write(`mcpauthd ${name}: ${(err as Error).message}\n\nUsage: ${cmd.usage}\n`);
-    return EXIT.usage;
-  }
-  if (parsed.values['help'] === true) {
-    process.stdout.write(commandHelp(name, cmd));
-    return EXIT.ok;
-  }
-  try {
-    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
-  } catch (err) {
-    return reportError(name, cmd, err);
-  }
-}
-
-function reportError(name: string, cmd: Command, err: unknown): number {
-  if (err instanceof UsageError) {
-    process.stderr.write(`mcpauthd ${name}: ${err.message}\n\nUsage: ${cmd.usage}\n`);
-    return EXIT.usage;
-  }
-  if (isAuthdError(err)) {
-    process.stderr.write(`mcpauthd ${name}: ${err.message}\n`);
-    switch (err.code) {
-      case 'DAEMON_UNAVAILABLE':
-      case 'DAEMON_TIMEOUT':
-        return EXIT.daemonUnavailable;
-      case 'needs_login':
-      case 'not_found':
-      case 'expired':
-        return EXIT.needsLogin;
-      case 'USAGE':
-      case 'invalid_request':
-        return EXIT.usage;
-      default:
-        return EXIT.error;
-    }
-  }
-  process.stderr.write(`mcpauthd ${name}: ${(err as Error).message ?? String(err)}\n`);
-  return EXIT.error;
-}
-
-/** Says on stderr that a slow refresh is being waited for (client/wait-notice.ts). */
-async function waitNotice<T>(work: Promise<T>): Promise<T> {
-  // Handled here while the module loads; withWaitNotice passes the outcome on.
-  work.catch(() => undefined);
-  return (await import('./wait-notice.js')).withWaitNotice(work, process.stderr);
-}
-
-async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {
-  const { McpAuthdClient } = await import('./index.js');
-  const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
+  return runCommand(name, cmd, rest);
 }
 
 // ---------------------------------------------------------------- login
@@ -442,7 +330,7 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
   const openBrowser = values['no-browser'] !== true;
   // Loaded before the request: the progress callback that uses them is synchronous.
   const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
-    import('./index.js'),
+    import('./authd-client.js'),
     import('./open-browser.js'),
     import('node:readline'),
   ]);
@@ -515,35 +403,10 @@ function cliPath(): string {
   return realpathSync(fileURLToPath(import.meta.url));
 }
 
-// ---------------------------------------------------------------- argument helpers
-
-function str(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function onePositional(positionals: string[], what: string): string {
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `missing <${what}>` : `expected one <${what}>, got ${positionals.length} arguments`);
-  return positionals[0] as string;
-}
-
-function parseSeconds(value: string, flag: string): number {
-  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`${flag} takes a whole number of seconds, got ${JSON.stringify(value)}`);
-  return Number.parseInt(value, 10);
-}
-
-function splitScopes(value: string): string[] {
-  const scopes = value.split(/\s+/).filter((s) => s !== '');
-  if (scopes.length === 0) throw new UsageError('--scope needs at least one scope');
-  return scopes;
-}
-
-// Run when executed as a program (the bin), not when imported by tests.
+// Run when executed as a program (`node dist/client/cli.js`, the service
+// unit), not when imported by tests or by client/bin.cts, which calls main().
 const invokedAs = process.argv[1] ?? '';
-if (/(^|[\\/])(cli\.js|mcpauthd)$/.test(invokedAs)) {
+if (/(^|[\\/])cli\.js$/.test(invokedAs)) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -14,9 +14,11 @@ import type { Paths } from '../shared/paths.js';
 import { PROTOCOL_VERSION, type CredentialSummary, type HelloResult, type StatusResult } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { Connection } from './connection.js';
+import { coreDumpCheck } from './doctor-core-dumps.js';
 import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
+import { nodeSupport } from './node-support.js';
 import { checkPrivatePath } from './private-path-check.js';
 import { describeHiddenPaths, LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
 import { needsLogin, relativeTime, uptime } from './status-format.js';
@@ -25,7 +27,7 @@ import { painter, type Tone } from './terminal-color.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  /** Stable identifier, for scripts: state_directory, database, socket_directory, daemon, version, service, clock, credential, authorization_server. */
+  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, service, clock, credential, authorization_server. */
   id: string;
   /** What the check is about when there are several of a kind (the resource, the issuer). */
   subject?: string;
@@ -48,6 +50,8 @@ export interface DoctorOptions {
   fetchImpl?: typeof fetch;
   metadataTimeoutMs?: number;
   daemonTimeoutMs?: number;
+  /** The Node.js version to judge; default this process's (the one install-service puts in the unit). */
+  nodeVersion?: string;
 }
 
 export const METADATA_TIMEOUT_MS = 5_000;
@@ -59,7 +63,7 @@ const CLOCK_FLOOR_MS = Date.UTC(2025, 0, 1);
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const now = options.now ?? Date.now;
-  const checks: DoctorCheck[] = [...pathChecks(options.paths)];
+  const checks: DoctorCheck[] = [nodeCheck(options.nodeVersion ?? process.versions.node), ...pathChecks(options.paths)];
   const service = options.service === undefined ? undefined : inspectServiceSafely(options.service);
   const daemon = await askDaemon(options.paths.socketCandidates, options.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS);
   checks.push(...daemonChecks(daemon, service, options.service?.uid, now()));
@@ -120,6 +124,17 @@ async function askDaemon(socket: readonly string[], timeoutMs: number): Promise<
   }
 }
 
+/** A Node.js that is past its end of life or not supported still runs mcpauthd, so it is a warning. */
+function nodeCheck(version: string): DoctorCheck {
+  const verdict = nodeSupport(version);
+  return {
+    id: 'node',
+    status: verdict.support === 'supported' ? 'ok' : 'warn',
+    message: verdict.message,
+    ...(verdict.fix === undefined ? {} : { fix: verdict.fix }),
+  };
+}
+
 function startCommand(service: ServiceState | undefined, uid: number | undefined, restart: boolean): string {
   if (service?.installed === true && service.manager === 'systemd') return `systemctl --user ${restart ? 'restart' : 'start'} ${SYSTEMD_UNIT_NAME}`;
   if (service?.installed === true && service.manager === 'launchd') return `launchctl kickstart${restart ? ' -k' : ''} gui/${uid ?? '$(id -u)'}/${LAUNCHD_LABEL}`;
@@ -153,6 +168,7 @@ function daemonChecks(daemon: DaemonAnswer, service: ServiceState | undefined, u
       fix: `restart the daemon: ${startCommand(service, uid, true)}`,
     });
   }
+  checks.push(coreDumpCheck(status.daemon));
   return checks;
 }
 

@@ -18,6 +18,7 @@ import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
 import { parseBearerChallenge } from './bearer-challenge.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './index.js';
+import { fetchWithTokenRedirects } from './redirect-guard.js';
 
 /** The `fetch` shape the MCP SDK transports accept. */
 export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -57,7 +58,10 @@ export interface AuthorizedFetchOptions {
  *   one request; after that the 403 response is returned.
  *
  * Requests to any other origin are passed through without a token. A request
- * whose body is a stream cannot be replayed and is not retried.
+ * with a token that is redirected is followed only to the same resource
+ * (`serverUrl`); a redirect anywhere else throws `TOKEN_REDIRECT_REFUSED`
+ * (client/redirect-guard.ts). A request whose body is a stream cannot be
+ * replayed and is not retried.
  *
  * @param serverUrl the MCP endpoint, exactly as logged into (the daemon matches it exactly)
  * @param options see {@link AuthorizedFetchOptions}
@@ -90,7 +94,8 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
     let stepUps = 0;
     for (;;) {
       const token = await credential.current();
-      const response = await baseFetch(url, { ...init, headers: withBearer(init.headers, token?.access_token) });
+      // Redirects only within this credential's resource, never on to another (issue 13 item 8).
+      const response = await fetchWithTokenRedirects(baseFetch, url, { ...init, headers: withBearer(init.headers, token?.access_token) }, server);
       if (!replayable) return response;
       if (response.status === 401 && !renewed) {
         renewed = true;

@@ -58,6 +58,11 @@ function expiry(c: CredentialSummary, nowMs: number): string {
   return delta > 0 ? `in ${roughDuration(delta)}` : `expired ${roughDuration(delta)} ago`;
 }
 
+/** When the daemon last refreshed it: "9 min ago", or "never" (only the login's token so far). */
+function lastRefresh(c: CredentialSummary, nowMs: number): string {
+  return c.last_refresh_at === null ? 'never' : relativeTime(c.last_refresh_at, nowMs);
+}
+
 function nextRefresh(c: CredentialSummary, nowMs: number): string {
   const now = Math.floor(nowMs / 1000);
   if (c.state === 'needs_login') return '-';
@@ -108,13 +113,13 @@ export function formatStatus(status: StatusResult, options: StatusFormatOptions)
   ].join('\n');
   if (status.credentials.length === 0) return `${head}\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n`;
 
-  const headers = ['SERVER', 'SCOPES', 'EXPIRES', 'NEXT REFRESH', 'STATE', 'LAST ERROR'];
+  const headers = ['SERVER', 'SCOPES', 'EXPIRES', 'LAST REFRESH', 'NEXT REFRESH', 'STATE', 'LAST ERROR'];
   const rows = status.credentials.map((c) => ({
-    cells: [serverOf(c), cut(c.scopes.join(' ') || '-', MAX_SCOPES_WIDTH), expiry(c, options.nowMs), nextRefresh(c, options.nowMs), c.state, problem(c)],
+    cells: [serverOf(c), cut(c.scopes.join(' ') || '-', MAX_SCOPES_WIDTH), expiry(c, options.nowMs), lastRefresh(c, options.nowMs), nextRefresh(c, options.nowMs), c.state, problem(c)],
     tone: stateTone(c),
   }));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r.cells[i] as string).length)));
-  const STATE = 4;
+  const STATE = headers.indexOf('STATE');
   // Widths count the text only: escape codes wrap the word, padding stays outside them.
   const line = (cells: string[], tone?: Tone) =>
     cells

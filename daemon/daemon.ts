@@ -4,7 +4,7 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
+import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
@@ -14,13 +14,13 @@ import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
 import { ensurePrivateDirectory } from './private-path.js';
-import { loadPeerChecker, type PeerChecker } from './peer-check.js';
+import { assertPeerCheckAllowed, loadPeerChecker, type PeerChecker } from './peer-check.js';
 import { claimSocketPath } from './socket-probe.js';
 import { SocketServer, type ServerLimits } from './socket-server.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 import { systemClock, type SchedulerClock } from './scheduler-clock.js';
 import { TokenRefresher, type ChangeListener, type RefreshGrant } from './token-refresher.js';
-import { describeRef, findCredential, getToken } from './token-service.js';
+import { findCredential, getToken, notFoundError } from './token-service.js';
 import { TokenStore } from './token-store.js';
 
 export interface DaemonOptions {
@@ -35,8 +35,16 @@ export interface DaemonOptions {
   refreshConcurrency?: number;
   /** Ceiling for one refresh's token request (default REFRESH_TIMEOUT_MS, 120 s); tests shorten it. */
   refreshTimeoutMs?: number;
-  /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
+  /**
+   * Who may connect; default: the best check this machine offers
+   * (daemon/peer-check.ts), refused on Linux and macOS when that is only the
+   * fallback, unless `allowNoPeerCheck`. An injected checker is the caller's choice.
+   */
   peerCheck?: PeerChecker;
+  /** `--allow-no-peer-check`: run behind the directory permissions alone where a peer check should exist. */
+  allowNoPeerCheck?: boolean;
+  /** What `mcpauthd daemon` verified about core dumps before starting (daemon/process-hardening.ts), for status. */
+  coreDumps?: CoreDumpProtection;
 }
 
 export interface DaemonHandle {
@@ -103,7 +111,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     if (claimed === 'replaced-stale') logger.warn('replaced a stale socket left by an earlier daemon', { socket: paths.socket });
     store = TokenStore.open(paths.database, { now });
     // koffi is loaded here, at start, and only in the daemon.
-    const peerCheck = options.peerCheck ?? (await loadPeerChecker());
+    let peerCheck = options.peerCheck;
+    if (peerCheck === undefined) {
+      peerCheck = await loadPeerChecker();
+      assertPeerCheckAllowed(peerCheck, { allowNoPeerCheck: options.allowNoPeerCheck === true });
+    }
     if (peerCheck.fallbackReason !== undefined) {
       logger.warn('cannot check who connects; only the socket directory permissions protect the socket', { reason: peerCheck.fallbackReason });
     }
@@ -115,6 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       home: paths.home,
       started_at: Math.floor(now() / 1000),
       peer_check: peerCheck.mode,
+      ...(options.coreDumps === undefined ? {} : { core_dumps: options.coreDumps }),
     };
     const subscribers = new Subscribers();
     const openStore = store;
@@ -142,6 +155,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       socketDir: paths.socketDir,
       logger,
       handle: (request, ctx) => dispatch(request, handlers, ctx),
+      now,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
     await server.start();
@@ -227,7 +241,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
     'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
     'credential.delete': async (params) => {
       const record = findCredential(store, params);
-      if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}`);
+      if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
       // Revocation is best effort (T4); the local credential goes either way.
       const { logout } = await loadLoginFlow();
       const revocation = await logout(record, { store, logger });
@@ -243,7 +257,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
     },
     'credential.refresh': async (params) => {
       const record = findCredential(store, params);
-      if (record === undefined) throw new AuthdError('not_found', `no credential for ${describeRef(params)}; run: mcpauthd login ${describeRef(params)}`);
+      if (record === undefined) throw notFoundError(store, params, 'mcpauthd refresh');
       const refreshed = await refresher.refresh(record, 'forced');
       return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
     },

@@ -1,6 +1,10 @@
 /**
- * The daemon's logger: winston, JSON lines on stderr (what systemd and launchd
- * capture). A redaction format runs last, so no transport ever sees a secret:
+ * The daemon's logger: winston, on stderr (what systemd and launchd capture)
+ * as JSON lines, or as text lines for a person at a terminal (`--log-format`);
+ * the log file is always JSON. Times: each line's `timestamp` is ISO 8601 UTC;
+ * times inside fields (`expires_at`, `next_attempt_at`) are Unix seconds, as
+ * in status --json. A redaction format runs before any transport, so no
+ * transport ever sees a secret:
  * - values under secret-looking keys are replaced, at any depth;
  * - Secret instances print as [redacted] by themselves;
  * - JWTs and "Bearer ..." inside free text are masked, for the message a
@@ -58,6 +62,37 @@ const redact = winston.format((info) => {
 
 export type Logger = winston.Logger;
 
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
+
+/** Text for a person at a terminal; JSON for a supervisor, a pipe or a file. */
+export function defaultLogFormat(stderr: { isTTY?: boolean }): LogFormat {
+  return stderr.isTTY === true ? 'text' : 'json';
+}
+
+export function parseLogFormat(value: string | undefined, fallback: LogFormat): LogFormat {
+  if (value === undefined || value === '') return fallback;
+  const lower = value.toLowerCase();
+  if ((LOG_FORMATS as readonly string[]).includes(lower)) return lower as LogFormat;
+  throw new RangeError(`log format must be json or text, got ${JSON.stringify(value.slice(0, 32))}`);
+}
+
+/** A field value for a text line: bare when it is one plain word, else JSON (quoted, escaped: one line always). */
+function textValue(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"=\\\p{C}]+$/u.test(value) ? value : JSON.stringify(value);
+  if (value === undefined) return 'undefined';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** `2026-12-03T09:45:23.123Z info  refreshed resource=https://… expires_at=1795000000` */
+const textLine = winston.format.printf((info) => {
+  const fields = Object.keys(info)
+    .filter((key) => key !== 'level' && key !== 'message' && key !== 'timestamp')
+    .map((key) => `${key}=${textValue(info[key])}`);
+  const message = String(info.message).replace(/[\r\n]+/g, ' ');
+  return [`${String(info['timestamp'])} ${info.level.padEnd(5)} ${message}`, ...fields].join(' ');
+});
+
 export function parseLogLevel(value: string | undefined, fallback: LogLevel = 'info'): LogLevel {
   if (value === undefined || value === '') return fallback;
   const lower = value.toLowerCase();
@@ -65,16 +100,21 @@ export function parseLogLevel(value: string | undefined, fallback: LogLevel = 'i
   throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value.slice(0, 32))}`);
 }
 
-export function createLogger(options: { level: LogLevel; stream?: NodeJS.WritableStream; file?: winston.transport }): Logger {
+/**
+ * @param options.format how stderr (or `stream`) gets lines; default json. The file is always JSON.
+ */
+export function createLogger(options: { level: LogLevel; format?: LogFormat; stream?: NodeJS.WritableStream; file?: winston.transport }): Logger {
+  if (options.file !== undefined) options.file.format = winston.format.json();
   return winston.createLogger({
     level: options.level,
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
-    // The format runs before any transport, so the log file (daemon/log-file.ts) gets redacted lines too.
-    format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
+    // Redaction runs here, before any transport, so every line of every format is redacted.
+    format: winston.format.combine(winston.format.timestamp(), redact()),
     transports: [
-      options.stream === undefined
-        ? new winston.transports.Stream({ stream: process.stderr })
-        : new winston.transports.Stream({ stream: options.stream }),
+      new winston.transports.Stream({
+        stream: options.stream ?? process.stderr,
+        format: options.format === 'text' ? textLine : winston.format.json(),
+      }),
       ...(options.file === undefined ? [] : [options.file]),
     ],
   });

@@ -1,6 +1,6 @@
 /**
  * `mcpauthd daemon`: run in the foreground (never fork: systemd and launchd
- * supervise us), log JSON lines to stderr, print one readiness line on stdout
+ * supervise us), log to stderr (JSON lines, or text at a terminal), print one readiness line on stdout
  * once the socket accepts connections, exit 0 on SIGTERM/SIGINT after an
  * orderly shutdown, non-zero on a fatal start-up error so the supervisor's
  * restart policy applies.
@@ -9,20 +9,30 @@ import { isAuthdError } from '../shared/errors.js';
 import { resolvePaths } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
 import { openLogFileTransport } from './log-file.js';
-import { createLogger, parseLogLevel } from './logger.js';
+import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel } from './logger.js';
+import { importKoffi } from './peer-check.js';
+import { coreDumpsOff, disableCoreDumps } from './process-hardening.js';
 
 export interface DaemonCommandOptions {
   home?: string | undefined;
   socket?: string | undefined;
   logLevel?: string | undefined;
+  /** json or text on stderr; default text on a terminal, else json. */
+  logFormat?: string | undefined;
   /** Also log to this file, rotated by size (for running without a supervisor). */
   logFile?: string | undefined;
+  /** Start even where the peer check should exist but cannot be loaded (Linux, macOS). */
+  allowNoPeerCheck?: boolean | undefined;
 }
 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
+  // First, before the database (and with it any token) is read: no core dumps.
+  const coreDumps = await disableCoreDumps({ loadKoffi: importKoffi });
   let level;
+  let format;
   try {
     level = parseLogLevel(options.logLevel ?? process.env['MCPAUTHD_LOG_LEVEL']);
+    format = parseLogFormat(options.logFormat ?? process.env['MCPAUTHD_LOG_FORMAT'], defaultLogFormat(process.stderr));
   } catch (err) {
     process.stderr.write(`mcpauthd: ${(err as Error).message}\n`);
     return 2;
@@ -34,11 +44,14 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
     process.stderr.write(`mcpauthd: cannot log to ${options.logFile}: ${(err as Error).message}\n`);
     return 1;
   }
-  const logger = createLogger({ level, ...(file === undefined ? {} : { file }) });
+  const logger = createLogger({ level, format, ...(file === undefined ? {} : { file }) });
   const paths = resolvePaths({ home: options.home, socket: options.socket });
+  if (!coreDumpsOff(coreDumps)) {
+    logger.warn('core dumps are not off: a crash could write the tokens in memory to a core file', { reason: coreDumps.reason ?? 'unknown', fix: 'run the daemon with LimitCORE=0 (mcpauthd install-service) or ulimit -c 0' });
+  }
   let handle;
   try {
-    handle = await startDaemon({ paths, logger });
+    handle = await startDaemon({ paths, logger, coreDumps, allowNoPeerCheck: options.allowNoPeerCheck === true });
   } catch (err) {
     const message = isAuthdError(err) ? err.message : `unexpected start-up failure: ${(err as Error).message}`;
     logger.error('daemon failed to start', { code: isAuthdError(err) ? err.code : 'internal', reason: message });

@@ -251,12 +251,16 @@ export async function registerClient(metadata: AuthorizationServerMetadata, redi
  * (RFC 7592 §2.1 read). An unknown client_id is never redirected back to us
  * (RFC 6749 §4.1.2.1), so without this check a stale registration would
  * strand the user on the AS's error page. 'unknown' when the AS offers no
- * read endpoint or the answer says nothing either way.
+ * read endpoint, names one on another origin than the issuer (the token is
+ * not sent there), or the answer says nothing either way.
  */
 export async function checkRegistration(registration: ClientRegistration, http: HttpPolicy): Promise<'valid' | 'invalid' | 'unknown'> {
   const uri = registration.registrationClientUri;
   const token = registration.registrationAccessToken;
   if (uri === null || token === null) return 'unknown';
+  // The registration access token belongs to the authorization server: a
+  // registration_client_uri on any other origin never gets it (issue 13 item 9).
+  if (!sameOrigin(uri, registration.issuer)) return 'unknown';
   const what = 'client registration';
   try {
     const response = await httpRequest(uri, { what, headers: { authorization: `Bearer ${token.reveal()}`, accept: 'application/json' } }, http);
@@ -266,6 +270,15 @@ export async function checkRegistration(registration: ClientRegistration, http: 
   } catch {
     // A network problem here is not evidence against the registration; the login itself will tell.
     return 'unknown';
+  }
+}
+
+/** True when both parse as URLs with the same scheme, host and port; anything unparsable is never the same. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
 

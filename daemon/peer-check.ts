@@ -13,13 +13,16 @@
  * platform or an architecture whose SO_PEERCRED constants we do not know), the
  * owner-only 0700 socket directory is the only gate. That is still a gate (the
  * kernel refuses to let another user reach the socket), but it is one layer
- * instead of two, so the mode is reported (`status`, the start-up log line)
- * rather than hidden. Once a mechanism is loaded, any failure to read a peer's
+ * instead of two. On Linux and macOS, where the second layer always exists,
+ * losing it is a broken install: the daemon refuses to start unless the user
+ * says --allow-no-peer-check (assertPeerCheckAllowed). Elsewhere the mode is
+ * reported (`status`, the start-up log line) rather than hidden. Once a mechanism is loaded, any failure to read a peer's
  * credentials refuses that connection: fail closed.
  */
 import type { Socket } from 'node:net';
 import { endianness } from 'node:os';
 
+import { AuthdError } from '../shared/errors.js';
 import type { PeerCheckMode } from '../shared/protocol.js';
 
 export type { PeerCheckMode };
@@ -118,6 +121,24 @@ export function createPeerChecker(mode: 'peercred' | 'getpeereid', read: PeerCre
   };
 }
 
+/** Platforms where the kernel can always be asked, so running without the check means something is broken. */
+const PEER_CHECK_REQUIRED: ReadonlySet<NodeJS.Platform> = new Set(['linux', 'darwin']);
+
+/**
+ * Fail closed (issue 13 item 5): on Linux and macOS a checker that fell back
+ * to directory permissions is refused unless the user explicitly allowed it.
+ * @throws AuthdError PEER_CHECK_UNAVAILABLE, naming the reason and the flag.
+ */
+export function assertPeerCheckAllowed(checker: PeerChecker, options: { allowNoPeerCheck: boolean; platform?: NodeJS.Platform }): void {
+  const platform = options.platform ?? process.platform;
+  if (checker.mode !== 'directory-permissions-only' || options.allowNoPeerCheck || !PEER_CHECK_REQUIRED.has(platform)) return;
+  throw new AuthdError(
+    'PEER_CHECK_UNAVAILABLE',
+    `cannot check who connects to the socket (${checker.fallbackReason ?? 'no reason given'}); refusing to start with only the socket directory permissions as protection. ` +
+      'Reinstall mcpauthd so its koffi dependency loads, or, knowing that only the 0700 socket directory then keeps other users out, start it with --allow-no-peer-check',
+  );
+}
+
 /** The fallback: every connection the kernel let through the 0700 directory is accepted. */
 export function directoryPermissionsOnly(reason: string): PeerChecker {
   return {
@@ -164,7 +185,8 @@ function getpeereidReader(koffi: KoffiLike): PeerCredentialReader {
   };
 }
 
-async function importKoffi(): Promise<KoffiLike> {
+/** Loads koffi; the one import of it in the project (process-hardening.ts borrows it). */
+export async function importKoffi(): Promise<KoffiLike> {
   const module = (await import('koffi')) as unknown as { default?: KoffiLike } & KoffiLike;
   return module.default ?? module;
 }

@@ -14,7 +14,8 @@ import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
 import { EncodedResult } from './encoded-result.js';
 import type { Logger } from './logger.js';
-import type { PeerChecker } from './peer-check.js';
+import type { PeerChecker, PeerVerdict } from './peer-check.js';
+import { RefusalLog } from './refusal-log.js';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import {
   ALLOWED_EVENTS,
@@ -44,6 +45,8 @@ export interface ServerLimits {
   frameTimeoutMs: number;
   /** On shutdown, how long requests in flight may take to finish. */
   drainTimeoutMs: number;
+  /** Refused connections are logged at most once per peer uid per this interval, with a count (refusal-log.ts). */
+  refusalLogIntervalMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -52,6 +55,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   idleTimeoutMs: 60_000,
   frameTimeoutMs: 5_000,
   drainTimeoutMs: 10_000,
+  refusalLogIntervalMs: 60_000,
 };
 
 /** What a handler may do besides answering: send progress events on this connection, hold it open. */
@@ -79,16 +83,27 @@ export class SocketServer {
   readonly #logger: Logger;
   readonly #limits: ServerLimits;
   readonly #peerCheck: PeerChecker | undefined;
+  readonly #refusals: RefusalLog;
   readonly #connections = new Map<Socket, Connection>();
   readonly #pending = new Set<Promise<void>>();
   #closing = false;
 
-  constructor(options: { socketPath: string; socketDir: string; handle: RequestHandler; logger: Logger; limits?: Partial<ServerLimits>; peerCheck?: PeerChecker }) {
+  constructor(options: {
+    socketPath: string;
+    socketDir: string;
+    handle: RequestHandler;
+    logger: Logger;
+    limits?: Partial<ServerLimits>;
+    peerCheck?: PeerChecker;
+    /** Time for the refusal log's interval; default Date.now (tests inject a manual clock). */
+    now?: () => number;
+  }) {
     this.#path = options.socketPath;
     this.#peerCheck = options.peerCheck;
     this.#handle = options.handle;
     this.#logger = options.logger;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#refusals = new RefusalLog({ intervalMs: this.#limits.refusalLogIntervalMs, now: options.now ?? Date.now });
     const config = this.#ipc.config;
     config.parser = 'assured';
     config.allowedEvents = ALLOWED_EVENTS;
@@ -172,6 +187,9 @@ export class SocketServer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#logger.warn('could not remove the socket', { path: this.#path, reason: (err as Error).message });
     }
+    for (const { key, suppressed } of this.#refusals.drain()) {
+      this.#logger.warn('refused connections not logged before shutdown', { peer_uid: key === 'unknown' ? null : Number(key), suppressed });
+    }
     for (const conn of this.#connections.values()) conn.closed.abort();
     if (server !== false) server.stop();
     this.#connections.clear();
@@ -185,7 +203,7 @@ export class SocketServer {
     if (this.#peerCheck !== undefined) {
       const verdict = this.#peerCheck.check(socket);
       if (!verdict.allowed) {
-        this.#logger.warn('refused a connection: peer check failed', { reason: verdict.reason, peer_uid: verdict.peer?.uid ?? null, peer_pid: verdict.peer?.pid ?? null });
+        this.#logRefusal(verdict);
         socket.destroy();
         return;
       }
@@ -199,6 +217,19 @@ export class SocketServer {
     // node-ipc only reports a disconnect for sockets it still tracks; make sure
     // a client that vanishes mid-request is noticed either way.
     socket.once('close', () => this.#onDisconnect(socket));
+  }
+
+  /** One line per peer uid per interval, carrying how many were left out (a flood must not rotate the log away). */
+  #logRefusal(verdict: PeerVerdict & { allowed: false }): void {
+    const { log, suppressed } = this.#refusals.record(String(verdict.peer?.uid ?? 'unknown'));
+    if (!log) return;
+    this.#logger.warn('refused a connection: peer check failed', {
+      reason: verdict.reason,
+      peer_uid: verdict.peer?.uid ?? null,
+      peer_pid: verdict.peer?.pid ?? null,
+      suppressed,
+      interval_s: this.#limits.refusalLogIntervalMs / 1000,
+    });
   }
 
   #onDisconnect(socket: Socket): void {

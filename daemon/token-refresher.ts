@@ -172,7 +172,8 @@ export class TokenRefresher {
     // Someone replaced the credential meanwhile (a new login). Theirs wins;
     // what we got is dropped, and the server's grant for it dies with it.
     if (rotated === undefined) return this.#superseded(key);
-    this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt, rotated: tokens.refreshToken !== null });
+    // Times in log fields are Unix seconds, like status --json (docs/protocol.md).
+    this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt === null ? null : Math.floor(rotated.expiresAt / 1000), rotated: tokens.refreshToken !== null });
     this.#onChange?.('refreshed', rotated);
     return rotated;
   }
@@ -194,7 +195,7 @@ export class TokenRefresher {
       const failures = record.failureCount + 1;
       const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
       if (!this.#store.markRefreshFailure(key, presented, 'error', { lastError: reason, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
-      this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: new Date(nextAttemptAt).toISOString() });
+      this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: Math.floor(nextAttemptAt / 1000) });
       this.#onChange?.('refresh_failed', record);
       throw new AuthdError('refresh_failed', `refreshing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
     }
@@ -262,7 +263,7 @@ export class TokenRefresher {
     this.#logger.warn('refresh outcome unknown; the refresh token is kept and presented again when the access token has expired', {
       resource: record.resource,
       reason,
-      next_attempt_at: retry,
+      next_attempt_at: Math.floor(nextAttemptAt / 1000),
     });
     this.#onChange?.('refresh_failed', record);
     throw new AuthdError(

@@ -6,6 +6,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { CredentialRef, TokenGetParams, TokenGetResult } from '../shared/protocol.js';
+import { nearbyUrls } from '../shared/resource-uri.js';
 import { EncodedResult } from './encoded-result.js';
 import type { CredentialRecord, TokenStore } from './token-store.js';
 
@@ -31,6 +32,38 @@ export function findCredential(store: TokenStore, ref: CredentialRef): Credentia
   }
 }
 
+/**
+ * The not_found error for `ref`. When a stored credential is a near miss
+ * (shared/resource-uri.ts nearbyUrls: trailing slash, http/https), it names
+ * that credential in the message and in `data.did_you_mean`, instead of a
+ * login command that would fail; nothing is served for it.
+ * @param command the CLI command that would work with the stored URL, e.g. "mcpauthd token"
+ * @param suggestLogin without a near miss, end with the login command (not for logout)
+ */
+export function notFoundError(store: TokenStore, ref: CredentialRef, command: string, suggestLogin = true): AuthdError {
+  const name = describeRef(ref);
+  const byResource = ref.resource !== undefined;
+  for (const url of nearbyUrls(name)) {
+    const near = byResource ? store.findByResource(url) : (store.findByServerUrl(url) ?? store.findByResource(url));
+    if (near === undefined) continue;
+    const meant = byResource ? near.resource : (near.serverUrls.find((u) => sameUrlShape(u, url)) ?? near.serverUrls[0] ?? near.resource);
+    return new AuthdError('not_found', `no credential for ${name}; a credential exists for ${meant} (URLs must match exactly): ${command} ${meant}`, {
+      data: { did_you_mean: meant, resource: near.resource },
+    });
+  }
+  if (!suggestLogin) return new AuthdError('not_found', `no credential for ${name}`);
+  return new AuthdError('not_found', `no credential for ${name}; run: mcpauthd login ${ref.server_url ?? ref.resource ?? ''}`.trimEnd());
+}
+
+/** The stored server URL that the near-miss lookup found (keys fold case and default port). */
+function sameUrlShape(stored: string, looked: string): boolean {
+  try {
+    return new URL(stored).href === new URL(looked).href;
+  } catch {
+    return false;
+  }
+}
+
 export function describeRef(ref: CredentialRef): string {
   return ref.resource ?? ref.server_url ?? '(nothing)';
 }
@@ -47,10 +80,7 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
  */
 async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
   let record = findCredential(deps.store, params);
-  const name = describeRef(params);
-  if (record === undefined) {
-    throw new AuthdError('not_found', `no credential for ${name}; run: mcpauthd login ${params.server_url ?? params.resource ?? ''}`.trimEnd());
-  }
+  if (record === undefined) throw notFoundError(deps.store, params, 'mcpauthd token');
 
   const requested = params.scopes ?? [];
   assertScopes(record, requested);

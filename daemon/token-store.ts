@@ -255,6 +255,8 @@ export class TokenStore {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
+      // A deleted or overwritten row's bytes are zeroed, not left in free page space (issue 13 item 7).
+      db.pragma('secure_delete = ON');
       // SQLite's own default (better-sqlite3 builds with 16 MB): hot reads are
       // served from this object's record cache, and the scheduler's queries are
       // indexed, so a bigger page cache only held the whole file in memory after
@@ -321,7 +323,9 @@ export class TokenStore {
   }
 
   deleteClientRegistration(issuer: string, clientId: string): boolean {
-    return this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
+    const deleted = this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
+    this.#scrubWal();
+    return deleted;
   }
 
   // ------------------------------------------------------ credentials
@@ -352,6 +356,7 @@ export class TokenStore {
       });
       this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
     })();
+    this.#scrubWal();
     // A server URL may have moved from another credential: forget every cached read.
     this.#forgetAll();
     return this.#mustGet(key);
@@ -409,7 +414,9 @@ export class TokenStore {
   deleteCredential(key: string): boolean {
     // Its server URLs go with it (ON DELETE CASCADE): forget every cached read.
     this.#forgetAll();
-    return this.#stmts.deleteCredential.run(key).changes > 0;
+    const deleted = this.#stmts.deleteCredential.run(key).changes > 0;
+    this.#scrubWal();
+    return deleted;
   }
 
   /**
@@ -439,6 +446,7 @@ export class TokenStore {
       });
       return true;
     })();
+    if (changed) this.#scrubWal();
     return changed ? this.#mustGet(key) : undefined;
   }
 
@@ -540,7 +548,26 @@ export class TokenStore {
 
   /** Runs `fn` in one transaction (for callers that change several rows together). */
   transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+    const result = this.#db.transaction(fn)();
+    this.#scrubWal();
+    return result;
+  }
+
+  /**
+   * After a write that retires secrets (rotation, logout, a new login over an
+   * old one): copy the WAL into the database and truncate it, so the old
+   * tokens' page images do not linger in `-wal` (issue 13 item 7; cost in
+   * docs/benchmarks.md). Inside an outer transaction it waits for that one.
+   * A checkpoint that cannot finish (a reader holds the WAL) is retried by the
+   * next write; it never fails the write that asked for it.
+   */
+  #scrubWal(): void {
+    if (this.#db.inTransaction || !this.#db.open) return;
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Only SQLITE_BUSY/LOCKED can get here; the data is committed either way.
+    }
   }
 
   /**

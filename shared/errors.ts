@@ -15,6 +15,10 @@ export type LocalErrorCode =
   | 'ALREADY_RUNNING'
   | 'PROTOCOL_ERROR'
   | 'STORE_UNAVAILABLE'
+  // Linux/macOS: the daemon cannot ask the kernel who connects and was not told to run without (--allow-no-peer-check).
+  | 'PEER_CHECK_UNAVAILABLE'
+  // A request carrying a token was redirected to another resource than the token's (client/redirect-guard.ts).
+  | 'TOKEN_REDIRECT_REFUSED'
   | 'INVALID_RESOURCE'
   | 'USAGE'
   // Outbound HTTP to a metadata, registration or token endpoint failed: network, timeout, status, size, not JSON.

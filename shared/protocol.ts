@@ -87,6 +87,16 @@ export interface CredentialSummary {
 /** How the daemon checks who connects (docs/security.md). */
 export type PeerCheckMode = 'peercred' | 'getpeereid' | 'directory-permissions-only';
 
+/** What the daemon verified about core dumps at start (daemon/process-hardening.ts). */
+export interface CoreDumpProtection {
+  /** RLIMIT_CORE read back as 0 (soft and hard). */
+  core_limit_zero: boolean;
+  /** Linux: the process's dumpable flag after PR_SET_DUMPABLE 0; null where there is no such flag. */
+  dumpable: boolean | null;
+  /** Why something could not be turned off; null when all went well. */
+  reason: string | null;
+}
+
 export interface DaemonInfo {
   pid: number;
   version: string;
@@ -95,6 +105,8 @@ export interface DaemonInfo {
   home: string;
   started_at: number;
   peer_check: PeerCheckMode;
+  /** Absent from daemons older than this field and from daemons started in-process (tests). */
+  core_dumps?: CoreDumpProtection;
 }
 
 export interface StatusParams {

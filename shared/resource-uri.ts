@@ -50,6 +50,32 @@ export function sameResource(a: string, b: string): boolean {
   }
 }
 
+/**
+ * URLs a person may have meant when `input` matches no credential, for an
+ * error that names the stored one (never to serve it: checklist R1). Narrow on
+ * purpose: the same host, port, path and query with only the trailing slash of
+ * a non-root path toggled, the scheme swapped between https and http, or
+ * both. Case, default port and fragment are already folded by resourceKey.
+ */
+export function nearbyUrls(input: string): string[] {
+  let url: URL;
+  try {
+    url = parse(input, 'resource');
+  } catch {
+    return [];
+  }
+  const path = url.pathname;
+  const paths = path.length > 1 ? [path, path.endsWith('/') ? path.slice(0, -1) : `${path}/`] : [path];
+  const schemes = url.protocol === 'https:' ? ['https:', 'http:'] : ['http:', 'https:'];
+  const out: string[] = [];
+  for (const scheme of schemes) {
+    for (const p of paths) {
+      if (scheme !== url.protocol || p !== path) out.push(`${scheme}//${url.host}${p}${url.search}`);
+    }
+  }
+  return out;
+}
+
 /** True for 127.0.0.0/8, ::1 and localhost: the only hosts plain HTTP may reach (checklist A5). */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');

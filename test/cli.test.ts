@@ -83,6 +83,19 @@ describe('mcpauthd CLI against a real daemon process', () => {
     expect(c.stderr).toMatch(/needs a new login/);
   });
 
+  it('token: should name the stored credential a near miss meant (trailing slash, http), and still never serve it', () => {
+    for (const near of ['https://a.example.com/mcp/', 'http://a.example.com/mcp', 'HTTPS://A.example.com:443/mcp/']) {
+      const result = cli(['token', near]);
+      expect(result).toMatchObject({ status: 4, stdout: '' });
+      expect(result.stderr).toBe(
+        `mcpauthd token: no credential for ${near}; a credential exists for https://a.example.com/mcp (URLs must match exactly): mcpauthd token https://a.example.com/mcp\n`,
+      );
+      expect(result.stderr).not.toContain(ACCESS);
+    }
+    // Not near: another path is another resource, and gets the login command.
+    expect(cli(['token', 'https://a.example.com/mcp/other']).stderr).toContain('run: mcpauthd login https://a.example.com/mcp/other');
+  });
+
   it('token: should exit 1 for scopes that were not granted, and 2 for bad usage', () => {
     expect(cli(['token', 'https://a.example.com/mcp', '--scope', 'mcp:admin']).status).toBe(1);
     expect(cli(['token']).status).toBe(2);

@@ -90,3 +90,21 @@ describe('the daemon when it cannot start', () => {
     }
   });
 });
+
+describe('the daemon with --log-format', () => {
+  it('text: should write readable lines to stderr and still JSON lines to --log-file; an unknown format exits 2', async () => {
+    const home = makeTempHome();
+    try {
+      expect(runCli(['daemon', '--log-format', 'yaml'], home.env).status).toBe(2);
+      const logFile = join(home.root, 'logs', 'daemon.log');
+      const daemon = await startDaemonProcess(home.env, ['--log-format', 'text', '--log-file', logFile]);
+      await daemon.stop();
+      const started = daemon.stderr().split('\n').find((l) => l.includes(' daemon started '));
+      expect(started).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z info  daemon started pid=${daemon.pid} version=\\S+ socket=${home.paths.socket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `));
+      const fileLines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(fileLines.find((l) => l['message'] === 'daemon started')).toMatchObject({ level: 'info', pid: daemon.pid });
+    } finally {
+      home.remove();
+    }
+  });
+});

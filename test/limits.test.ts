@@ -43,7 +43,7 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 describe('limits: defaults', () => {
   it('should have the documented defaults', () => {
-    expect(DEFAULT_LIMITS).toEqual({ maxConnections: 256, maxInFlightPerConnection: 32, idleTimeoutMs: 60_000, frameTimeoutMs: 5_000, drainTimeoutMs: 10_000 });
+    expect(DEFAULT_LIMITS).toEqual({ maxConnections: 256, maxInFlightPerConnection: 32, idleTimeoutMs: 60_000, frameTimeoutMs: 5_000, drainTimeoutMs: 10_000, refusalLogIntervalMs: 60_000 });
     expect(MAX_FRAME_BYTES).toBe(65_536);
     expect(MAX_RESPONSE_BYTES).toBe(256 * 1024);
     expect(HTTP_TIMEOUT_MS).toBe(10_000);

@@ -186,6 +186,27 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
     }
   });
 
+  it('should log credential times in the unit of status --json (Unix seconds), next to an ISO timestamp', async () => {
+    const lastLine = (message: string) =>
+      logs
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['message'] === message)
+        .at(-1);
+    as.setDown('503');
+    await clock.advance(6 * SEC);
+    await daemon.scheduler.whenIdle();
+    const down = (await client.status()).credentials[0]!;
+    expect(lastLine('refresh failed; will retry')).toMatchObject({ resource: mcp.url, next_attempt_at: down.next_attempt_at });
+    as.setDown(false);
+    await client.refresh(mcp.url);
+    const up = (await client.status()).credentials[0]!;
+    const refreshed = lastLine('refreshed');
+    expect(refreshed).toMatchObject({ resource: mcp.url, expires_at: up.expires_at });
+    expect(String(refreshed?.['timestamp'])).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
   it('should never write a token the server issued into a log line', () => {
     expect(logs.length).toBeGreaterThan(1000);
     for (const secret of as.issuedSecrets()) expect(logs).not.toContain(secret);

@@ -9,6 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/logger.js';
@@ -16,7 +17,7 @@ import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/ref
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { CLI, ledgerCliOutput } from './helpers/daemon-process.js';
+import { CLI, ledgerCliOutput, REPO_ROOT } from './helpers/daemon-process.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { outputStream } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
@@ -147,10 +148,16 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
     expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
   });
 
-  it('mcpauthd refresh: should say on stderr that it waits for the authorization server, then print the result', async () => {
+  // `token` runs through the installed bin (client/bin.cts, the CommonJS fast path), `refresh` through the ESM CLI.
+  const BIN = join(REPO_ROOT, 'dist', 'client', 'bin.cjs');
+  it.each([
+    ['refresh', CLI, (url: string) => ['refresh', url], (url: string) => new RegExp(`^refreshed ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)],
+    ['token --min-ttl', BIN, (url: string) => ['token', url, '--min-ttl', '25'], () => /^[\w-]+\.[\w-]+\.[\w-]+\n$/],
+  ])('mcpauthd %s: should say on stderr that it waits for the authorization server, then print the result', async (_name, entry, argv, expected) => {
+    await clock.advance(10 * SEC); // 20 s left: min_ttl 25 needs a refresh
     release = as.holdRefreshes();
-    const args = ['refresh', mcp.url];
-    const child = spawn(process.execPath, [CLI, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = argv(mcp.url);
+    const child = spawn(process.execPath, [entry, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -165,7 +172,8 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
       child.kill();
       ledgerCliOutput(args, { stdout, stderr });
     }
-    expect(stdout).toMatch(new RegExp(`^refreshed ${mcp.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(stdout).toMatch(expected(mcp.url));
+    expect(refreshRequests().map((r) => r.status)).toEqual([200]);
     // Not a terminal: one plain line, no carriage-return animation.
     expect(stderr).not.toContain('\r');
     expect(stderr.trim().split('\n')).toHaveLength(1);

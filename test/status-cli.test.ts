@@ -23,8 +23,8 @@ function plantValid(home: TempHome): void {
   store.close();
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'number|null' | 'string|null';
-const DAEMON_SCHEMA: Record<string, Kind> = { pid: 'number', version: 'string', protocol: 'number', socket: 'string', home: 'string', started_at: 'number', peer_check: 'string' };
+type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'number|null' | 'string|null' | 'object';
+const DAEMON_SCHEMA: Record<string, Kind> = { pid: 'number', version: 'string', protocol: 'number', socket: 'string', home: 'string', started_at: 'number', peer_check: 'string', core_dumps: 'object' };
 const CREDENTIAL_SCHEMA: Record<string, Kind> = {
   resource: 'string', server_urls: 'string[]', issuer: 'string', client_id: 'string', scopes: 'string[]', state: 'string',
   expires_at: 'number|null', refresh_at: 'number|null', has_refresh_token: 'boolean', last_refresh_at: 'number|null',
@@ -34,6 +34,7 @@ const CREDENTIAL_SCHEMA: Record<string, Kind> = {
 function kindOf(value: unknown): Kind | 'other' {
   if (Array.isArray(value)) return value.every((v) => typeof v === 'string') ? 'string[]' : 'other';
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return typeof value as Kind;
+  if (typeof value === 'object' && value !== null) return 'object';
   return 'other';
 }
 
@@ -68,6 +69,8 @@ describe('mcpauthd status', () => {
     const parsed = JSON.parse(result.stdout) as { daemon: Record<string, unknown>; credentials: Record<string, unknown>[] };
     expect(Object.keys(parsed).sort()).toEqual(['credentials', 'daemon']);
     expect(conforms(parsed.daemon, DAEMON_SCHEMA)).toEqual([]);
+    // What `mcpauthd daemon` verified at start (issue 13 item 4; docs/protocol.md).
+    expect(parsed.daemon['core_dumps']).toEqual(process.platform === 'linux' ? { core_limit_zero: true, dumpable: false, reason: null } : expect.any(Object));
     expect(parsed.credentials).toHaveLength(1);
     expect(conforms(parsed.credentials[0] as Record<string, unknown>, CREDENTIAL_SCHEMA)).toEqual([]);
     expect(parsed.credentials[0]).toMatchObject({ state: 'valid', has_refresh_token: true });

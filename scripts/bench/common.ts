@@ -14,6 +14,8 @@ import { resolvePaths, type Paths } from '../../shared/paths.js';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DIST = join(REPO_ROOT, 'dist');
 export const CLI = join(DIST, 'client', 'cli.js');
+/** The executable users run (package.json "bin"): token and status load the CommonJS build from here. */
+export const BIN = join(DIST, 'client', 'bin.cjs');
 export const BENCH_DIST = join(DIST, 'scripts', 'bench');
 
 /**

@@ -3,7 +3,8 @@
  *
  *   1. token.get over the socket (1 client, 50 clients) vs a bare node-ipc
  *      echo server with the daemon's exact parser profile and payload size;
- *   2. `mcpauthd token <url>` as a whole process vs `node -e 0`;
+ *   2. `mcpauthd token <url>` and `mcpauthd status --json` as whole processes
+ *      (the bin, as users run them) vs `node -e 0`;
  *   3. a daemon holding 10,000 credentials vs one holding 1: start-up, memory,
  *      timers, token.get tail latency;
  *   4. a refresh storm against a real authorization server: 1,000 credentials
@@ -30,7 +31,7 @@ import {
   childNodeArgs,
   daemonHostExecArgv,
   serverNodeArgs,
-  CLI,
+  BIN,
   FAKE_SERVER_URL_TEMPLATE,
   REPO_ROOT,
   fakeServerUrl,
@@ -155,7 +156,19 @@ interface Results {
   machine: Record<string, unknown>;
   config: typeof config;
   latency?: Record<Mode, Partial<Record<Subject, Measured>>>;
-  cli?: { runs: number; nodeMs: number; cliMs: number; versionMs: number; ratio: number; nodeAll: number[]; cliAll: number[]; versionAll: number[] };
+  cli?: {
+    runs: number;
+    nodeMs: number;
+    cliMs: number;
+    versionMs: number;
+    ratio: number;
+    nodeAll: number[];
+    cliAll: number[];
+    versionAll: number[];
+    /** `mcpauthd status --json` (absent in results written before it was measured). */
+    statusMs?: number;
+    statusAll?: number[];
+  };
   scale?: {
     credentials: number;
     plantMs: number;
@@ -328,9 +341,9 @@ async function runLatencyAndScale(): Promise<void> {
 
     // ---- 2. the CLI as a whole process, against Node's own start-up
     if (only.has('cli')) {
-      log(`mcpauthd token vs node -e 0, ${config.cliRuns} runs each...`);
+      log(`mcpauthd token and status --json vs node -e 0, ${config.cliRuns} runs each...`);
       results.cli = runCli(homeOne);
-      log(`  node -e 0 ${round(results.cli.nodeMs, 1)} ms, mcpauthd token ${round(results.cli.cliMs, 1)} ms (x${round(results.cli.ratio, 2)})`);
+      log(`  node -e 0 ${round(results.cli.nodeMs, 1)} ms, mcpauthd token ${round(results.cli.cliMs, 1)} ms (x${round(results.cli.ratio, 2)}), status --json ${round(results.cli.statusMs ?? Number.NaN, 1)} ms`);
     }
 
     if (only.has('scale')) {
@@ -381,14 +394,18 @@ function runCli(home: BenchHome): NonNullable<Results['cli']> {
   };
   const nodeAll: number[] = [];
   const cliAll: number[] = [];
+  const statusAll: number[] = [];
   const versionAll: number[] = [];
   // One unmeasured run of each warms the file cache.
   time(['-e', '0']);
-  time([CLI, 'token', url]);
+  time([BIN, 'token', url]);
+  time([BIN, 'status', '--json']);
+  // Through the bin, as users and headers helpers run them; --version takes the ESM path.
   const runs: [number[], string[], ((out: string) => boolean) | undefined][] = [
     [nodeAll, ['-e', '0'], undefined],
-    [cliAll, [CLI, 'token', url], (out) => out.startsWith('eyJ')],
-    [versionAll, [CLI, '--version'], undefined],
+    [cliAll, [BIN, 'token', url], (out) => out.startsWith('eyJ')],
+    [statusAll, [BIN, 'status', '--json'], (out) => out.includes('"credentials"')],
+    [versionAll, [BIN, '--version'], undefined],
   ];
   for (let i = 0; i < config.cliRuns; i++) {
     const order = runs.map((_, k) => runs[(k + i) % runs.length] as (typeof runs)[number]);
@@ -396,7 +413,7 @@ function runCli(home: BenchHome): NonNullable<Results['cli']> {
   }
   const nodeMs = median(nodeAll);
   const cliMs = median(cliAll);
-  return { runs: config.cliRuns, nodeMs, cliMs, versionMs: median(versionAll), ratio: cliMs / nodeMs, nodeAll, cliAll, versionAll };
+  return { runs: config.cliRuns, nodeMs, cliMs, versionMs: median(versionAll), ratio: cliMs / nodeMs, nodeAll, cliAll, versionAll, statusMs: median(statusAll), statusAll };
 }
 
 /**
@@ -489,7 +506,10 @@ function buildReport(): Row[] {
   }
   const C = results.cli;
   if (C !== undefined) {
-    add('`mcpauthd token` process (median)', fmtMs(C.cliMs), `${fmtMs(C.nodeMs)} (node -e 0)`, fmtX(C.ratio), '<= 1.5x', C.ratio <= 1.5);
+    add('`mcpauthd token` process (median)', fmtMs(C.cliMs), `${fmtMs(C.nodeMs)} (node -e 0)`, fmtX(C.ratio), '<= 1.15x', C.ratio <= 1.15);
+    if (C.statusMs !== undefined) {
+      add('`mcpauthd status --json` process (median)', fmtMs(C.statusMs), `${fmtMs(C.nodeMs)} (node -e 0)`, fmtX(C.statusMs / C.nodeMs), '<= 1.15x', C.statusMs / C.nodeMs <= 1.15);
+    }
     add('`mcpauthd --version` process (median)', fmtMs(C.versionMs), `${fmtMs(C.nodeMs)} (node -e 0)`, fmtX(C.versionMs / C.nodeMs));
   }
   const S = results.scale;
@@ -660,6 +680,7 @@ function chart(): string | undefined {
       series: [
         { name: 'node -e 0', color: '#888888', dash: '4 3', grid: latencyGrid(C.nodeAll) },
         { name: 'mcpauthd token <url>', color: '#1f77b4', grid: latencyGrid(C.cliAll) },
+        ...(C.statusAll === undefined ? [] : [{ name: 'mcpauthd status --json', color: '#2ca02c', grid: latencyGrid(C.statusAll) }]),
       ],
     });
   }

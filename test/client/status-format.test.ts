@@ -22,10 +22,10 @@ const credential = (c: Partial<CredentialSummary> & Pick<CredentialSummary, 'res
 const STATUS: StatusResult = {
   daemon: { pid: 4242, version: '0.1.0', protocol: 1, socket: '/run/user/1000/mcpauthd/mcpauthd.sock', home: '/home/u/.local/state/mcpauthd', started_at: s - 3 * 3600 - 12 * 60, peer_check: 'peercred' },
   credentials: [
-    credential({ resource: 'https://a.example.com/mcp', scopes: ['mcp:tools', 'mcp:read'], state: 'valid', expires_at: s + 41 * 60, refresh_at: s + 31 * 60 }),
+    credential({ resource: 'https://a.example.com/mcp', scopes: ['mcp:tools', 'mcp:read'], state: 'valid', expires_at: s + 41 * 60, refresh_at: s + 31 * 60, last_refresh_at: s - 9 * 60 }),
     credential({ resource: 'https://b.example.com/mcp', server_urls: ['https://b.example.com/mcp', 'https://b.example.com/sse'], scopes: [], state: 'expiring', expires_at: s + 4 * 60, refresh_at: s - 30 }),
     credential({ resource: 'https://c.example.com/', server_urls: ['https://c.example.com/mcp'], state: 'refreshing', expires_at: s + 90, refresh_at: s - 60 }),
-    credential({ resource: 'https://d.example.com/mcp', state: 'error', expires_at: s + 20 * 60, refresh_at: s - 600, next_attempt_at: s + 5 * 60, last_error: 'token endpoint answered HTTP 503' }),
+    credential({ resource: 'https://d.example.com/mcp', state: 'error', expires_at: s + 20 * 60, refresh_at: s - 600, next_attempt_at: s + 5 * 60, last_refresh_at: s - 2 * 86_400, last_error: 'token endpoint answered HTTP 503' }),
     credential({ resource: 'https://e.example.com/mcp', state: 'expired', expires_at: s - 3 * 3600, has_refresh_token: false }),
     credential({ resource: 'https://f.example.com/mcp', state: 'needs_login', expires_at: s - 2 * 86_400, last_error: 'invalid_grant: the refresh token was revoked' }),
     credential({ resource: 'https://g.example.com/mcp', server_urls: [], state: 'expired', expires_at: s - 120, refresh_at: s - 400 }),
@@ -42,15 +42,15 @@ describe('formatStatus()', () => {
 socket    /run/user/1000/mcpauthd/mcpauthd.sock (callers checked by uid)
 database  /home/u/.local/state/mcpauthd/mcpauthd.db
 
-SERVER                          SCOPES              EXPIRES            NEXT REFRESH    STATE        LAST ERROR
-https://a.example.com/mcp       mcp:tools mcp:read  in 41 min          in 31 min       valid
-https://b.example.com/mcp (+1)  -                   in 4 min           due             expiring
-https://c.example.com/mcp       read                in 2 min           running         refreshing
-https://d.example.com/mcp       read                in 20 min          retry in 5 min  error        token endpoint answered HTTP 503
-https://e.example.com/mcp       read                expired 3 h ago    never           expired      no refresh token: log in again
-https://f.example.com/mcp       read                expired 2 d ago    -               needs_login  invalid_grant: the refresh token was revoked
-https://g.example.com/mcp       read                expired 2 min ago  due             expired
-https://h.example.com/mcp       read                unknown            -               valid
+SERVER                          SCOPES              EXPIRES            LAST REFRESH  NEXT REFRESH    STATE        LAST ERROR
+https://a.example.com/mcp       mcp:tools mcp:read  in 41 min          9 min ago     in 31 min       valid
+https://b.example.com/mcp (+1)  -                   in 4 min           never         due             expiring
+https://c.example.com/mcp       read                in 2 min           never         running         refreshing
+https://d.example.com/mcp       read                in 20 min          2 d ago       retry in 5 min  error        token endpoint answered HTTP 503
+https://e.example.com/mcp       read                expired 3 h ago    never         never           expired      no refresh token: log in again
+https://f.example.com/mcp       read                expired 2 d ago    never         -               needs_login  invalid_grant: the refresh token was revoked
+https://g.example.com/mcp       read                expired 2 min ago  never         due             expired
+https://h.example.com/mcp       read                unknown            never         -               valid
 
 2 credentials need a new login:
   mcpauthd login https://e.example.com/mcp
@@ -66,7 +66,7 @@ https://h.example.com/mcp       read                unknown            -        
   it('with colour: should colour the state word only, so the columns stay aligned', () => {
     const text = formatStatus(STATUS, { nowMs: NOW, color: true });
     const lines = text.split('\n');
-    expect(lines.find((l) => l.startsWith('https://a.'))).toBe('https://a.example.com/mcp       mcp:tools mcp:read  in 41 min          in 31 min       \x1b[32mvalid\x1b[0m');
+    expect(lines.find((l) => l.startsWith('https://a.'))).toBe('https://a.example.com/mcp       mcp:tools mcp:read  in 41 min          9 min ago     in 31 min       \x1b[32mvalid\x1b[0m');
     expect(lines.find((l) => l.startsWith('https://f.'))).toContain('\x1b[31mneeds_login\x1b[0m  invalid_grant');
     expect(lines.find((l) => l.startsWith('https://d.'))).toContain('\x1b[33merror\x1b[0m        token endpoint');
     // Without the escapes it is exactly the plain text.

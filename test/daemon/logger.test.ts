@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
-import { createLogger, parseLogLevel } from '../../daemon/logger.js';
+import winston from 'winston';
+import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel, type LogFormat } from '../../daemon/logger.js';
 import { Secret } from '../../daemon/secret.js';
 
 function capture() {
@@ -47,5 +48,53 @@ describe('logger redaction', () => {
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(parseLogLevel(undefined)).toBe('info');
     expect(() => parseLogLevel('loud')).toThrow(/error, warn, info, debug/);
+  });
+});
+
+describe('log formats', () => {
+  function captureAs(format: LogFormat, file?: Writable) {
+    let text = '';
+    const stream = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        text += chunk.toString();
+        cb();
+      },
+    });
+    const logger = createLogger({ level: 'debug', stream, format, ...(file === undefined ? {} : { file: new winston.transports.Stream({ stream: file }) }) });
+    return { logger, text: () => text };
+  }
+
+  it('text: one readable line per entry (time, level, message, key=value), redacted like JSON', () => {
+    const { logger, text } = captureAs('text');
+    logger.info('refreshed', { resource: 'https://a.example/mcp', expires_at: 1795000000, rotated: true, access_token: 'AT-secret-9', reason: 'HTTP 503 from server' });
+    logger.warn('server said Bearer abcdefghijklmnop', { nested: { refresh_token: 'RT-secret-8' } });
+    const lines = text().trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  refreshed resource=https:\/\/a\.example\/mcp expires_at=1795000000 rotated=true access_token=\[redacted\] reason="HTTP 503 from server"$/);
+    expect(lines[1]).toMatch(/ warn  server said Bearer \[redacted\] nested=\{"refresh_token":"\[redacted\]"\}$/);
+    expect(text()).not.toMatch(/secret-\d|abcdefghijklmnop/);
+  });
+
+  it('text on stderr still writes JSON lines to the log file', () => {
+    let fileText = '';
+    const file = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        fileText += chunk.toString();
+        cb();
+      },
+    });
+    const { logger, text } = captureAs('text', file);
+    logger.info('daemon started', { pid: 42 });
+    expect(text()).toMatch(/ info  daemon started pid=42\n$/);
+    expect(JSON.parse(fileText.trim())).toMatchObject({ level: 'info', message: 'daemon started', pid: 42 });
+  });
+
+  it('should default to text on a terminal and JSON otherwise, and accept only json or text', () => {
+    expect(defaultLogFormat({ isTTY: true })).toBe('text');
+    expect(defaultLogFormat({ isTTY: false })).toBe('json');
+    expect(defaultLogFormat({})).toBe('json');
+    expect(parseLogFormat('TEXT', 'json')).toBe('text');
+    expect(parseLogFormat(undefined, 'text')).toBe('text');
+    expect(() => parseLogFormat('yaml', 'json')).toThrow(/json or text/);
   });
 });

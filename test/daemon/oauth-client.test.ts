@@ -217,6 +217,30 @@ describe('oauth-client', () => {
       expect(await checkRegistration(stored, HTTP)).toBe('unknown');
       expect(await checkRegistration({ ...stored, registrationClientUri: null }, HTTP)).toBe('unknown');
     });
+
+    it('C3, T1: never sends the registration access token to a registration_client_uri on another origin than the authorization server', async () => {
+      // A second server on another port is another origin: it must never see the token.
+      const elsewhere = await startTinyServer({ '/register/dyn-9': (_req, res) => json(res, 200, { client_id: 'dyn-9' }) });
+      try {
+        const stored: ClientRegistration = {
+          issuer: server.origin,
+          clientId: 'dyn-9',
+          clientSecret: null,
+          tokenEndpointAuthMethod: 'none',
+          registrationAccessToken: new Secret('rat-cross-origin'),
+          registrationClientUri: `${elsewhere.origin}/register/dyn-9`,
+          redirectUris: [],
+          kind: 'dynamic',
+          createdAt: 0,
+        };
+        // Unusable for the read: 'unknown', so the login goes on without asking anyone.
+        expect(await checkRegistration(stored, HTTP)).toBe('unknown');
+        expect(elsewhere.requests).toEqual([]);
+        expect(server.requests).toEqual([]);
+      } finally {
+        await elsewhere.stop();
+      }
+    });
   });
 
   describe('authorization request', () => {

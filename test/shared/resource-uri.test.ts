@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { assertSecureUrl, isLoopbackHost, resourceKey } from '../../shared/resource-uri.js';
+import { assertSecureUrl, isLoopbackHost, nearbyUrls, resourceKey } from '../../shared/resource-uri.js';
 
 describe('resourceKey', () => {
   it('should fold scheme and host case, default port and fragment only', () => {
@@ -45,5 +45,14 @@ describe('assertSecureUrl (A5)', () => {
   it('should know the loopback hosts', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '::1', 'api.localhost']) expect(isLoopbackHost(host)).toBe(true);
     for (const host of ['128.0.0.1', '10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io', '::2']) expect(isLoopbackHost(host)).toBe(false);
+  });
+});
+
+describe('nearbyUrls (near misses named in not_found, never served)', () => {
+  it('should toggle the trailing slash of a non-root path and swap http/https, and nothing else', () => {
+    expect(nearbyUrls('https://h.example/mcp/')).toEqual(['https://h.example/mcp', 'http://h.example/mcp/', 'http://h.example/mcp']);
+    expect(nearbyUrls('http://h.example:8443/a/b?x=1')).toEqual(['http://h.example:8443/a/b/?x=1', 'https://h.example:8443/a/b?x=1', 'https://h.example:8443/a/b/?x=1']);
+    expect(nearbyUrls('https://h.example')).toEqual(['http://h.example/']);
+    expect(nearbyUrls('not a url')).toEqual([]);
   });
 });

@@ -1,0 +1,164 @@
+/**
+ * McpAuthdClient: the daemon's methods as typed calls over one connection.
+ * Its own module so that `mcpauthd token` and `status` load only this and the
+ * connection, not the MCP SDK adapters that client/index.ts also exports.
+ */
+import { assertNonNegativeInteger, assertOptionalString, assertString, assertStringArray } from '../shared/assert.js';
+import { AuthdError, isAuthdError } from '../shared/errors.js';
+import { resolvePaths } from '../shared/paths.js';
+import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/refresh-timing.js';
+import {
+  EVENT_CREDENTIAL_UPDATED,
+  type CredentialUpdated,
+  type RefreshResult,
+  type CredentialRef,
+  type DeleteResult,
+  type LoginParams,
+  type LoginProgress,
+  type LoginResult,
+  type StatusResult,
+  type TokenGetResult,
+} from '../shared/protocol.js';
+import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
+import { requestFullStatus } from './status-pages.js';
+
+export interface ClientOptions {
+  /**
+   * Socket path; default MCPAUTHD_SOCKET, else the first of $XDG_RUNTIME_DIR,
+   * /run/user/<uid> (when ours and 0700) and the state directory where a daemon listens.
+   */
+  socket?: string;
+  /** State directory, used only to find the default socket. */
+  home?: string;
+  /**
+   * Per-request timeout in ms (default 10 s). Requests that may wait on a
+   * refresh (`refresh()`, `getToken()` with `minTtl`) wait at least as long
+   * as the daemon may take for one (140 s).
+   */
+  timeoutMs?: number;
+}
+
+export interface GetTokenOptions {
+  scopes?: string[];
+  /** Seconds the token must remain valid for; the daemon refreshes first when needed. */
+  minTtl?: number;
+  /** Treat `target` as a resource identifier only, not as an MCP server URL. */
+  byResource?: boolean;
+}
+
+export class McpAuthdClient {
+  readonly #connection: Connection;
+  readonly #timeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    assertOptionalString(options.socket, 'options.socket');
+    assertOptionalString(options.home, 'options.home');
+    this.#connection = new Connection(resolvePaths({ home: options.home, socket: options.socket }).socketCandidates);
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  get socketPath(): string {
+    return this.#connection.socketPath;
+  }
+
+  /**
+   * An access token for exactly `target` (an MCP server URL or a resource).
+   * @throws AuthdError `not_found`, `needs_login`, `insufficient_scope` (with `data.scope` for a step-up), `expired`, `DAEMON_UNAVAILABLE`
+   */
+  async getToken(target: string, options: GetTokenOptions = {}): Promise<TokenGetResult> {
+    assertString(target, 'target');
+    if (options.scopes !== undefined) assertStringArray(options.scopes, 'options.scopes');
+    if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
+    const ref: CredentialRef = options.byResource === true ? { resource: target } : { server_url: target };
+    const mayRefresh = options.minTtl !== undefined && options.minTtl > 0;
+    const request = this.#connection.request(
+      'token.get',
+      { ...ref, ...(options.scopes === undefined ? {} : { scopes: options.scopes }), ...(options.minTtl === undefined ? {} : { min_ttl: options.minTtl }) },
+      { timeoutMs: mayRefresh ? this.#refreshWaitMs : this.#timeoutMs },
+    );
+    return mayRefresh ? explainRefreshTimeout(request, target) : request;
+  }
+
+  async status(): Promise<StatusResult> {
+    return requestFullStatus(this.#connection, this.#timeoutMs);
+  }
+
+  /** Forgets the credential for `target` (revoking it at the authorization server when it can). */
+  async logout(target: string): Promise<DeleteResult> {
+    assertString(target, 'target');
+    return this.#connection.request('credential.delete', { server_url: target }, { timeoutMs: this.#timeoutMs });
+  }
+
+  /** Refreshes the credential for `target` now (joining a refresh already in flight). */
+  async refresh(target: string): Promise<RefreshResult> {
+    assertString(target, 'target');
+    return explainRefreshTimeout(this.#connection.request('credential.refresh', { server_url: target }, { timeoutMs: this.#refreshWaitMs }), target);
+  }
+
+  /** A request that may wait on a refresh waits as long as the daemon may take for one (shared/refresh-timing.ts). */
+  get #refreshWaitMs(): number {
+    return Math.max(this.#timeoutMs, CLIENT_REFRESH_WAIT_MS);
+  }
+
+  /**
+   * Calls `listener` whenever a credential is refreshed, needs a login, is
+   * logged into or deleted, so a long-running client never holds a stale token.
+   * Resolves once the daemon confirmed; the returned function unsubscribes.
+   */
+  async subscribe(listener: (event: CredentialUpdated) => void): Promise<() => void> {
+    const off = this.#connection.onNotification((n) => {
+      if (n.event === EVENT_CREDENTIAL_UPDATED) listener(n.data as unknown as CredentialUpdated);
+    });
+    try {
+      await this.#connection.request('subscribe', {}, { timeoutMs: this.#timeoutMs });
+    } catch (err) {
+      off();
+      throw err;
+    }
+    return off;
+  }
+
+  /**
+   * Logs into an MCP server through the daemon. Resolves when the user has
+   * approved in the browser and the token has been checked and stored.
+   */
+  async login(params: LoginParams, onProgress?: (progress: LoginProgress) => void, signal?: AbortSignal): Promise<LoginResult> {
+    assertString(params.server_url, 'params.server_url');
+    return this.#connection.request('login', params, {
+      timeoutMs: 0,
+      ...(signal === undefined ? {} : { signal }),
+      onEvent: (n) => {
+        if (n.event === 'login.progress' && onProgress !== undefined) onProgress(n.data as unknown as LoginProgress);
+      },
+    });
+  }
+
+  /** Hands the daemon the redirect URL the browser ended on (for a browser on another machine). */
+  async submitCallback(loginId: string, url: string): Promise<boolean> {
+    assertString(loginId, 'loginId');
+    assertString(url, 'url');
+    return (await this.#connection.request('login.callback', { login_id: loginId, url }, { timeoutMs: this.#timeoutMs })).accepted;
+  }
+
+  close(): void {
+    this.#connection.close();
+  }
+}
+
+/**
+ * Past CLIENT_REFRESH_WAIT_MS the daemon should long have answered; when it
+ * has not, the refresh may still be running there (a busy or stuck daemon),
+ * and "daemon timeout" alone would suggest it was abandoned.
+ */
+async function explainRefreshTimeout<T>(request: Promise<T>, target: string): Promise<T> {
+  try {
+    return await request;
+  } catch (err) {
+    if (!isAuthdError(err, 'DAEMON_TIMEOUT')) throw err;
+    throw new AuthdError(
+      'DAEMON_TIMEOUT',
+      `no answer from the daemon within ${Math.round(CLIENT_REFRESH_WAIT_MS / 1000)} s; the refresh for ${target} may still be running in the daemon (it waits up to ${Math.round(DAEMON_REFRESH_LONGEST_MS / 1000)} s for the authorization server); check: mcpauthd status`,
+      { cause: err, data: { server_url: target } },
+    );
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The `mcpauthd` executable users run (package.json "bin": dist/client/bin.cjs):
+ * `token` and `status` through the CommonJS build of the shared command code
+ * (dist/cjs, built by `npm run build`), everything else through the ESM CLI.
+ * Same output and exit status as dist/client/cli.js, command by command.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensurePrivateDirectory } from '../daemon/private-path.js';
+import { Secret } from '../daemon/secret.js';
+import { TokenStore } from '../daemon/token-store.js';
+import { ledgerCliOutput, REPO_ROOT, runCli, startDaemonProcess, type CliResult, type DaemonProcess } from './helpers/daemon-process.js';
+import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+
+const BIN = join(REPO_ROOT, 'dist', 'client', 'bin.cjs');
+const ACCESS = 'eyJhbGciOiJFUzI1NiJ9.eyJhdWQiOiJodHRwczovL2JpbiJ9.c2lnbmF0dXJlLWJpbg';
+const URL = 'https://bin.example.com/mcp';
+
+describe('the mcpauthd executable (bin.cjs)', () => {
+  let home: TempHome;
+  let daemon: DaemonProcess;
+  let probe: string;
+
+  /** Runs the bin with a preload that prints, on exit, which dist/cjs modules CommonJS loaded. */
+  const bin = (args: string[]): CliResult & { cjs: string[] } => {
+    const r = spawnSync(process.execPath, ['--require', probe, BIN, ...args], { env: home.env, encoding: 'utf8', timeout: 20_000 });
+    ledgerCliOutput(args, r);
+    const marker = /\ncjs-modules: (.*)\n$/.exec(r.stderr);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\n?cjs-modules: .*\n$/, ''), cjs: marker === null ? [] : (JSON.parse(marker[1] as string) as string[]) };
+  };
+
+  beforeAll(async () => {
+    // A bare `tsc -p tsconfig.json` does not build it; `npm run build` (and npm test) does.
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cjs', 'client', 'cli-core.js'))) throw new Error('dist/cjs is missing: run npm run build');
+    home = makeTempHome();
+    process.umask(0o077);
+    ensurePrivateDirectory(home.paths.home);
+    const store = TokenStore.open(home.paths.database);
+    store.saveCredential({ resource: URL, serverUrl: URL, issuer: 'https://as.example.com', clientId: 'c1', scopes: ['mcp:tools'], accessToken: new Secret(ACCESS), tokenType: 'Bearer', refreshToken: null, expiresAt: Date.now() + 3_600_000, refreshAt: null });
+    store.close();
+    probe = join(home.root, 'probe.cjs');
+    writeFileSync(
+      probe,
+      `process.on('exit', () => process.stderr.write('\\ncjs-modules: ' + JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('/dist/cjs/')).map((k) => k.slice(k.indexOf('/dist/cjs/') + 1)).sort()) + '\\n'));\n`,
+    );
+    daemon = await startDaemonProcess(home.env);
+  });
+
+  afterAll(async () => {
+    await daemon.stop();
+    home.remove();
+  });
+
+  it('token and status: should answer exactly like cli.js, from the CommonJS build', () => {
+    for (const args of [['token', URL], ['token', URL, '--json'], ['status', '--json'], ['token', 'https://bin.example.com/mcp/'], ['token', URL, '--min-ttl', 'soon'], ['token', '--help']]) {
+      const viaBin = bin(args);
+      const viaCli = runCli(args, home.env);
+      // Nothing here depends on the clock (status --json has no relative times): the same bytes.
+      expect({ args, status: viaBin.status, stdout: viaBin.stdout, stderr: viaBin.stderr }).toEqual({ args, status: viaCli.status, stdout: viaCli.stdout, stderr: viaCli.stderr });
+      expect(viaBin.cjs).toContain('dist/cjs/client/cli-core.js');
+    }
+    const token = bin(['token', URL]);
+    expect(token).toMatchObject({ status: 0, stdout: `${ACCESS}\n` });
+    // The request itself went through the CommonJS client, not the ESM one.
+    expect(token.cjs).toEqual(expect.arrayContaining(['dist/cjs/client/authd-client.js', 'dist/cjs/client/connection.js', 'dist/cjs/shared/protocol.js']));
+  });
+
+  it('every other command: should run the ESM CLI and load nothing from dist/cjs', () => {
+    const version = bin(['--version']);
+    expect(version).toMatchObject({ status: 0, stdout: runCli(['--version'], home.env).stdout, cjs: [] });
+    const usage = bin([]);
+    expect(usage.status).toBe(2);
+    expect(usage.stdout).toContain('Usage: mcpauthd <command> [options]');
+    expect(bin(['refresh', '--help'])).toMatchObject({ status: 0, cjs: [] });
+  });
+});
