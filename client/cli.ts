@@ -74,7 +74,8 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
     usage: 'mcpauthd refresh <server-url|resource> [--json]',
     details: `Refreshes the credential now (the daemon also does this by itself before
 expiry). If a refresh for it is already running, waits for that one instead of
-presenting the refresh token twice.
+presenting the refresh token twice. Waits as long as the daemon may for a slow
+authorization server (140 s), saying so on stderr after 2 s.
 
   --json           print {"resource", "expires_at", "scopes"}`,
     options: { ...COMMON, json: { type: 'boolean' } },
