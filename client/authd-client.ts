@@ -4,7 +4,9 @@
  * connection, not the MCP SDK adapters that client/index.ts also exports.
  */
 import { assertNonNegativeInteger, assertOptionalString, assertString, assertStringArray } from '../shared/assert.js';
+import { AuthdError, isAuthdError } from '../shared/errors.js';
 import { resolvePaths } from '../shared/paths.js';
+import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/refresh-timing.js';
 import {
   EVENT_CREDENTIAL_UPDATED,
   type CredentialUpdated,
@@ -28,7 +30,11 @@ export interface ClientOptions {
   socket?: string;
   /** State directory, used only to find the default socket. */
   home?: string;
-  /** Per-request timeout in ms (default 10 s). */
+  /**
+   * Per-request timeout in ms (default 10 s). Requests that may wait on a
+   * refresh (`refresh()`, `getToken()` with `minTtl`) wait at least as long
+   * as the daemon may take for one (140 s).
+   */
   timeoutMs?: number;
 }
 
@@ -64,11 +70,13 @@ export class McpAuthdClient {
     if (options.scopes !== undefined) assertStringArray(options.scopes, 'options.scopes');
     if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
     const ref: CredentialRef = options.byResource === true ? { resource: target } : { server_url: target };
-    return this.#connection.request(
+    const mayRefresh = options.minTtl !== undefined && options.minTtl > 0;
+    const request = this.#connection.request(
       'token.get',
       { ...ref, ...(options.scopes === undefined ? {} : { scopes: options.scopes }), ...(options.minTtl === undefined ? {} : { min_ttl: options.minTtl }) },
-      { timeoutMs: this.#timeoutMs },
+      { timeoutMs: mayRefresh ? this.#refreshWaitMs : this.#timeoutMs },
     );
+    return mayRefresh ? explainRefreshTimeout(request, target) : request;
   }
 
   async status(): Promise<StatusResult> {
@@ -84,7 +92,12 @@ export class McpAuthdClient {
   /** Refreshes the credential for `target` now (joining a refresh already in flight). */
   async refresh(target: string): Promise<RefreshResult> {
     assertString(target, 'target');
-    return this.#connection.request('credential.refresh', { server_url: target }, { timeoutMs: Math.max(this.#timeoutMs, 30_000) });
+    return explainRefreshTimeout(this.#connection.request('credential.refresh', { server_url: target }, { timeoutMs: this.#refreshWaitMs }), target);
+  }
+
+  /** A request that may wait on a refresh waits as long as the daemon may take for one (shared/refresh-timing.ts). */
+  get #refreshWaitMs(): number {
+    return Math.max(this.#timeoutMs, CLIENT_REFRESH_WAIT_MS);
   }
 
   /**
@@ -129,5 +142,23 @@ export class McpAuthdClient {
 
   close(): void {
     this.#connection.close();
+  }
+}
+
+/**
+ * Past CLIENT_REFRESH_WAIT_MS the daemon should long have answered; when it
+ * has not, the refresh may still be running there (a busy or stuck daemon),
+ * and "daemon timeout" alone would suggest it was abandoned.
+ */
+async function explainRefreshTimeout<T>(request: Promise<T>, target: string): Promise<T> {
+  try {
+    return await request;
+  } catch (err) {
+    if (!isAuthdError(err, 'DAEMON_TIMEOUT')) throw err;
+    throw new AuthdError(
+      'DAEMON_TIMEOUT',
+      `no answer from the daemon within ${Math.round(CLIENT_REFRESH_WAIT_MS / 1000)} s; the refresh for ${target} may still be running in the daemon (it waits up to ${Math.round(DAEMON_REFRESH_LONGEST_MS / 1000)} s for the authorization server); check: mcpauthd status`,
+      { cause: err, data: { server_url: target } },
+    );
   }
 }

@@ -94,9 +94,11 @@ Examples:
       const target = onePositional(positionals, 'server-url|resource');
       const minTtl = values['min-ttl'] === undefined ? undefined : parseSeconds(String(values['min-ttl']), '--min-ttl');
       const scopes = values['scope'] === undefined ? undefined : splitScopes(String(values['scope']));
-      const result = await withClient(values, (c) =>
-        c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true }),
-      );
+      const result = await withClient(values, (c) => {
+        const call = c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true });
+        // Only a min-ttl may wait on a refresh; the plain call stays on the fast path.
+        return minTtl === undefined ? call : waitNotice(call);
+      });
       const header = `Bearer ${result.access_token}`;
       const json = values['json'] === true;
       if (values['header'] === true) process.stdout.write(json ? `${JSON.stringify({ Authorization: header })}\n` : `Authorization: ${header}\n`);
@@ -157,6 +159,13 @@ export function reportError(name: string, cmd: Command, err: unknown): number {
   }
   process.stderr.write(`mcpauthd ${name}: ${(err as Error).message ?? String(err)}\n`);
   return EXIT.error;
+}
+
+/** Says on stderr that a slow refresh is being waited for (client/wait-notice.ts). */
+export async function waitNotice<T>(work: Promise<T>): Promise<T> {
+  // Handled here while the module loads; withWaitNotice passes the outcome on.
+  work.catch(() => undefined);
+  return (await import('./wait-notice.js')).withWaitNotice(work, process.stderr);
 }
 
 export async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {

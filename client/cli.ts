@@ -26,6 +26,7 @@ import {
   runCommand,
   splitScopes,
   str,
+  waitNotice,
   withClient,
   type Command,
 } from './cli-core.js';
@@ -73,13 +74,14 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
     usage: 'mcpauthd refresh <server-url|resource> [--json]',
     details: `Refreshes the credential now (the daemon also does this by itself before
 expiry). If a refresh for it is already running, waits for that one instead of
-presenting the refresh token twice.
+presenting the refresh token twice. Waits as long as the daemon may for a slow
+authorization server (140 s), saying so on stderr after 2 s.
 
   --json           print {"resource", "expires_at", "scopes"}`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values, positionals) {
       const target = onePositional(positionals, 'server-url|resource');
-      const result = await withClient(values, (c) => c.refresh(target));
+      const result = await withClient(values, (c) => waitNotice(c.refresh(target)));
       const { relativeTime } = await import('./status-format.js');
       process.stdout.write(
         values['json'] === true

@@ -16,18 +16,12 @@ import { AuthdError } from '../shared/errors.js';
 import { isPlainObject } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
 import { redactText } from './logger.js';
+import { HTTP_TIMEOUT_MS } from '../shared/refresh-timing.js';
 
 /** Largest response body read; metadata and token responses are a few KiB. */
 export const MAX_RESPONSE_BYTES = 256 * 1024;
-/** Time allowed for one request, body included. */
-export const HTTP_TIMEOUT_MS = 10_000;
-/**
- * Time allowed for a refresh_token grant, body included: far longer than for
- * metadata, because a refresh given up on may still be answered, and a server
- * that rotated meanwhile revokes the grant when the old refresh token comes
- * again (issue 12). Only a server silent this long counts as "outcome unknown".
- */
-export const REFRESH_TIMEOUT_MS = 120_000;
+// The timeouts live in shared/ because clients wait for a refresh as long as the daemon may.
+export { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from '../shared/refresh-timing.js';
 /** Same-origin redirects followed for a metadata document before giving up. */
 export const MAX_REDIRECTS = 3;
 

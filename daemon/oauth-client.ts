@@ -21,7 +21,7 @@ import type { HttpPolicy, ObservedResponse } from './http-fetch.js';
 import type { AuthorizationResponse } from './loopback-callback.js';
 import { Secret } from './secret.js';
 import type { ClientRegistration, TokenEndpointAuthMethod } from './token-store.js';
-import { validateTokenResponse } from './token-response.js';
+import { RejectedTokenResponse, validateTokenResponse } from './token-response.js';
 import type { ValidatedTokens } from './token-response.js';
 
 /** Shown to the user on the AS's consent page. */
@@ -359,17 +359,32 @@ async function tokenCall(
       arrivedAt = context.now();
     }
   });
-  const validate = (body: Uint8Array): ValidatedTokens =>
-    validateTokenResponse(parseJsonObject(body, 'token response', metadata.token_endpoint), {
-      resource: context.resource,
-      requestedScopes: context.requestedScopes,
-      now: arrivedAt,
-    });
+  const validate = (body: Uint8Array): ValidatedTokens => {
+    let json: Record<string, unknown>;
+    try {
+      json = parseJsonObject(body, 'token response', metadata.token_endpoint);
+    } catch (err) {
+      // A 200 we cannot read: the server may have rotated the refresh token in
+      // sending it, and we cannot know the new one (token-refresher.ts).
+      if (!isAuthdError(err)) throw err;
+      throw new AuthdError(err.code, err.message, { cause: err, data: { ...err.data, outcome: 'unknown' } });
+    }
+    return validateTokenResponse(json, { resource: context.resource, requestedScopes: context.requestedScopes, now: arrivedAt });
+  };
   try {
     await call(config);
   } catch (err) {
-    if (raw !== undefined) validate(raw);
-    return toAuthdError(err);
+    if (raw === undefined) return toAuthdError(err);
+    // A 200 that openid-client refused: ours names the broken field, and
+    // when ours passes, the library's reason stands, with the refresh token
+    // the answer issued kept either way (invariant 7).
+    const tokens = validate(raw);
+    try {
+      return toAuthdError(err);
+    } catch (refused) {
+      if (refused instanceof AuthdError) throw new RejectedTokenResponse(refused, tokens.refreshToken);
+      throw refused;
+    }
   }
   if (raw === undefined) throw oauthError('the token endpoint answered without a body', 'invalid_token_response');
   return validate(raw);

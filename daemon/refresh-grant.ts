@@ -73,10 +73,14 @@ export function createRefreshGrant(deps: RefreshGrantDeps): RefreshGrant {
 
 /**
  * A token request that may have reached the server without an answer coming
- * back: the server may have rotated the refresh token (data.outcome "unknown").
+ * back, or whose answer could not be read: the server may have rotated the
+ * refresh token (data.outcome "unknown").
  * Anything else passes unchanged.
  */
 function markOutcomeUnknown(err: unknown): unknown {
-  if (!mayHaveReachedServer(err) || !isAuthdError(err)) return err;
+  if (!isAuthdError(err)) return err;
+  // An answer too large to read may be a 200 whose rotation we cannot see.
+  const unreadable = err.code === 'HTTP_FAILED' && err.data?.['reason'] === 'too_large';
+  if (!mayHaveReachedServer(err) && !unreadable) return err;
   return new AuthdError(err.code, err.message, { cause: err, data: { ...err.data, outcome: 'unknown' } });
 }

@@ -9,7 +9,10 @@
  *   before the new token is served;
  * - failures are classified: a rejected grant asks the user to log in again, a
  *   rejected client drops the registration, anything transient backs off while
- *   the still-valid access token keeps being served.
+ *   the still-valid access token keeps being served;
+ * - a 200 that fails those checks still may have rotated the refresh token:
+ *   the refresh token it issued is stored (its access token never is), so the
+ *   next attempt presents that one and the grant survives (invariant 7).
  *
  * The network call itself is injected (`RefreshGrant`), so this policy is
  * tested against a real authorization server and against staged faults alike.
@@ -18,6 +21,7 @@ import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
 import { backoffDelay, computeRefreshAt, unknownOutcomeRetryAt } from './refresh-policy.js';
 import type { Secret } from './secret.js';
+import { RejectedTokenResponse } from './token-response.js';
 import type { ClientRegistration, CredentialRecord, TokenStore } from './token-store.js';
 
 /** What a refresh grant returns once the response passed validation. */
@@ -33,7 +37,9 @@ export interface RefreshedTokens {
  * Performs one refresh_token grant. Must send `resource` = record.resource
  * verbatim, no `scope`, and validate the response. Errors: AuthdError with
  * `data.error` set to the OAuth error code when the server answered with one
- * (`invalid_grant`, `invalid_client`...); anything else counts as transient.
+ * (`invalid_grant`, `invalid_client`...); a 200 that failed validation as a
+ * RejectedTokenResponse carrying the refresh token it issued; anything else
+ * counts as transient.
  */
 export type RefreshGrant = (input: { record: CredentialRecord; refreshToken: Secret; registration: ClientRegistration | undefined; signal?: AbortSignal }) => Promise<RefreshedTokens>;
 
@@ -178,6 +184,9 @@ export class TokenRefresher {
    * over a late failure exactly as it wins over a late success.
    */
   #fail(record: CredentialRecord, presented: Secret, err: unknown): CredentialRecord {
+    if (err instanceof RejectedTokenResponse && err.issuedRefreshToken !== null && !err.issuedRefreshToken.equals(presented)) {
+      return this.#keepIssuedRefreshToken(record, presented, err.issuedRefreshToken, err);
+    }
     const outcome = classifyRefreshFailure(err);
     const reason = describeFailure(err);
     const key = record.resourceKey;
@@ -200,6 +209,39 @@ export class TokenRefresher {
       cause: err,
       data: { resource: record.resource },
     });
+  }
+
+  /**
+   * The server answered 200, but the answer failed our checks (wrong
+   * audience, not Bearer, absurd expiry...). A rotating server has retired
+   * the presented refresh token in answering: presenting it again would
+   * revoke the grant. So the grant now lives in the refresh token the answer
+   * issued, stored at once (conditional, like a rotation); the rejected access
+   * token is dropped unseen, the old one is served until it expires; the
+   * credential is `error` naming the failed check, and the retry after backoff
+   * presents the new refresh token.
+   */
+  #keepIssuedRefreshToken(record: CredentialRecord, presented: Secret, issued: Secret, err: RejectedTokenResponse): CredentialRecord {
+    const key = record.resourceKey;
+    const failures = record.failureCount + 1;
+    const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
+    const check = typeof err.data?.['reason'] === 'string' ? (err.data['reason'] as string) : 'invalid_token_response';
+    const reason = `the answer failed the ${check} check: ${err.message}`.slice(0, 240);
+    const lastError = `${reason}; its access token was not used, its new refresh token was kept`;
+    if (!this.#store.keepIssuedRefreshToken(key, presented, issued, { lastError, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
+    const retry = new Date(nextAttemptAt).toISOString();
+    this.#logger.warn('refresh answer rejected; its new refresh token was kept, its access token dropped', {
+      resource: record.resource,
+      reason,
+      failures,
+      next_attempt_at: retry,
+    });
+    this.#onChange?.('refresh_failed', record);
+    throw new AuthdError(
+      'refresh_failed',
+      `refreshing the token for ${record.resource} failed: ${reason}; the current access token is served until it expires, and the refresh is tried again at ${retry} with the refresh token the server issued`,
+      { cause: err, data: { resource: record.resource, check, next_attempt_at: Math.floor(nextAttemptAt / 1000) } },
+    );
   }
 
   /**

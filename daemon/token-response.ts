@@ -81,10 +81,46 @@ export function checkAudience(accessToken: string, body: Record<string, unknown>
 }
 
 /**
+ * A 200 from the token endpoint that failed a check. The server may have
+ * rotated the refresh token in answering it: the refresh token it issued (if
+ * any) is carried here, outside `data` and the message, so a refresh can keep
+ * the grant alive (invariant 7) while its access token is never used.
+ */
+export class RejectedTokenResponse extends AuthdError {
+  readonly #issuedRefreshToken: Secret | null;
+
+  constructor(rejection: AuthdError, issuedRefreshToken: Secret | null) {
+    super(rejection.code, rejection.message, { cause: rejection, ...(rejection.data === undefined ? {} : { data: { ...rejection.data } }) });
+    this.#issuedRefreshToken = issuedRefreshToken;
+  }
+
+  /** The refresh token the rejected answer carried; null when it carried none (the presented one stays valid, RFC 6749 §6). */
+  get issuedRefreshToken(): Secret | null {
+    return this.#issuedRefreshToken;
+  }
+}
+
+/** The `refresh_token` of a token response body, whatever else is wrong with it; null when there is none usable. */
+export function issuedRefreshToken(body: unknown): Secret | null {
+  const value = isPlainObject(body) ? body['refresh_token'] : undefined;
+  return typeof value === 'string' && value !== '' ? new Secret(value) : null;
+}
+
+/**
  * Validates a token response body into tokens.
- * @throws AuthdError OAUTH_FAILED with data.reason naming the broken field.
+ * @throws RejectedTokenResponse (code OAUTH_FAILED, data.reason naming the
+ * broken field) carrying the refresh token the body held, if any.
  */
 export function validateTokenResponse(body: unknown, context: TokenResponseContext): ValidatedTokens {
+  try {
+    return checkTokenResponse(body, context);
+  } catch (err) {
+    if (err instanceof AuthdError) throw new RejectedTokenResponse(err, issuedRefreshToken(body));
+    throw err;
+  }
+}
+
+function checkTokenResponse(body: unknown, context: TokenResponseContext): ValidatedTokens {
   if (!isPlainObject(body)) throw invalid('token response is not a JSON object', 'invalid_token_response');
   const accessToken = body['access_token'];
   if (typeof accessToken !== 'string' || accessToken === '') {

@@ -484,6 +484,41 @@ export class TokenStore {
     })();
   }
 
+  /**
+   * A refresh answered 200 with an answer that failed our checks: the grant
+   * now lives in the refresh token that answer issued (the server may have
+   * retired the presented one), so it replaces the stored one; the access
+   * token, its expiry and scopes stay as they were (the rejected access token
+   * is never stored), and the credential is marked `error`. Conditional on
+   * the presented refresh token, in one transaction, like rotateTokens.
+   * @returns false when the credential changed or went meanwhile (nothing written).
+   */
+  keepIssuedRefreshToken(
+    key: string,
+    presented: Secret,
+    issued: Secret,
+    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
+  ): boolean {
+    this.#byKey.delete(key);
+    this.#byServerUrl.clear();
+    return this.#db.transaction(() => {
+      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
+      const now = this.#now();
+      this.#stmts.replaceRefreshToken.run({ resource_key: key, refresh_token: issued.reveal(), now });
+      this.#stmts.setState.run({
+        resource_key: key,
+        state: 'error',
+        last_error: details.lastError,
+        keep_error: 0,
+        next_attempt_at: details.nextAttemptAt,
+        failure_count: details.failureCount,
+        now,
+      });
+      return true;
+    })();
+  }
+
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
   setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
     if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);
@@ -627,6 +662,7 @@ function prepareStatements(db: Database.Database) {
          last_error = NULL, next_attempt_at = NULL, failure_count = 0, updated_at = @now
        WHERE resource_key = @resource_key`,
     ),
+    replaceRefreshToken: db.prepare('UPDATE credentials SET refresh_token = @refresh_token, updated_at = @now WHERE resource_key = @resource_key'),
     setState: db.prepare(
       `UPDATE credentials SET state = @state,
          last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @last_error END,

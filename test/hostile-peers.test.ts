@@ -352,9 +352,12 @@ describe('hostile peers during a refresh: the previous credential stays exactly 
     return after as CredentialRecord;
   }
 
+  // The refresh token a hostile answer issues: kept (the server may have retired the presented one), never shown.
+  const issuedRefreshToken = randomBytes(32).toString('base64url');
+  recordSecret(issuedRefreshToken);
   const token = (form: URLSearchParams, extra: Record<string, unknown>): { status: number; body: string } => ({
     status: 200,
-    body: JSON.stringify({ access_token: fakeJwt({ aud: form.get('resource') }), token_type: 'Bearer', expires_in: 600, refresh_token: 'rotated-should-not-be-kept', ...extra }),
+    body: JSON.stringify({ access_token: fakeJwt({ aud: form.get('resource') }), token_type: 'Bearer', expires_in: 600, refresh_token: issuedRefreshToken, ...extra }),
   });
 
   it.each([
@@ -363,9 +366,30 @@ describe('hostile peers during a refresh: the previous credential stays exactly 
     ['a string expires_in', (f: URLSearchParams) => token(f, { expires_in: '600' }), 'invalid_expires_in'],
     ['a token type other than Bearer', (f: URLSearchParams) => token(f, { token_type: 'DPoP' }), 'unsupported_token_type'],
     ['a token for another audience', (f: URLSearchParams) => token(f, { access_token: fakeJwt({ aud: 'https://other.example/mcp' }) }), 'audience_mismatch'],
+  ])('T2: should refuse a refresh answered 200 with %s, never use its access token, and keep the refresh token it issued', async (_name, answer, reason) => {
+    const { store, before, accessToken, refresher, logs, m } = await setup(answer);
+    const err = await refresher.refresh(before, 'test').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AuthdError);
+    expect((err as AuthdError).code).toBe('refresh_failed');
+    expect((err as AuthdError).data?.['check']).toBe(reason);
+    expect(m.requests('/token')).toHaveLength(1);
+    // The grant now lives in the issued refresh token; the access token, its expiry and scopes are the old ones.
+    const after = unchanged(store, before, accessToken, issuedRefreshToken);
+    // Kept, and retried later (a transient failure), naming the failed check.
+    expect(after.state).toBe('error');
+    expect(after.lastError).toContain(reason);
+    const shown = `${(err as AuthdError).message}\n${after.lastError ?? ''}\n${logs()}`;
+    recordOutput('hostile-peers refresh', shown);
+    expect(shown.includes(issuedRefreshToken)).toBe(false);
+  });
+
+  it.each([
     ['invalid JSON', () => ({ status: 200, body: '{"access_token": "half' }), 'not_json'],
     ['many megabytes', (f: URLSearchParams) => token(f, { padding: 'p'.repeat(8 * MIB) }), 'too_large'],
-  ])('should refuse a refresh answered with %s and keep the credential', async (_name, answer, reason) => {
+  ])('T2: should call a refresh answered with %s "outcome unknown" and keep the credential', async (_name, answer, reason) => {
     const { store, before, refreshToken, accessToken, refresher, logs, m } = await setup(answer);
     const err = await refresher.refresh(before, 'test').then(
       () => undefined,
@@ -373,12 +397,13 @@ describe('hostile peers during a refresh: the previous credential stays exactly 
     );
     expect(err).toBeInstanceOf(AuthdError);
     expect((err as AuthdError).code).toBe('refresh_failed');
+    expect((err as AuthdError).data?.['outcome']).toBe('unknown');
     expect(((err as AuthdError).cause as AuthdError | undefined)?.data?.['reason']).toBe(reason);
     expect(m.requests('/token')).toHaveLength(1);
+    // A body we cannot read may have carried a rotation: the same rule as no answer at all.
     const after = unchanged(store, before, accessToken, refreshToken);
-    // Kept, and retried later (a transient failure), with a reason a person can read.
     expect(after.state).toBe('error');
-    expect(after.lastError).toBeTruthy();
+    expect(after.lastError).toMatch(/^outcome unknown/);
     recordOutput('hostile-peers refresh', `${(err as AuthdError).message}\n${after.lastError ?? ''}\n${logs()}`);
   });
 

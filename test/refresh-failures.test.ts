@@ -11,7 +11,8 @@ import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle, type DaemonOptions } from '../daemon/daemon.js';
 import { HTTP_TIMEOUT_MS } from '../daemon/http-fetch.js';
 import { createLogger } from '../daemon/logger.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
+import { decodeJwtPayload } from '../daemon/token-response.js';
+import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { ManualClock } from './helpers/manual-clock.js';
@@ -71,6 +72,7 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
     as.setDown(false);
     as.setTokenDelayMs(0);
     as.setRefreshScope(null);
+    as.setIgnoreResource(false);
     await stop();
     home.remove();
   });
@@ -204,6 +206,60 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
       expect(refreshRequests().map((r) => r.status)).toEqual([undefined, 200]);
       expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
       await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+    });
+  });
+
+  describe('a 200 that fails our checks keeps the grant (issue 12 follow-up, invariant 7)', () => {
+    const audOf = (token: string) => decodeJwtPayload(token)?.['aud'];
+
+    it('R5 T2: should keep the rotated refresh token of a wrong-audience answer, never serve its access token, and refresh with it next', async () => {
+      const before = stored();
+      // One refresh answered 200 with a token for another audience (and, this server rotating, a new refresh token).
+      as.setIgnoreResource(true);
+      await expect(client.refresh(mcp.url)).rejects.toMatchObject({ code: 'refresh_failed' });
+      as.setIgnoreResource(false);
+      expect(refreshRequests().map((r) => r.status)).toEqual([200]);
+
+      const status = (await client.status()).credentials[0]!;
+      expect(status).toMatchObject({ state: 'error', has_refresh_token: true });
+      expect(status.last_error).toMatch(/audience_mismatch.*resource indicator/);
+      // The rejected access token was never stored nor served: the old one is, while it lives.
+      expect(stored().accessToken.equals(before.accessToken)).toBe(true);
+      const served = await client.getToken(mcp.url);
+      expect(served.access_token === before.accessToken.reveal()).toBe(true);
+      expect(audOf(served.access_token)).toBe(mcp.url);
+      // The grant now lives in the rotated refresh token, and it is what the next refresh presents.
+      expect(stored().refreshToken?.equals(before.refreshToken)).toBe(false);
+
+      await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+      expect(refreshRequests().map((r) => r.status)).toEqual([200, 200]);
+      const presented = refreshRequests().map((r) => paramValues(r, 'refresh_token')[0]);
+      expect(new Set(presented).size).toBe(2);
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
+      const fresh = await client.getToken(mcp.url);
+      expect(fresh.access_token === before.accessToken.reveal()).toBe(false);
+      expect(audOf(fresh.access_token)).toBe(mcp.url);
+      // And the chain goes on.
+      await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+      expect(refreshRequests().map((r) => r.status)).toEqual([200, 200, 200]);
+    });
+
+    it('T2: should let the scheduled retry present the refresh token a rejected answer issued', async () => {
+      const before = stored();
+      as.setIgnoreResource(true);
+      await expect(client.refresh(mcp.url)).rejects.toMatchObject({ code: 'refresh_failed', data: { check: 'audience_mismatch' } });
+      as.setIgnoreResource(false);
+      const retryAt = stored().nextAttemptAt!;
+      expect(retryAt).toBeLessThan(before.expiresAt!);
+      // Nothing is presented again before the backoff ends; then the scheduler retries by itself.
+      await clock.advance(retryAt - clock.now() - SEC);
+      await daemon.scheduler.whenIdle();
+      expect(refreshRequests()).toHaveLength(1);
+      await clock.advance(2 * SEC);
+      await daemon.scheduler.whenIdle();
+      await until(() => stored().state === 'valid', 'the scheduled retry to be stored');
+      expect(refreshRequests().map((r) => r.status)).toEqual([200, 200]);
+      expect(audOf((await client.getToken(mcp.url)).access_token)).toBe(mcp.url);
     });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkAudience, decodeJwtPayload, MAX_EXPIRES_IN_SEC, validateTokenResponse } from '../../daemon/token-response.js';
+import { inspect } from 'node:util';
+import { checkAudience, decodeJwtPayload, MAX_EXPIRES_IN_SEC, RejectedTokenResponse, validateTokenResponse } from '../../daemon/token-response.js';
 import { AuthdError } from '../../shared/errors.js';
 
 const RESOURCE = 'https://mcp.example/mcp';
@@ -103,6 +104,30 @@ describe('token response validation', () => {
     expect(decodeJwtPayload('a.b')).toBeUndefined();
     expect(decodeJwtPayload('a.!!!.c')).toBeUndefined();
     expect(decodeJwtPayload(`a.${Buffer.from('[1]').toString('base64url')}.c`)).toBeUndefined();
+  });
+
+  it('T2: a rejected answer carries the refresh token it issued, and shows it nowhere', () => {
+    const rejectedBy = (body: Record<string, unknown>): RejectedTokenResponse => {
+      try {
+        validateTokenResponse(body, CONTEXT);
+      } catch (err) {
+        if (err instanceof RejectedTokenResponse) return err;
+        throw err;
+      }
+      throw new Error('expected a rejection');
+    };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ access_token: jwt({ aud: 'https://other.example/' }), token_type: 'Bearer', refresh_token: 'live-refresh' }, 'audience_mismatch'],
+      [{ access_token: 'a', token_type: 'DPoP', refresh_token: 'live-refresh' }, 'unsupported_token_type'],
+      [{ access_token: 'a', token_type: 'Bearer', expires_in: MAX_EXPIRES_IN_SEC * 10, refresh_token: 'live-refresh' }, 'invalid_expires_in'],
+    ];
+    for (const [body, reason] of cases) {
+      const err = rejectedBy(body);
+      expect(err).toMatchObject({ code: 'OAUTH_FAILED', data: { reason } });
+      expect(err.issuedRefreshToken?.reveal()).toBe('live-refresh');
+      for (const shown of [err.message, JSON.stringify(err), inspect(err), JSON.stringify(err.data)]) expect(shown).not.toContain('live-refresh');
+    }
+    expect(rejectedBy({ access_token: 'a', token_type: 'DPoP' }).issuedRefreshToken).toBeNull();
   });
 
   it('keeps tokens out of JSON and inspect output', () => {

@@ -127,6 +127,21 @@ describe('TokenStore', () => {
     store.close();
   });
 
+  it('T2: should keep the refresh token of a rejected answer only over the one presented, leaving the access token as it was', () => {
+    const store = TokenStore.open(':memory:', { inMemory: true });
+    const saved = store.saveCredential(credential());
+    const failure = { lastError: 'the answer failed the audience_mismatch check', nextAttemptAt: 5_000, failureCount: 1 };
+    expect(store.keepIssuedRefreshToken(saved.resourceKey, new Secret('rt-1'), new Secret('rt-2'), failure)).toBe(true);
+    const kept = store.getByKey(saved.resourceKey)!;
+    expect(kept.refreshToken?.reveal()).toBe('rt-2');
+    expect(kept.accessToken.equals(saved.accessToken)).toBe(true);
+    expect(kept).toMatchObject({ state: 'error', lastError: failure.lastError, nextAttemptAt: 5_000, failureCount: 1, expiresAt: saved.expiresAt, scopes: saved.scopes });
+    // A late writer holding the retired refresh token changes nothing.
+    expect(store.keepIssuedRefreshToken(saved.resourceKey, new Secret('rt-1'), new Secret('rt-x'), failure)).toBe(false);
+    expect(store.getByKey(saved.resourceKey)?.refreshToken?.reveal()).toBe('rt-2');
+    store.close();
+  });
+
   it('should never print a token when a record is logged or serialised', () => {
     const store = TokenStore.open(':memory:', { inMemory: true });
     const record = store.saveCredential(credential());
