@@ -17,6 +17,7 @@ import { Connection } from './connection.js';
 import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
+import { loginCallbackCheck } from './login-callback-check.js';
 import { checkPrivatePath } from './private-path-check.js';
 import { LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
 import { needsLogin, relativeTime, uptime } from './status-format.js';
@@ -25,7 +26,7 @@ import { painter, type Tone } from './terminal-color.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  /** Stable identifier, for scripts: state_directory, database, socket_directory, daemon, version, service, clock, credential, authorization_server. */
+  /** Stable identifier, for scripts: state_directory, database, socket_directory, daemon, version, service, login_callback, clock, credential, authorization_server. */
   id: string;
   /** What the check is about when there are several of a kind (the resource, the issuer). */
   subject?: string;
@@ -48,6 +49,8 @@ export interface DoctorOptions {
   fetchImpl?: typeof fetch;
   metadataTimeoutMs?: number;
   daemonTimeoutMs?: number;
+  /** Default process.platform (tests: the macOS answer of login_callback). */
+  platform?: NodeJS.Platform;
 }
 
 export const METADATA_TIMEOUT_MS = 5_000;
@@ -64,6 +67,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const daemon = await askDaemon(options.paths.socket, options.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS);
   checks.push(...daemonChecks(daemon, service, options.service?.uid, now()));
   checks.push(serviceCheck(service, options.service?.uid));
+  checks.push(loginCallbackCheck(options.platform));
 
   const credentials = daemon.kind === 'up' ? daemon.status.credentials : undefined;
   const issuers = [...new Set((credentials ?? []).map((c) => c.issuer))];

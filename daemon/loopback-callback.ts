@@ -22,6 +22,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { AuthdError } from '../shared/errors.js';
+import { START_PATH_PREFIX } from '../shared/login-start-url.js';
 import { checkAuthorizationResponse, NOT_FOR_THIS_LOGIN, page, PAGE_HEADERS, rejected } from './authorization-response.js';
 import type { AuthorizationResponse, CallbackExpectations } from './authorization-response.js';
 import { ConnectionGuard, DEFAULT_LISTENER_LIMITS, defaultPeerCheck, serverTimeouts } from './loopback-guard.js';
@@ -29,10 +30,10 @@ import type { ListenerLimits, PeerCheck, PeerRefusal } from './loopback-guard.js
 import type { CallbackPeerCheckMode } from './loopback-peer-owner.js';
 
 export { checkAuthorizationResponse } from './authorization-response.js';
+export { START_PATH_PREFIX } from '../shared/login-start-url.js';
 export type { AuthorizationResponse, CallbackExpectations } from './authorization-response.js';
 
 export const CALLBACK_PATH = '/callback';
-export const START_PATH_PREFIX = '/start/';
 export const CALLBACK_HOST = '127.0.0.1';
 /** Default wait for the user to approve. */
 export const DEFAULT_CALLBACK_TIMEOUT_MS = 300_000;

@@ -30,12 +30,8 @@ export interface TcpEndpoint {
 
 export type PeerOwner = { known: true; uid: number } | { known: false; reason: string };
 
-/** How this platform protects the login callback from other local users. */
-export type CallbackPeerCheckMode = 'proc_net_tcp' | 'state_only';
-
-export function callbackPeerCheckMode(platform: NodeJS.Platform = process.platform): CallbackPeerCheckMode {
-  return platform === 'linux' ? 'proc_net_tcp' : 'state_only';
-}
+export { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
+export type { CallbackPeerCheckMode } from '../shared/callback-peer-check.js';
 
 /** The uids a loopback connection may come from: the daemon's own, and root. */
 export function isAllowedPeerUid(uid: number, ownUid: number): boolean {
