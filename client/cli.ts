@@ -453,7 +453,7 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
           if (openBrowser && progress.start_url !== undefined) {
             // The single-use local start URL: no state or challenge on the browser's command line.
-            say(`opening your browser to approve the login; if it does not open, open this URL (it works once):\n\n  ${progress.start_url}\n`);
+            say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
             launchBrowser(progress.start_url, say);
           } else {
             say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
