@@ -204,12 +204,8 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
 
     const request = await buildAuthorizationRequest(client, { redirectUri: callback.redirectUri, resource, scopes });
-    callback.expect({
-      state: request.state,
-      issuer,
-      issRequired: metadata.authorization_response_iss_parameter_supported === true,
-      authorizationUrl: request.url,
-    });
+    const issRequired = metadata.authorization_response_iss_parameter_supported === true;
+    callback.expect({ state: request.state, issuer, issRequired, authorizationUrl: request.url });
     facts.userInvolved = true;
     // start_url is what a browser on this machine opens (no state or challenge in its argv);
     // authorize_url is for a browser elsewhere, whose redirect the user pastes back.

@@ -58,14 +58,13 @@ export function defaultPeerCheck(): PeerCheck {
   return { mode: callbackPeerCheckMode() };
 }
 
-/** Options for http.createServer that make the timeouts bite (Node checks them on an interval). */
+/**
+ * Options for the HTTP server behind the guard. It never listens itself (the
+ * guard hands it connections), so Node's periodic headers/request timeout
+ * check never runs for it: the guard enforces those deadlines per socket.
+ */
 export function serverTimeouts(limits: ListenerLimits): http.ServerOptions {
-  return {
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
-    keepAliveTimeout: Math.min(2_000, limits.idleTimeoutMs),
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))),
-  };
+  return { keepAliveTimeout: Math.min(2_000, limits.idleTimeoutMs) };
 }
 
 export class ConnectionGuard {
@@ -96,9 +95,9 @@ export class ConnectionGuard {
     const requested = new WeakSet<Socket>();
     front.on('connection', (socket: Socket) => {
       socket.on('error', () => socket.destroy());
-      // Our own deadlines (Node's headersTimeout does not cover a connection handed over
-      // before its first byte): headers of the first request within headersTimeoutMs, and
-      // nothing on a connection after requestTimeoutMs. Slow senders cannot hold a slot.
+      // Deadlines per socket (see serverTimeouts): the first request's headers within
+      // headersTimeoutMs, and no connection lives past requestTimeoutMs. Slow senders
+      // cannot hold a slot.
       const headers = setTimeout(() => {
         if (!requested.has(socket)) socket.destroy();
       }, limits.headersTimeoutMs);
