@@ -6,6 +6,7 @@
  * - the browser's argv holds only the single-use start URL: no state, no challenge;
  * - the second user's requests to the start URL and to /callback get no byte
  *   back, and the login completes afterwards as if nothing happened;
+ * - a forged `login.callback` is `invalid_request` and the login keeps waiting;
  * - a flood of 10,000 connections during a login leaves token.get answered
  *   for every request, and the login still completes.
  *
@@ -114,6 +115,20 @@ describe('the login callback and other local users (real daemon)', () => {
     expect(isLoginStartUrl(argv[0] ?? '')).toBe(true);
     expect(argv.join(' ')).not.toMatch(/state|code_challenge|authorize|redirect_uri/);
     expect(result.stderr).not.toMatch(/state=|code_challenge=/);
+  });
+
+  it('issue 12 item 10: login.callback with a wrong state is invalid_request over the socket, and the login keeps waiting', async () => {
+    await client.logout(other.url).catch((err: { code?: string }) => {
+      if (err.code !== 'not_found') throw err;
+    });
+    const login = startLogin(other.url);
+    const progress = await login.started;
+    const { callbackUrl } = await completeLogin(progress.start_url ?? '', { deliverCallback: false });
+    const forged = new URL(callbackUrl);
+    forged.searchParams.set('state', 'forged-state');
+    await expect(client.submitCallback(progress.login_id, forged.href)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(client.submitCallback(progress.login_id, callbackUrl)).resolves.toBe(true);
+    await expect(login.done).resolves.toMatchObject({ resource: other.resource });
   });
 
   asRoot('issue 13 items 1-2: the second user gets nothing from the start URL or /callback, and the login completes', async () => {
