@@ -353,9 +353,12 @@ async function runLogin(values: Record<string, string | boolean | undefined>, se
       (progress: LoginProgress) => {
         if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
-          say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
-          if (openBrowser) launchBrowser(progress.authorize_url, say);
-          else {
+          if (openBrowser && progress.start_url !== undefined) {
+            // The single-use local start URL: no state or challenge on the browser's command line.
+            say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
+            launchBrowser(progress.start_url, say);
+          } else {
+            say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
             // The browser may be on another machine: the URL it ends on can be pasted
             // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
             say('(or paste the URL your browser ended on here, then press Enter)');

@@ -25,9 +25,12 @@ export interface DaemonCredentialOptions {
    */
   login?: LoginOptions;
   /**
-   * Called with the authorization server URL the user must open to approve a
-   * login. Without it no login is started: the adapter fails with
-   * `needs_login` instead, naming the `mcpauthd login` command to run.
+   * Called with the URL the user must open (in a browser on this machine) to
+   * approve a login: the daemon's single-use start URL
+   * http://127.0.0.1:PORT/start/<nonce>, which redirects to the authorization
+   * server. It carries no `state` or challenge, so it may be printed or put on
+   * a browser's command line. Without it no login is started: the adapter
+   * fails with `needs_login` instead, naming the `mcpauthd login` command to run.
    * `cancel(why)` gives up on the login (e.g. no browser could be started):
    * the requests waiting for it fail at once with `needs_login` naming the command.
    */
@@ -219,9 +222,10 @@ export class DaemonCredential {
     const daemonLogin = this.#client.login(
       params,
       (progress) => {
-        if (progress.stage !== 'authorize_url' || progress.authorize_url === undefined) return;
+        if (progress.stage !== 'authorize_url') return;
         try {
-          onAuthorizeUrl(progress.authorize_url, cancel);
+          if (progress.start_url === undefined) throw new AuthdError('internal', 'the daemon sent no login start URL; restart it (it is older than this client)');
+          onAuthorizeUrl(progress.start_url, cancel);
         } catch (err) {
           // Nobody will open the URL: stop waiting rather than hang until the login times out.
           abort.abort(err);

@@ -18,6 +18,7 @@ import { coreDumpCheck } from './doctor-core-dumps.js';
 import { requestFullStatus } from './status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
+import { loginCallbackCheck } from './login-callback-check.js';
 import { nodeSupport } from './node-support.js';
 import { checkPrivatePath } from './private-path-check.js';
 import { describeHiddenPaths, LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
@@ -27,7 +28,7 @@ import { painter, type Tone } from './terminal-color.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, service, clock, credential, authorization_server. */
+  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, service, login_callback, clock, credential, authorization_server. */
   id: string;
   /** What the check is about when there are several of a kind (the resource, the issuer). */
   subject?: string;
@@ -52,6 +53,8 @@ export interface DoctorOptions {
   daemonTimeoutMs?: number;
   /** The Node.js version to judge; default this process's (the one install-service puts in the unit). */
   nodeVersion?: string;
+  /** Default process.platform (tests: the macOS answer of login_callback). */
+  platform?: NodeJS.Platform;
 }
 
 export const METADATA_TIMEOUT_MS = 5_000;
@@ -68,6 +71,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const daemon = await askDaemon(options.paths.socketCandidates, options.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS);
   checks.push(...daemonChecks(daemon, service, options.service?.uid, now()));
   checks.push(serviceCheck(service, options.service?.uid));
+  checks.push(loginCallbackCheck(options.platform));
 
   const credentials = daemon.kind === 'up' ? daemon.status.credentials : undefined;
   const issuers = [...new Set((credentials ?? []).map((c) => c.issuer))];

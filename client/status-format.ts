@@ -6,6 +6,7 @@
  * is only the human form.
  */
 import { DATABASE_FILE_NAME } from '../shared/paths.js';
+import { callbackPeerCheckText } from '../shared/callback-peer-check.js';
 import type { CredentialState, CredentialSummary, StatusResult } from '../shared/protocol.js';
 import { painter, type Tone } from './terminal-color.js';
 
@@ -110,6 +111,9 @@ export function formatStatus(status: StatusResult, options: StatusFormatOptions)
     `daemon    ${paint('good', 'running')}, pid ${d.pid}, version ${d.version}, up ${up}`,
     `socket    ${d.socket} (${PEER_CHECK_WORDS[d.peer_check] ?? d.peer_check})`,
     `database  ${d.home.replace(/\/+$/, '')}/${DATABASE_FILE_NAME}`,
+    ...(d.callback_peer_check === undefined
+      ? []
+      : [`login     callback ${paint(d.callback_peer_check === 'state_only' ? 'warn' : 'good', callbackPeerCheckText(d.callback_peer_check))}`]),
   ].join('\n');
   if (status.credentials.length === 0) return `${head}\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n`;
 

@@ -22,6 +22,7 @@ import { systemClock, type SchedulerClock } from './scheduler-clock.js';
 import { TokenRefresher, type ChangeListener, type RefreshGrant } from './token-refresher.js';
 import { findCredential, getToken, notFoundError } from './token-service.js';
 import { TokenStore } from './token-store.js';
+import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 
 export interface DaemonOptions {
   paths: Paths;
@@ -128,6 +129,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       started_at: Math.floor(now() / 1000),
       peer_check: peerCheck.mode,
       ...(options.coreDumps === undefined ? {} : { core_dumps: options.coreDumps }),
+      callback_peer_check: callbackPeerCheckMode(),
     };
     const subscribers = new Subscribers();
     const openStore = store;
@@ -160,7 +162,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     });
     await server.start();
     scheduler.start();
-    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count(), peer_check: peerCheck.mode });
+    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count(), peer_check: peerCheck.mode, callback_peer_check: info.callback_peer_check });
 
     let closing: Promise<void> | undefined;
     return {

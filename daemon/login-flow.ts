@@ -25,6 +25,7 @@ import type { AuthorizationServerMetadata } from './discovery.js';
 import { serverText } from './http-fetch.js';
 import type { FetchFunction, HttpPolicy } from './http-fetch.js';
 import type { Logger } from './logger.js';
+import { callbackOptions } from './login-callback-options.js';
 import { LoopbackCallback } from './loopback-callback.js';
 import {
   assertPkceS256,
@@ -125,7 +126,8 @@ export async function runLogin(
 /**
  * Feeds the redirect URL the user pasted (browser on another machine) to a
  * waiting login. The login's own response says how it ended.
- * @throws AuthdError not_found (no such login waiting) or invalid_request (not its redirect URL).
+ * @throws AuthdError not_found (no such login waiting) or invalid_request (not its
+ *   redirect URL, or not its answer: wrong state or iss; the login keeps waiting).
  */
 export function submitCallbackUrl(loginId: string, url: string): { accepted: boolean } {
   const callback = pendingLogins.get(loginId);
@@ -195,18 +197,19 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     granted: existing !== undefined && existing.issuer === issuer ? existing.scopes : undefined,
   });
 
-  const callbackOptions: { timeoutMs: number; signal?: AbortSignal } = { timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000 };
-  if (ctx.signal !== undefined) callbackOptions.signal = ctx.signal;
-  const callback = await LoopbackCallback.listen(callbackOptions);
+  const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
   pendingLogins.set(loginId, callback);
   try {
     const { client, kind, unsaved } = await obtainClient(ctx, metadata, callback.redirectUri);
     ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
 
     const request = await buildAuthorizationRequest(client, { redirectUri: callback.redirectUri, resource, scopes });
-    callback.expect({ state: request.state, issuer, issRequired: metadata.authorization_response_iss_parameter_supported === true });
+    const issRequired = metadata.authorization_response_iss_parameter_supported === true;
+    callback.expect({ state: request.state, issuer, issRequired, authorizationUrl: request.url });
     facts.userInvolved = true;
-    ctx.onProgress({ stage: 'authorize_url', login_id: loginId, authorize_url: request.url, resource, issuer });
+    // start_url is what a browser on this machine opens (no state or challenge in its argv);
+    // authorize_url is for a browser elsewhere, whose redirect the user pastes back.
+    ctx.onProgress({ stage: 'authorize_url', login_id: loginId, authorize_url: request.url, start_url: callback.startUrl, resource, issuer });
 
     const response = await callback.wait();
     ctx.onProgress({ stage: 'exchanging', login_id: loginId, resource, issuer });

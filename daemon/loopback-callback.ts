@@ -1,112 +1,72 @@
 /**
- * The loopback redirect listener of a login (RFC 8252 §7.3, checklist A2-A4).
+ * The loopback redirect listener of a login (RFC 8252 §7.3, checklist A2-A4;
+ * issue 13 items 1-3, issue 12 item 10).
  *
  * - Bound to 127.0.0.1 on an ephemeral port, and listening before the caller
  *   can learn the redirect URI (the browser is opened only after that).
- * - Single use: the first request to /callback decides the login, success or
- *   failure; after that the listener stops accepting connections, and anything
- *   still arriving on an open connection gets a page saying nothing changed.
- * - Checks `state` (A2) and `iss` (A3, RFC 9207) before the code is accepted,
- *   and turns `error=` callbacks into a failed login.
+ * - Serves only connections from the daemon's own user and root where the
+ *   platform can tell (loopback-guard.ts); caps connections, times out slow ones.
+ * - The browser is opened at a single-use start URL, /start/<nonce>, that
+ *   redirects to the authorization URL: neither `state` nor the PKCE challenge
+ *   is ever in a browser's argv, readable by every user in /proc/<pid>/cmdline.
+ * - Checks `state` (A2) and `iss` (A3, RFC 9207) before the code is accepted.
+ *   A callback that is not for this login (wrong or no state, wrong iss) gets
+ *   an error page and the login keeps waiting; one with this login's state
+ *   decides it, success or `error=`. After that the listener stops accepting.
  * - A redirect URL pasted by the user (browser on another machine) goes
  *   through exactly the same checks.
  * - Pages never echo the code, and are not cached or sent as a referrer.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { AuthdError } from '../shared/errors.js';
-import { serverText } from './http-fetch.js';
-import { Secret } from './secret.js';
+import { START_PATH_PREFIX } from '../shared/login-start-url.js';
+import { checkAuthorizationResponse, NOT_FOR_THIS_LOGIN, page, PAGE_HEADERS, rejected } from './authorization-response.js';
+import type { AuthorizationResponse, CallbackExpectations } from './authorization-response.js';
+import { ConnectionGuard, DEFAULT_LISTENER_LIMITS, defaultPeerCheck, serverTimeouts } from './loopback-guard.js';
+import type { ListenerLimits, PeerCheck, PeerRefusal } from './loopback-guard.js';
+import type { CallbackPeerCheckMode } from './loopback-peer-owner.js';
+
+export { checkAuthorizationResponse } from './authorization-response.js';
+export { START_PATH_PREFIX } from '../shared/login-start-url.js';
+export type { AuthorizationResponse, CallbackExpectations } from './authorization-response.js';
 
 export const CALLBACK_PATH = '/callback';
 export const CALLBACK_HOST = '127.0.0.1';
 /** Default wait for the user to approve. */
 export const DEFAULT_CALLBACK_TIMEOUT_MS = 300_000;
 
-export interface CallbackExpectations {
-  state: string;
-  /** The AS metadata issuer (RFC 9207 compares it exactly). */
-  issuer: string;
-  /** The AS advertises `authorization_response_iss_parameter_supported`. */
-  issRequired: boolean;
-}
-
-/** A successful authorization response. */
-export interface AuthorizationResponse {
-  code: Secret;
-  state: string;
-  iss: string | undefined;
-}
-
 export interface CallbackOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
-}
-
-function rejected(message: string, reason: string, data: Record<string, unknown> = {}): AuthdError {
-  return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-/**
- * Checks the query of a callback against what the login expects.
- * Order: state first (an answer to some other request says nothing about
- * this one), then iss, then error, then code.
- */
-export function checkAuthorizationResponse(params: URLSearchParams, expected: CallbackExpectations): AuthorizationResponse {
-  const state = params.get('state');
-  if (state === null) throw rejected('the callback has no state parameter (A2)', 'state_mismatch');
-  if (state !== expected.state) throw rejected('the callback state does not match this login (A2); it belongs to another or a forged request', 'state_mismatch');
-
-  const iss = params.get('iss');
-  if (iss === null && expected.issRequired) {
-    throw rejected(`the callback has no iss parameter, which ${expected.issuer} promises to send (RFC 9207)`, 'iss_mismatch');
-  }
-  if (iss !== null && iss !== expected.issuer) {
-    throw rejected(
-      `the callback iss ${JSON.stringify(serverText(iss, 200))} is not the authorization server ${JSON.stringify(expected.issuer)} (RFC 9207: possible mix-up attack)`,
-      'iss_mismatch',
-    );
-  }
-
-  const error = params.get('error');
-  if (error !== null) {
-    const description = params.get('error_description');
-    const code = serverText(error, 64);
-    throw rejected(
-      `the authorization server refused: ${code}${description === null ? '' : ` (${serverText(description, 200)})`}`,
-      'authorization_error',
-      { error: code },
-    );
-  }
-  const code = params.get('code');
-  if (code === null || code === '') throw rejected('the callback has neither a code nor an error', 'invalid_callback');
-  return { code: new Secret(code), state, iss: iss ?? undefined };
-}
-
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'none'",
-  'x-content-type-options': 'nosniff',
-} as const;
-
-function page(title: string, text: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>mcpauthd: ${escapeHtml(title)}</title></head>` +
-    `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>`;
+  /** Default: the platform's check (owner via /proc on Linux, none elsewhere). */
+  peerCheck?: PeerCheck;
+  limits?: Partial<ListenerLimits>;
+  /** A connection refused by the owner check (first per uid and reason, then a count at close). */
+  onPeerRefused?: (refusal: PeerRefusal) => void;
+  /** A callback refused as not for this login; the login keeps waiting. No secret in `message`. */
+  onCallbackRefused?: (reason: string, message: string) => void;
 }
 
 /** What submitUrl() made of a pasted URL. */
 export type SubmitResult = { accepted: true } | { accepted: false; message: string };
 
+type Decision = { kind: 'accepted' } | { kind: 'refused'; error: AuthdError } | { kind: 'failed'; error: AuthdError };
+
 export class LoopbackCallback {
   readonly redirectUri: string;
+  /** Open the browser here: it redirects, once, to the authorization URL. No secret in it. */
+  readonly startUrl: string;
+  readonly #nonce: Buffer;
+  /** Accepts and checks connections; hands allowed ones to #server. */
+  readonly #front: net.Server;
   readonly #server: http.Server;
+  readonly #guard: ConnectionGuard;
+  readonly #onCallbackRefused: ((reason: string, message: string) => void) | undefined;
   #expected: CallbackExpectations | undefined;
+  #startUsed = false;
   readonly #result: Promise<AuthorizationResponse>;
   #resolve!: (value: AuthorizationResponse) => void;
   #reject!: (reason: AuthdError) => void;
@@ -115,9 +75,14 @@ export class LoopbackCallback {
   #onAbort: (() => void) | undefined;
   #signal: AbortSignal | undefined;
 
-  private constructor(server: http.Server, port: number) {
+  private constructor(front: net.Server, server: http.Server, port: number, guard: ConnectionGuard, options: CallbackOptions) {
+    this.#front = front;
     this.#server = server;
+    this.#guard = guard;
+    this.#onCallbackRefused = options.onCallbackRefused;
+    this.#nonce = randomBytes(24);
     this.redirectUri = `http://${CALLBACK_HOST}:${port}${CALLBACK_PATH}`;
+    this.startUrl = `http://${CALLBACK_HOST}:${port}${START_PATH_PREFIX}${this.#nonce.toString('base64url')}`;
     this.#result = new Promise<AuthorizationResponse>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -128,24 +93,27 @@ export class LoopbackCallback {
 
   /**
    * Starts listening; resolves only once the port is bound (A4). The timeout
-   * runs from here. Call expect() before handing out the authorization URL.
+   * runs from here. Call expect() before handing out the start URL.
    */
   static async listen(options: CallbackOptions = {}): Promise<LoopbackCallback> {
+    const limits: ListenerLimits = { ...DEFAULT_LISTENER_LIMITS, ...options.limits };
+    const guard = new ConnectionGuard(options.peerCheck ?? defaultPeerCheck(), options.onPeerRefused ?? (() => undefined));
     let instance: LoopbackCallback | undefined;
-    const server = http.createServer((req, res) => {
+    // Only connections the guard let through ever reach this server.
+    const server = http.createServer(serverTimeouts(limits), (req, res) => {
       if (instance === undefined) res.writeHead(503).end();
       else instance.#handle(req, res);
     });
-    server.maxHeadersCount = 50;
-    server.requestTimeout = 10_000;
+    const front = net.createServer({ pauseOnConnect: true });
+    guard.attach(front, server, limits);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: 0, host: CALLBACK_HOST, exclusive: true }, () => {
-        server.off('error', reject);
+      front.once('error', reject);
+      front.listen({ port: 0, host: CALLBACK_HOST, exclusive: true }, () => {
+        front.off('error', reject);
         resolve();
       });
     });
-    instance = new LoopbackCallback(server, (server.address() as AddressInfo).port);
+    instance = new LoopbackCallback(front, server, (front.address() as AddressInfo).port, guard, options);
     instance.#arm(options);
     return instance;
   }
@@ -168,15 +136,21 @@ export class LoopbackCallback {
     }
   }
 
+  /** How this listener tells the user's connections from other users'. */
+  get peerCheckMode(): CallbackPeerCheckMode {
+    return this.#guard.mode;
+  }
+
   /**
-   * What the callback must carry. The redirect URI has to exist before the
-   * authorization request (and so its state) can be built, hence this step.
+   * What the callback must carry, and where the start URL leads. The redirect
+   * URI has to exist before the authorization request (and so its state) can
+   * be built, hence this step.
    */
   expect(expected: CallbackExpectations): void {
     this.#expected = expected;
   }
 
-  /** Resolves with the authorization response, or rejects (timeout, abort, bad callback). */
+  /** Resolves with the authorization response, or rejects (timeout, abort, a callback with this login's state that failed). */
   wait(): Promise<AuthorizationResponse> {
     return this.#result;
   }
@@ -187,8 +161,9 @@ export class LoopbackCallback {
 
   /**
    * Feeds in the redirect URL the user pasted. A URL that is not this login's
-   * redirect URI is refused and the login keeps waiting; one that is goes
-   * through the same checks as a browser callback and decides the login.
+   * redirect URI, or not its answer (state, iss), is refused and the login
+   * keeps waiting; one that is goes through the same checks as a browser
+   * callback and decides the login.
    */
   submitUrl(pasted: string): SubmitResult {
     if (this.#settled) return { accepted: false, message: 'this login has already finished; nothing changed' };
@@ -201,7 +176,8 @@ export class LoopbackCallback {
     if (`${url.origin}${url.pathname}` !== this.redirectUri) {
       return { accepted: false, message: `not this login's redirect address (expected it to start with ${this.redirectUri})` };
     }
-    this.#decide(url.searchParams);
+    const decision = this.#decide(url.searchParams);
+    if (decision.kind === 'refused') return { accepted: false, message: `${decision.error.message}; the login is still waiting` };
     return { accepted: true };
   }
 
@@ -213,6 +189,10 @@ export class LoopbackCallback {
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.redirectUri);
+    if (req.method === 'GET' && url.pathname.startsWith(START_PATH_PREFIX)) {
+      this.#start(url.pathname.slice(START_PATH_PREFIX.length), res);
+      return;
+    }
     if (req.method !== 'GET' || url.pathname !== CALLBACK_PATH) {
       res.writeHead(404, PAGE_HEADERS).end(page('Not found', 'This address only receives the login callback.'));
       return;
@@ -221,33 +201,66 @@ export class LoopbackCallback {
       res.writeHead(409, PAGE_HEADERS).end(page('Already handled', 'This login was already completed or ended; nothing changed. You can close this window.'));
       return;
     }
-    const outcome = this.#decide(url.searchParams);
-    if (outcome === undefined) {
+    const decision = this.#decide(url.searchParams);
+    if (decision.kind === 'accepted') {
       res.writeHead(200, PAGE_HEADERS).end(page('Login complete', 'mcpauthd received the authorization. You can close this window.'));
+    } else if (decision.kind === 'refused') {
+      res.writeHead(400, PAGE_HEADERS).end(page('Not this login', `${decision.error.message}. Nothing changed: mcpauthd is still waiting for the answer to its own request.`));
     } else {
-      res.writeHead(400, PAGE_HEADERS).end(page('Login failed', `${outcome.message}. You can close this window.`));
+      res.writeHead(400, PAGE_HEADERS).end(page('Login failed', `${decision.error.message}. You can close this window.`));
     }
     // The connection may stay open (keep-alive) after the page; once it is idle it goes too.
-    res.once('finish', () => this.#server.closeIdleConnections());
+    res.once('finish', () => {
+      if (this.#settled) this.#server.closeIdleConnections();
+    });
   }
 
-  /** The single decision of this listener; returns the error when the callback was refused. */
-  #decide(params: URLSearchParams): AuthdError | undefined {
+  /** The single-use redirect to the authorization URL. */
+  #start(nonceText: string, res: http.ServerResponse): void {
+    const given = Buffer.from(nonceText, 'utf8');
+    const expected = Buffer.from(this.#nonce.toString('base64url'), 'utf8');
+    const authorizationUrl = this.#expected?.authorizationUrl;
+    if (given.length !== expected.length || !timingSafeEqual(given, expected) || authorizationUrl === undefined || this.#settled) {
+      res.writeHead(404, PAGE_HEADERS).end(page('Not found', 'No login is waiting at this address.'));
+      return;
+    }
+    if (this.#startUsed) {
+      // Where other users cannot be told apart, a second visit may be someone else who read
+      // the start URL: they could now hold the state, so this login must not complete.
+      const cancel = this.#guard.mode === 'state_only';
+      if (cancel) this.#fail(rejected('the login start address was opened twice, possibly by someone else; the login was cancelled, start it again', 'start_reused'));
+      res.writeHead(410, PAGE_HEADERS).end(
+        page('Already used', cancel ? 'This login start address was opened twice, so the login was cancelled. Start the login again.' : 'This login start address works once; continue in the window it opened first.'),
+      );
+      return;
+    }
+    this.#startUsed = true;
+    res.writeHead(302, { ...PAGE_HEADERS, location: authorizationUrl }).end();
+  }
+
+  /** The single decision of this listener; a callback not for this login decides nothing. */
+  #decide(params: URLSearchParams): Decision {
+    let error: AuthdError;
     try {
       if (this.#expected === undefined) {
-        // Nobody was sent here yet: whatever this is, it is not our authorization response.
+        // Nobody was sent anywhere yet: whatever this is, it is not our authorization response.
         throw rejected('a callback arrived before this login handed out its authorization URL', 'state_mismatch');
       }
       const response = checkAuthorizationResponse(params, this.#expected);
       this.#settle();
       this.#resolve(response);
       this.#shutdown();
-      return undefined;
+      return { kind: 'accepted' };
     } catch (err) {
-      const error = err instanceof AuthdError ? err : rejected('the callback could not be processed', 'invalid_callback');
-      this.#fail(error);
-      return error;
+      error = err instanceof AuthdError ? err : rejected('the callback could not be processed', 'invalid_callback');
     }
+    const reason = String(error.data?.['reason'] ?? '');
+    if (NOT_FOR_THIS_LOGIN.has(reason)) {
+      this.#onCallbackRefused?.(reason, error.message);
+      return { kind: 'refused', error };
+    }
+    this.#fail(error);
+    return { kind: 'failed', error };
   }
 
   #fail(error: AuthdError): void {
@@ -266,7 +279,8 @@ export class LoopbackCallback {
   #shutdown(): void {
     // No new connections; requests already on an open connection still get the
     // "already handled" page, which is what a browser reload on keep-alive sees.
-    if (this.#server.listening) this.#server.close();
+    if (this.#front.listening) this.#front.close();
     this.#server.closeIdleConnections();
+    this.#guard.summarize();
   }
 }

@@ -18,7 +18,7 @@ import { assertSecureUrl } from '../shared/resource-uri.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
 import { createCustomFetch, describeUrl, HTTP_TIMEOUT_MS, httpRequest, parseJsonObject, serverText } from './http-fetch.js';
 import type { HttpPolicy, ObservedResponse } from './http-fetch.js';
-import type { AuthorizationResponse } from './loopback-callback.js';
+import type { AuthorizationResponse } from './authorization-response.js';
 import { Secret } from './secret.js';
 import type { ClientRegistration, TokenEndpointAuthMethod } from './token-store.js';
 import { RejectedTokenResponse, validateTokenResponse } from './token-response.js';

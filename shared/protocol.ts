@@ -107,7 +107,15 @@ export interface DaemonInfo {
   peer_check: PeerCheckMode;
   /** Absent from daemons older than this field and from daemons started in-process (tests). */
   core_dumps?: CoreDumpProtection;
+  /**
+   * How the login's loopback callback tells the user from other local users:
+   * `proc_net_tcp` (Linux: only this uid and root), `state_only` (no owner
+   * information on this platform: protected by the OAuth `state` alone).
+   */
+  callback_peer_check?: CallbackPeerCheckMode;
 }
+
+export type CallbackPeerCheckMode = 'proc_net_tcp' | 'state_only';
 
 export interface StatusParams {
   /** Where this page starts; from the previous page's `next_offset`. */
@@ -183,7 +191,13 @@ export interface LoginResult {
 export interface LoginProgress {
   stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging';
   login_id: string;
+  /** The full authorization URL (carries `state`): for a browser on another machine only. */
   authorize_url?: string;
+  /**
+   * Single-use http://127.0.0.1:PORT/start/<nonce> that redirects to authorize_url: what a
+   * browser on this machine is started with, so no state or challenge is in any argv.
+   */
+  start_url?: string;
   resource?: string;
   issuer?: string;
 }

@@ -73,6 +73,7 @@ describe('mcpauthd doctor: local problems', () => {
         ['daemon', 'fail'],
         ['version', 'skip'],
         ['service', 'warn'],
+        ['login_callback', process.platform === 'linux' ? 'ok' : 'warn'],
         ['clock', 'ok'],
         ['credential', 'skip'],
       ]);

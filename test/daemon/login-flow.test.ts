@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { decodeJwt } from 'jose';
 import { paramValues, startAuthServer } from '../fixtures/auth-server.js';
 import type { AuthServer, AuthServerOptions } from '../fixtures/auth-server.js';
+import { isLoginStartUrl } from '../../shared/login-start-url.js';
 import { completeLogin } from '../fixtures/browser.js';
 import type { CompleteLoginResult, ScriptedBrowserMode } from '../fixtures/browser.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
@@ -73,7 +74,8 @@ async function login(params: Omit<LoginParams, 'insecure_loopback'> & { insecure
         progress.push(event);
         if (event.stage !== 'authorize_url') return;
         if (options.onAuthorizeUrl !== undefined) options.onAuthorizeUrl(event);
-        else browsers.push(completeLogin(event.authorize_url ?? '', { mode: options.mode ?? 'normal' }).catch((e: Error) => e));
+        // The browser starts at the single-use start URL, as `mcpauthd login` opens it.
+        else browsers.push(completeLogin(event.start_url ?? '', { mode: options.mode ?? 'normal' }).catch((e: Error) => e));
       },
       options.signal,
     );
@@ -186,7 +188,8 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
 
   it('T1: no secret reaches a log line, a progress event, the result or a URL', async () => {
     const ok = await login({ server_url: mcp.url });
-    const bad = await login({ server_url: mcp.url }, { mode: 'bad-state' });
+    // A forged callback is refused and the login waits for the right one, until its timeout here.
+    const bad = await login({ server_url: mcp.url, timeout: 1 }, { mode: 'bad-state' });
     expect(ok.error).toBeUndefined();
     expect(bad.error).toBeDefined();
     const visible = [ok.logs, bad.logs, JSON.stringify(ok.progress), JSON.stringify(bad.progress), JSON.stringify(ok.result), bad.error?.message, JSON.stringify(bad.error)].join('\n');
@@ -245,24 +248,69 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
     expect(store.count()).toBe(1);
   });
 
-  it('A2: a callback with a forged state fails the login before any code exchange', async () => {
-    const run = await login({ server_url: mcp.url }, { mode: 'bad-state' });
-    expect(failed(run).data?.['reason']).toBe('state_mismatch');
+  it('A2, issue 12 item 10: a forged state is refused (error page; invalid_request through login.callback) and the login completes with the right callback', async () => {
+    let forgedStatus = 0;
+    let pastedForged: unknown;
+    const run = await login(
+      { server_url: mcp.url },
+      {
+        onAuthorizeUrl: (event) => {
+          void completeLogin(event.start_url ?? '', { deliverCallback: false }).then(async ({ callbackUrl }) => {
+            const forged = new URL(callbackUrl);
+            forged.searchParams.set('state', 'forged-state');
+            forged.searchParams.set('code', 'forged-code-0000');
+            forgedStatus = (await fetch(forged)).status;
+            try {
+              submitCallbackUrl(event.login_id, forged.href);
+            } catch (err) {
+              pastedForged = err;
+            }
+            // Still waiting: the real answer arrives afterwards and completes the login.
+            await fetch(callbackUrl).then((r) => r.text());
+          });
+        },
+      },
+    );
+    expect(forgedStatus).toBe(400);
+    expect(pastedForged).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/state does not match.*still waiting/) });
+    expect(run.error).toBeUndefined();
+    expect(run.store.count()).toBe(1);
+    expect(as.requests('token')).toHaveLength(1);
+    expect(run.logs).toContain('login callback refused, still waiting for the right one');
+  });
+
+  it('issue 13 item 1: the browser is started at a single-use loopback start URL without state or challenge', async () => {
+    const run = await login({ server_url: mcp.url });
+    expect(run.error).toBeUndefined();
+    const event = run.progress.find((p) => p.stage === 'authorize_url');
+    const authorize = new URL(event?.authorize_url ?? '');
+    expect(isLoginStartUrl(event?.start_url ?? '')).toBe(true);
+    for (const secret of [authorize.searchParams.get('state'), authorize.searchParams.get('code_challenge')]) {
+      expect(secret).toBeTruthy();
+      expect(event?.start_url).not.toContain(secret);
+    }
+    expect(new URL(event?.start_url ?? '').port).toBe(new URL(authorize.searchParams.get('redirect_uri') ?? '').port);
+  });
+
+  it('A2: a login that only ever gets a forged state exchanges nothing and ends at its timeout', async () => {
+    const run = await login({ server_url: mcp.url, timeout: 1 }, { mode: 'bad-state' });
+    expect(failed(run).data?.['reason']).toBe('timeout');
     expect(as.requests('token')).toHaveLength(0);
     expect(run.browsers[0]).toMatchObject({ callbackStatus: 400 });
   });
 
-  it('A3: a callback with a wrong iss fails the login before any code exchange', async () => {
-    const run = await login({ server_url: mcp.url }, { mode: 'bad-iss' });
-    const error = failed(run);
-    expect(error.data?.['reason']).toBe('iss_mismatch');
-    expect(error.message).toContain('https://evil.invalid');
+  it('A3, issue 12 item 10: a callback with a wrong iss is refused before any code exchange and the login keeps waiting', async () => {
+    const run = await login({ server_url: mcp.url, timeout: 1 }, { mode: 'bad-iss' });
+    expect(failed(run).data?.['reason']).toBe('timeout');
+    expect(run.browsers[0]).toMatchObject({ callbackStatus: 400 });
+    expect(run.logs).toContain('iss_mismatch');
     expect(as.requests('token')).toHaveLength(0);
   });
 
-  it('A3: a callback without iss fails when the AS advertises RFC 9207', async () => {
-    const run = await login({ server_url: mcp.url }, { mode: 'drop-iss' });
-    expect(failed(run).data?.['reason']).toBe('iss_mismatch');
+  it('A3: a callback without iss is refused when the AS advertises RFC 9207', async () => {
+    const run = await login({ server_url: mcp.url, timeout: 1 }, { mode: 'drop-iss' });
+    expect(failed(run).data?.['reason']).toBe('timeout');
+    expect(run.browsers[0]).toMatchObject({ callbackStatus: 400 });
     expect(as.requests('token')).toHaveLength(0);
   });
 
