@@ -259,7 +259,9 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
 function findByServerUrl(store: TokenStore, serverUrl: string): CredentialRecord | undefined {
   try {
     return store.findByServerUrl(serverUrl);
-  } catch {
+  } catch (err) {
+    // Not in canonical form: refuse now, before the user approves anything that could not be stored.
+    if (isAuthdError(err, 'invalid_request')) throw err;
     // Not a valid URL: discovery reports that properly.
     return undefined;
   }
