@@ -141,8 +141,12 @@ export interface HelloResult {
 export interface DeleteResult {
   deleted: boolean;
   resource: string | null;
-  /** Every token was revoked at the authorization server (RFC 7009). */
+  /** Every token the credential held was revoked at the authorization server (RFC 7009). */
   revoked: boolean;
+  /** The tokens the authorization server revoked, in the order they were sent. */
+  revoked_tokens: ('refresh_token' | 'access_token')[];
+  /** Unix seconds until which the access token stays valid when it was not revoked; null when it was, or its expiry is unknown. */
+  access_token_expires_at: number | null;
   /** Why revocation did not happen or failed; the credential is deleted anyway. */
   revocation_note: string | null;
 }
