@@ -95,5 +95,6 @@ describe('two daemons starting at once on one state directory', () => {
         await Promise.all(racers.map((r) => r.stop()));
       }
     }
-  });
+    // Nine daemon processes start and stop here: slow on a loaded machine, no sleeps involved.
+  }, 90_000);
 });
