@@ -262,7 +262,9 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
 function findByServerUrl(store: TokenStore, serverUrl: string): CredentialRecord | undefined {
   try {
     return store.findByServerUrl(serverUrl);
-  } catch {
+  } catch (err) {
+    // Not in canonical form: refuse now, before the user approves anything that could not be stored.
+    if (isAuthdError(err, 'invalid_request')) throw err;
     // Not a valid URL: discovery reports that properly.
     return undefined;
   }
@@ -299,13 +301,25 @@ async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMeta
 
   const stored = store.getClientRegistration(issuer);
   if (stored !== undefined) {
-    const status = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : 'unknown';
-    if (status !== 'invalid') {
+    const check = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : { status: 'unknown', rotatedAccessToken: null };
+    // Stored before anything else can fail: the old token may already be dead at the AS.
+    if (check.rotatedAccessToken !== null) store.updateRegistrationAccessToken(issuer, stored.clientId, check.rotatedAccessToken);
+    if (check.status !== 'invalid') {
       log.debug('reusing client registration', { issuer, client_id: stored.clientId, kind: stored.kind });
       return { client: createOAuthClient(metadata, stored, http), kind: stored.kind };
     }
-    log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
-    store.deleteClientRegistration(issuer, stored.clientId);
+    // A failed read is no proof the client is gone (a 401 may be a rotated or
+    // expired token): credentials that refresh with it keep it, and this login
+    // registers a client of its own.
+    if (store.isClientInUse(issuer, stored.clientId)) {
+      log.info('stored client registration cannot be read; registering a new client for this login and keeping the old one for the credentials that use it', {
+        issuer,
+        client_id: stored.clientId,
+      });
+    } else {
+      log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
+      store.deleteClientRegistration(issuer, stored.clientId);
+    }
   }
   const registration = await registerClient(metadata, redirectUri, http);
   // Kept even if this login fails later: the AS knows the client now, and the next login reuses it.
@@ -350,13 +364,19 @@ export interface LogoutDeps {
   allowInsecureLoopback?: boolean;
 }
 
+export type RevocableToken = 'refresh_token' | 'access_token';
+
 export interface LogoutResult {
-  /** Every token the AS can revoke was revoked (RFC 7009 lets it decline a token type). */
+  /** Every token the credential held was revoked. */
   revoked: boolean;
   /** False when the AS has no revocation endpoint (or its metadata is not stored). */
   revocationSupported: boolean;
   /** What failed, for the user; the caller deletes the credential regardless. */
   errors: string[];
+  /** The tokens the AS accepted to revoke, in the order they were sent. */
+  revokedTokens: RevocableToken[];
+  /** Tokens the AS declined as a type it does not revoke (RFC 7009 §2.2.1 unsupported_token_type). */
+  declinedTokens: RevocableToken[];
 }
 
 /**
@@ -368,16 +388,16 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
   const { store, logger } = deps;
   const stored = store.getAuthorizationServer(record.issuer);
   if (stored === undefined) {
-    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`] };
+    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`], revokedTokens: [], declinedTokens: [] };
   }
   const allowInsecureLoopback = deps.allowInsecureLoopback ?? isLoopbackHttp(record.issuer);
   let metadata: AuthorizationServerMetadata;
   try {
     metadata = validateAuthorizationServerMetadata(stored.metadata, record.issuer, allowInsecureLoopback, record.issuer);
   } catch (err) {
-    return { revoked: false, revocationSupported: false, errors: [(err as Error).message] };
+    return { revoked: false, revocationSupported: false, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
   }
-  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [] };
+  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [], revokedTokens: [], declinedTokens: [] };
 
   const registration = store.getClientRegistration(record.issuer, record.clientId);
   const http: HttpPolicy = { allowInsecureLoopback };
@@ -387,8 +407,10 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
   try {
     client = createOAuthClient(metadata, registration ?? { clientId: record.clientId, clientSecret: null, tokenEndpointAuthMethod: 'none' }, http);
   } catch (err) {
-    return { revoked: false, revocationSupported: true, errors: [(err as Error).message] };
+    return { revoked: false, revocationSupported: true, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
   }
+  const revokedTokens: RevocableToken[] = [];
+  const declinedTokens: RevocableToken[] = [];
   // The refresh token first: revoking it ends the grant, so a leaked access token dies with it at most ASes.
   const tokens: [Secret | null, 'refresh_token' | 'access_token'][] = [
     [record.refreshToken, 'refresh_token'],
@@ -398,19 +420,22 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
     if (token === null) continue;
     try {
       await revokeToken(client, token, hint);
+      revokedTokens.push(hint);
     } catch (err) {
       // RFC 7009 §2.2.1: the AS cannot revoke this kind of token (oidc-provider says so for JWT
-      // access tokens); nothing more can be done, and it is not a failure to report.
+      // access tokens); nothing more can be done, but the user is told it stays valid.
       if (isAuthdError(err) && err.data?.['error'] === 'unsupported_token_type') {
         logger.debug('the authorization server cannot revoke this token type', { hint });
+        declinedTokens.push(hint);
         continue;
       }
       errors.push(`${hint.replace('_', ' ')} not revoked: ${(err as Error).message}`);
     }
   }
   if (errors.length > 0) logger.warn('revocation failed', { resource: record.resource, issuer: record.issuer, errors });
-  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer });
-  return { revoked: errors.length === 0, revocationSupported: true, errors };
+  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer, revoked: revokedTokens, declined: declinedTokens });
+  const held = tokens.filter(([token]) => token !== null).length;
+  return { revoked: revokedTokens.length === held, revocationSupported: true, errors, revokedTokens, declinedTokens };
 }
 
 function isLoopbackHttp(url: string): boolean {

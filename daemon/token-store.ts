@@ -68,6 +68,9 @@ export interface CredentialRecord {
   updatedAt: number;
 }
 
+/** A credential without its tokens: what `status` reads. */
+export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
+
 /** What a login produces; the store fills in the bookkeeping. */
 export interface NewCredential {
   resource: string;
@@ -204,6 +207,15 @@ const SELECT_CREDENTIAL = `
   SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
   FROM credentials c`;
 
+/** Every column but the tokens: status never decodes a token. */
+const SELECT_LISTING = `
+  SELECT c.resource_key, c.resource, c.issuer, c.client_id, c.scopes, c.expires_at, c.refresh_token IS NOT NULL AS has_refresh_token,
+    c.refresh_at, c.state, c.last_refresh_at, c.last_error, c.next_attempt_at, c.failure_count, c.created_at, c.updated_at,
+    (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
+  FROM credentials c`;
+
+type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
+
 export interface TokenStoreOptions {
   now?: () => number;
   /** Skip the owner-only file check; only for `:memory:` databases in tests. */
@@ -322,6 +334,16 @@ export class TokenStore {
     return row === undefined ? undefined : toRegistration(row);
   }
 
+  /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
+  updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
+    this.#stmts.updateRegistrationToken.run(token.reveal(), issuer, clientId);
+  }
+
+  /** True when some credential refreshes with this client. */
+  isClientInUse(issuer: string, clientId: string): boolean {
+    return this.#stmts.clientInUse.get(issuer, clientId) !== undefined;
+  }
+
   deleteClientRegistration(issuer: string, clientId: string): boolean {
     const deleted = this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
     this.#scrubWal();
@@ -405,6 +427,16 @@ export class TokenStore {
 
   list(): CredentialRecord[] {
     return (this.#stmts.listCredentials.all() as CredentialRow[]).map(toCredential);
+  }
+
+  /**
+   * Up to `limit` credentials in resource-key order, without their tokens:
+   * those after the key `from.after` (paging by key: rows added or removed
+   * meanwhile shift nothing), or from position `from.offset`.
+   */
+  listSummaries(from: { after: string } | { offset: number }, limit: number): CredentialListing[] {
+    const rows = ('after' in from ? this.#stmts.listingAfter.all({ after: from.after, limit }) : this.#stmts.listingAt.all({ offset: from.offset, limit })) as ListingRow[];
+    return rows.map(toListing);
   }
 
   count(): number {
@@ -638,6 +670,8 @@ function prepareStatements(db: Database.Database) {
     ),
     getRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? AND client_id = ?'),
     newestRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+    updateRegistrationToken: db.prepare('UPDATE client_registrations SET registration_access_token = ? WHERE issuer = ? AND client_id = ?'),
+    clientInUse: db.prepare('SELECT 1 FROM credentials WHERE issuer = ? AND client_id = ? LIMIT 1'),
     deleteRegistration: db.prepare('DELETE FROM client_registrations WHERE issuer = ? AND client_id = ?'),
     upsertCredential: db.prepare(
       `INSERT INTO credentials (resource_key, resource, issuer, client_id, scopes, access_token, token_type, expires_at, refresh_token, refresh_at, state, last_refresh_at, last_error, next_attempt_at, failure_count, created_at, updated_at)
@@ -654,6 +688,8 @@ function prepareStatements(db: Database.Database) {
     getCredential: db.prepare(`${SELECT_CREDENTIAL} WHERE c.resource_key = ?`),
     getByServer: db.prepare(`${SELECT_CREDENTIAL} JOIN credential_servers s2 ON s2.resource_key = c.resource_key WHERE s2.server_key = ?`),
     listCredentials: db.prepare(`${SELECT_CREDENTIAL} ORDER BY c.resource_key`),
+    listingAfter: db.prepare(`${SELECT_LISTING} WHERE c.resource_key > @after ORDER BY c.resource_key LIMIT @limit`),
+    listingAt: db.prepare(`${SELECT_LISTING} ORDER BY c.resource_key LIMIT @limit OFFSET @offset`),
     countCredentials: db.prepare('SELECT count(*) AS n FROM credentials'),
     deleteCredential: db.prepare('DELETE FROM credentials WHERE resource_key = ?'),
     rotate: db.prepare(
@@ -706,6 +742,27 @@ function toCredential(row: CredentialRow): CredentialRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
+}
+
+function toListing(row: ListingRow): CredentialListing {
+  return {
+    resource: row.resource,
+    resourceKey: row.resource_key,
+    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
+    issuer: row.issuer,
+    clientId: row.client_id,
+    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+    expiresAt: row.expires_at,
+    hasRefreshToken: row.has_refresh_token === 1,
+    refreshAt: row.refresh_at,
+    state: row.state as StoredState,
+    lastRefreshAt: row.last_refresh_at,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+    failureCount: row.failure_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toRegistration(row: RegistrationRow): ClientRegistration {

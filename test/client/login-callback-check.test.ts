@@ -40,6 +40,7 @@ describe('status: login callback line', () => {
     credentials: [],
     total: 0,
     next_offset: null,
+    next_cursor: null,
   };
   it('names the protection the daemon reports', () => {
     const linux = formatStatus({ ...base, daemon: { ...base.daemon, callback_peer_check: 'proc_net_tcp' } }, { nowMs: 1000, color: false });

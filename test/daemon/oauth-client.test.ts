@@ -208,14 +208,14 @@ describe('oauth-client', () => {
       };
       let status = 200;
       server.route('/register/dyn-9', (_req, res) => json(res, status, status === 200 ? { client_id: 'dyn-9' } : { error: 'invalid_token' }));
-      expect(await checkRegistration(stored, HTTP)).toBe('valid');
+      expect(await checkRegistration(stored, HTTP)).toEqual({ status: 'valid', rotatedAccessToken: null });
       expect(server.requests[0]?.headers.authorization).toBe('Bearer rat-9');
       expect([...(server.requests[0]?.query.values() ?? [])]).toEqual([]);
       status = 401;
-      expect(await checkRegistration(stored, HTTP)).toBe('invalid');
+      expect((await checkRegistration(stored, HTTP)).status).toBe('invalid');
       status = 500;
-      expect(await checkRegistration(stored, HTTP)).toBe('unknown');
-      expect(await checkRegistration({ ...stored, registrationClientUri: null }, HTTP)).toBe('unknown');
+      expect((await checkRegistration(stored, HTTP)).status).toBe('unknown');
+      expect((await checkRegistration({ ...stored, registrationClientUri: null }, HTTP)).status).toBe('unknown');
     });
 
     it('C3, T1: never sends the registration access token to a registration_client_uri on another origin than the authorization server', async () => {
@@ -234,7 +234,7 @@ describe('oauth-client', () => {
           createdAt: 0,
         };
         // Unusable for the read: 'unknown', so the login goes on without asking anyone.
-        expect(await checkRegistration(stored, HTTP)).toBe('unknown');
+        expect(await checkRegistration(stored, HTTP)).toEqual({ status: 'unknown', rotatedAccessToken: null });
         expect(elsewhere.requests).toEqual([]);
         expect(server.requests).toEqual([]);
       } finally {
