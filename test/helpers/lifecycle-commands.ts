@@ -1,0 +1,258 @@
+/**
+ * The steps of the lifecycle model test, as fast-check commands: each one acts
+ * on the real system (LifecycleWorld), checks its own answer against the
+ * model, and then the invariants every step must keep (lifecycle-audit.ts).
+ * Calls that a stalled server holds past their step stay pending; their
+ * answers are checked when they come.
+ */
+import fc from 'fast-check';
+import type { AuthdError, TokenGetResult } from '../../client/index.js';
+import { decodeJwtPayload } from '../../daemon/token-response.js';
+import { completeLogin } from '../fixtures/browser.js';
+import { auditReuse, auditStore, loginChainRoot, serverRejectedGrant, type CredentialModel, type ReuseCase } from './lifecycle-audit.js';
+import type { FaultKind, LifecycleWorld } from './lifecycle-world.js';
+
+export interface LifecycleModel {
+  creds: Map<string, CredentialModel>;
+  fault: FaultKind;
+  /** Reuses a SIGKILL explains, found so far in this run (counted and attributed in the report). */
+  permittedReuse: ReuseCase[];
+}
+
+export type LifecycleCommand = fc.AsyncCommand<LifecycleModel, LifecycleWorld>;
+type Command = LifecycleCommand;
+
+/** How long a step waits for its calls before leaving them pending. */
+const STEP_WAIT_MS = 2_500;
+/** A SIGTERM must finish within the stall (its refreshes are waited for) plus this. */
+const SHUTDOWN_GRACE_MS = 15_000;
+
+/** Errors a call may legitimately end with, whatever the model says. */
+const TRANSIENT = new Set(['refresh_failed', 'expired', 'DAEMON_UNAVAILABLE', 'DAEMON_TIMEOUT']);
+
+function resourceOf(world: LifecycleWorld, index: number): string {
+  return world.resources[index % world.resources.length] as string;
+}
+
+function modelOf(model: LifecycleModel, resource: string): CredentialModel {
+  let cred = model.creds.get(resource);
+  if (cred === undefined) {
+    cred = { loggedIn: false, scopes: [], chainRoot: undefined };
+    model.creds.set(resource, cred);
+  }
+  return cred;
+}
+
+/** Checks one served token: exactly its resource, its audience, the scopes asked for, the lifetime asked for. */
+function checkServed(world: LifecycleWorld, step: string, resource: string, scopes: string[], minTtl: number | undefined, result: TokenGetResult): void {
+  const aud = decodeJwtPayload(result.access_token)?.['aud'];
+  if (result.resource !== resource) world.violations.push(`${step}: served resource ${result.resource}`);
+  if (aud !== resource) world.violations.push(`${step}: served a token with aud ${String(aud)}`);
+  const tokenScopes = String(decodeJwtPayload(result.access_token)?.['scope'] ?? '').split(' ');
+  for (const scope of scopes) {
+    if (!result.scopes.includes(scope) || !tokenScopes.includes(scope)) world.violations.push(`${step}: served a token without the requested scope ${scope} (item 6)`);
+  }
+  // One second of slack for the daemon's own clock read and whole-second expires_at.
+  if (minTtl !== undefined && result.expires_at !== null && result.expires_at * 1000 - Date.now() < (minTtl - 1) * 1000) {
+    world.violations.push(`${step}: served a token expiring in ${result.expires_at - Date.now() / 1000} s for min_ttl ${minTtl}`);
+  }
+}
+
+/** A token.get whose answer is checked against the model as it was when the call was made. */
+function tokenGet(world: LifecycleWorld, model: LifecycleModel, resource: string, scopes: string[], minTtl: number | undefined): Promise<void> {
+  const cred = modelOf(model, resource);
+  const loggedIn = cred.loggedIn;
+  const lacksScope = scopes.some((s) => !cred.scopes.includes(s));
+  const step = `token.get ${resource} scopes=[${scopes.join(' ')}] min_ttl=${minTtl ?? '-'}`;
+  const client = world.client!;
+  return client.getToken(resource, { scopes, ...(minTtl === undefined ? {} : { minTtl }) }).then(
+    (result) => {
+      if (!loggedIn) world.violations.push(`${step}: served a token for a resource that is not logged in`);
+      else if (lacksScope) world.violations.push(`${step}: served though the login lacks a requested scope`);
+      checkServed(world, step, resource, scopes, minTtl, result);
+    },
+    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope }),
+  );
+}
+
+function refresh(world: LifecycleWorld, model: LifecycleModel, resource: string): Promise<void> {
+  const loggedIn = modelOf(model, resource).loggedIn;
+  const step = `credential.refresh ${resource}`;
+  return world.client!.refresh(resource).then(
+    (result) => {
+      if (!loggedIn) world.violations.push(`${step}: refreshed a resource that is not logged in`);
+      if (result.resource !== resource) world.violations.push(`${step}: answered for ${result.resource}`);
+    },
+    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: false }),
+  );
+}
+
+function expectError(world: LifecycleWorld, step: string, err: AuthdError, at: { loggedIn: boolean; lacksScope: boolean }): void {
+  const code = err.code;
+  if (TRANSIENT.has(code) || code === 'needs_login') return; // needs_login: the store audit decides if it was earned
+  if (code === 'not_found' && !at.loggedIn) return;
+  if (code === 'insufficient_scope' && at.lacksScope) return;
+  world.violations.push(`${step}: unexpected error ${code}: ${err.message}`);
+}
+
+/** The invariants every step keeps; throws with everything found. */
+function audit(world: LifecycleWorld, model: LifecycleModel, step: string): void {
+  const reuse = auditReuse(world);
+  model.permittedReuse = reuse.permittedReuse;
+  const found = [...world.violations, ...reuse.violations, ...auditStore(world, model.creds)];
+  world.violations.length = 0;
+  if (found.length > 0) throw new Error(`after step "${step}":\n  ${found.join('\n  ')}`);
+}
+
+/** Builds a command from its label, precondition and action; every command ends with the audit. */
+function command(label: string, check: (m: LifecycleModel) => boolean, act: (m: LifecycleModel, w: LifecycleWorld) => Promise<void>): Command {
+  return {
+    check,
+    run: async (m, w) => {
+      w.note(label);
+      await act(m, w);
+      audit(w, m, label);
+    },
+    toString: () => label,
+  };
+}
+
+const resourceIndex = fc.nat({ max: 7 });
+const scopeSets = fc.constantFrom<string[]>([], ['mcp:tools'], ['mcp:admin'], ['mcp:tools', 'mcp:admin']);
+
+export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: readonly FaultKind[] }): fc.Arbitrary<Command>[] {
+  const ttl = options.accessTokenTtlSec;
+  // No min_ttl, a short one, nearly the whole lifetime, and longer than the server ever issues (item 5).
+  const minTtls = fc.constantFrom<number | undefined>(undefined, 1, Math.max(ttl - 1, 1), ttl + 30);
+
+  const login = fc.tuple(resourceIndex, fc.boolean()).map(([i, admin]) =>
+    command(
+      `login #${i}${admin ? ' +admin' : ''}`,
+      (m) => m.fault === 'none',
+      async (m, w) => {
+        const resource = resourceOf(w, i);
+        const scopes = admin ? ['mcp:tools', 'mcp:admin'] : ['mcp:tools'];
+        const browsers: Promise<unknown>[] = [];
+        const result = await w.client!.login({ server_url: resource, insecure_loopback: true, scopes }, (p) => {
+          if (p.stage === 'authorize_url' && p.authorize_url !== undefined) browsers.push(completeLogin(p.authorize_url));
+        });
+        await Promise.all(browsers);
+        if (result.resource !== resource) w.violations.push(`login ${resource}: logged in to ${result.resource}`);
+        const cred = modelOf(m, resource);
+        cred.loggedIn = true;
+        cred.scopes = result.scopes;
+        cred.chainRoot = loginChainRoot(w, resource);
+        if (cred.chainRoot === undefined) w.violations.push(`login ${resource}: the server saw no code exchange handing out a refresh token`);
+      },
+    ),
+  );
+
+  const logout = resourceIndex.map((i) =>
+    command(
+      `logout #${i}`,
+      () => true,
+      async (m, w) => {
+        const resource = resourceOf(w, i);
+        const cred = modelOf(m, resource);
+        try {
+          await w.client!.logout(resource);
+          if (!cred.loggedIn) w.violations.push(`logout ${resource}: deleted a credential the model does not have`);
+        } catch (err) {
+          if ((err as AuthdError).code !== 'not_found' || cred.loggedIn) throw err;
+        }
+        cred.loggedIn = false;
+        cred.chainRoot = undefined;
+      },
+    ),
+  );
+
+  const get = fc.tuple(resourceIndex, scopeSets, minTtls).map(([i, scopes, minTtl]) =>
+    command(`token.get #${i} [${scopes.join(' ')}] min_ttl=${minTtl ?? '-'}`, () => true, async (m, w) => {
+      await w.settleWithin(tokenGet(w, m, resourceOf(w, i), scopes, minTtl), STEP_WAIT_MS);
+    }),
+  );
+
+  const forced = resourceIndex.map((i) =>
+    command(`credential.refresh #${i}`, () => true, async (m, w) => {
+      await w.settleWithin(refresh(w, m, resourceOf(w, i)), STEP_WAIT_MS);
+    }),
+  );
+
+  const callSpec = fc.record({ i: resourceIndex, refresh: fc.boolean(), scopes: scopeSets, minTtl: minTtls });
+  const concurrent = fc.array(callSpec, { minLength: 2, maxLength: 6 }).map((calls) =>
+    command(
+      `concurrent [${calls.map((c) => (c.refresh ? `refresh #${c.i}` : `get #${c.i} min_ttl=${c.minTtl ?? '-'}`)).join(', ')}]`,
+      () => true,
+      async (m, w) => {
+        const all = calls.map((c) => (c.refresh ? refresh(w, m, resourceOf(w, c.i)) : tokenGet(w, m, resourceOf(w, c.i), c.scopes, c.minTtl)));
+        await w.settleWithin(Promise.all(all).then(() => undefined), STEP_WAIT_MS);
+      },
+    ),
+  );
+
+  const pause = fc.constantFrom(300, 1500, 3000).map((ms) =>
+    command(`wait ${ms} ms`, () => true, async () => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }),
+  );
+
+  const sigterm = fc.constant(null).map(() =>
+    command('SIGTERM and restart', () => true, async (_m, w) => {
+      const stallLeft = w.stallEndsAt === undefined ? 0 : Math.max(w.stallEndsAt - Date.now(), 0);
+      const { code, shutdownMs } = await w.restart('SIGTERM', stallLeft + SHUTDOWN_GRACE_MS);
+      if (code !== 0) w.violations.push(`SIGTERM: the daemon exited with ${String(code)} after ${shutdownMs} ms`);
+    }),
+  );
+
+  const sigkill = fc.nat({ max: 400 }).map((delay) =>
+    command(`SIGKILL after ${delay} ms and restart`, () => true, async (_m, w) => {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await w.restart('SIGKILL', 5_000);
+    }),
+  );
+
+  const fault = fc.constantFrom(...options.faults).map((kind) =>
+    command(
+      `fault ${kind}`,
+      (m) => m.fault === 'none',
+      async (m, w) => {
+        w.setFault(kind);
+        m.fault = kind;
+      },
+    ),
+  );
+
+  const heal = fc.constant(null).map(() =>
+    command(
+      'heal',
+      (m) => m.fault !== 'none',
+      async (m, w) => {
+        await w.heal();
+        m.fault = 'none';
+      },
+    ),
+  );
+
+  const arbitraries: fc.Arbitrary<Command>[] = [login, login, login, logout, get, get, get, forced, concurrent, concurrent, pause, pause, sigterm, sigkill, sigkill, heal, heal];
+  if (options.faults.length > 0) arbitraries.push(fault, fault);
+  return arbitraries;
+}
+
+/** The last check of a run: with the server healthy, every credential not rightly lost refreshes and serves its own token. */
+export async function finalCheck(world: LifecycleWorld, model: LifecycleModel): Promise<void> {
+  if (world.fault !== 'none') await world.heal();
+  model.fault = 'none';
+  await world.drainPending();
+  audit(world, model, 'final: healed and drained');
+  for (const [resource, cred] of model.creds) {
+    if (!cred.loggedIn || serverRejectedGrant(world, cred)) continue;
+    try {
+      await world.client!.refresh(resource);
+      const result = await world.client!.getToken(resource);
+      checkServed(world, `final token.get ${resource}`, resource, [], undefined, result);
+    } catch (err) {
+      world.violations.push(`final: ${resource} cannot be refreshed with the server healthy: ${(err as AuthdError).code}: ${(err as Error).message}`);
+    }
+  }
+  audit(world, model, 'final: every credential refreshed');
+}
