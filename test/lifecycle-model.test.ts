@@ -2,10 +2,10 @@
  * One test that hunts for the next lost grant (issue 12): a seeded,
  * model-based run (fast-check) of random step sequences against the real
  * daemon process and a real oidc-provider with rotating refresh tokens and
- * 4-second access tokens. Steps: login (with or without mcp:admin), logout,
+ * 3-second access tokens. Steps: login (with or without mcp:admin), logout,
  * token.get with and without min_ttl and scopes, credential.refresh,
  * concurrent calls, SIGTERM + restart, SIGKILL + restart, and the token
- * endpoint stalled for longer than the daemon's HTTP timeout, down
+ * endpoint slow (1.5 s), stalled for longer than the daemon's HTTP timeout, down
  * (connections reset), answering 5xx, answering invalid_grant.
  *
  * After every step (test/helpers/lifecycle-audit.ts): no token served or
@@ -19,7 +19,7 @@
  * Replay: FC_SEED=<seed> [FC_PATH=<path>] (printed on failure; the clock is
  * real, so timings vary between replays). Longer: MCPAUTHD_MBT_RUNS=<runs>
  * MCPAUTHD_MBT_STEPS=<max steps per run>. Fault kinds: MCPAUTHD_MBT_FAULTS
- * (comma list of stall,down,5xx,invalid_grant; default below).
+ * (comma list of slow,stall,down,5xx,invalid_grant; default below).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -27,17 +27,17 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP_TIMEOUT_MS } from '../daemon/http-fetch.js';
-import { finalCheck, lifecycleCommands, type LifecycleModel } from './helpers/lifecycle-commands.js';
+import { finalCheck, lifecycleCommands, logIn, type LifecycleModel } from './helpers/lifecycle-commands.js';
 import { LifecycleWorld, type FaultKind } from './helpers/lifecycle-world.js';
 
-const ACCESS_TOKEN_TTL_SEC = 4;
+const ACCESS_TOKEN_TTL_SEC = 3;
 const RESOURCES = 3;
-const ALL_FAULTS: readonly FaultKind[] = ['stall', 'down', '5xx', 'invalid_grant'];
+const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant'];
 /**
  * Fault kinds run by default. Left out until their fixes land (issue 12):
  * - none so far.
  */
-const DEFAULT_FAULTS: readonly FaultKind[] = ['stall', 'down', '5xx', 'invalid_grant'];
+const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant'];
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -55,8 +55,8 @@ function envFaults(): readonly FaultKind[] {
   return kinds as FaultKind[];
 }
 
-const RUNS = envInt('MCPAUTHD_MBT_RUNS', 2);
-const STEPS = envInt('MCPAUTHD_MBT_STEPS', 10);
+const RUNS = envInt('MCPAUTHD_MBT_RUNS', 3);
+const STEPS = envInt('MCPAUTHD_MBT_STEPS', 15);
 const SEED = process.env['FC_SEED'] !== undefined && process.env['FC_SEED'] !== '' ? envInt('FC_SEED', 0) | 0 : (Date.now() ^ (process.pid << 10)) | 0;
 const PATH = process.env['FC_PATH'] || undefined;
 const FAULTS = envFaults();
@@ -80,15 +80,20 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
       process.stdout.write(`lifecycle-model: seed ${SEED} (replay: FC_SEED=${SEED}), ${RUNS} runs, up to ${STEPS} steps, faults: ${FAULTS.join(',') || 'none'}\n`);
       const summaries: string[] = [];
       let run = 0;
-      const property = fc.asyncProperty(fc.commands(lifecycleCommands({ accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, faults: FAULTS }), { maxCommands: STEPS }), async (commands) => {
+      const property = fc.asyncProperty(fc.commands(lifecycleCommands({ accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, faults: FAULTS }), { maxCommands: STEPS, size: 'max' }), async (commands) => {
         run += 1;
         const model: LifecycleModel = { creds: new Map(), fault: 'none', permittedReuse: [] };
         await world.beginRun();
         try {
+          // Every resource starts logged in (the first with mcp:admin), so the steps act on live grants.
+          for (const [i, resource] of world.resources.entries()) await logIn(world, model, resource, i === 0);
+          world.note(`steps: ${[...commands].map(String).join(' | ')}`);
           await fc.asyncModelRun(() => ({ model, real: world }), commands);
           await finalCheck(world, model);
           const refreshes = world.as.requests('token').filter((r) => r.grantType === 'refresh_token');
-          const kills = model.permittedReuse.map((c) => `kill ${c.kill + 1} (${c.resource}, answer ${c.answerToKillMs ?? 'pending'} ms before it)`);
+          const kills = model.permittedReuse.map(
+            (c) => `kill ${c.kill + 1} (${c.resource}, ${c.answerToKillMs === null ? 'answer still pending' : `answer sent ${c.answerToKillMs} ms before it`})`,
+          );
           summaries.push(
             `run ${run}: ${world.timeline.filter((t) => !t.what.startsWith('daemon started')).length} steps, ${refreshes.length} refresh requests ` +
               `(${refreshes.filter((r) => r.status === 200).length} rotated), ${world.kills.length} SIGKILLs, ${world.terms.length} SIGTERMs, ` +

@@ -84,14 +84,15 @@ export function auditReuse(world: LifecycleWorld): AuditResult {
   const refreshes = providerRefreshes(world.as.requests('token'));
   const violations: string[] = [];
   const permittedReuse: ReuseCase[] = [];
-  const rotatedBy = new Map<string, RecordedRequest>();
+  // Whatever the first presentation's outcome (rotated, or still held by a stalled server),
+  // a second one risks the grant: oidc-provider revokes it on reuse.
+  const firstPresentation = new Map<string, RecordedRequest>();
   for (const request of refreshes) {
     const token = presented(request);
     if (token === undefined) continue;
-    const first = rotatedBy.get(token);
+    const first = firstPresentation.get(token);
     if (first === undefined) {
-      // Only an answer that handed out a new refresh token spent the old one.
-      if (request.status === 200 && request.issuedRefreshToken !== undefined && request.issuedRefreshToken !== token) rotatedBy.set(token, request);
+      firstPresentation.set(token, request);
       continue;
     }
     const resource = paramValues(request, 'resource')[0] ?? '(no resource)';
@@ -110,7 +111,7 @@ export function auditReuse(world: LifecycleWorld): AuditResult {
     const gaveUp = first.clientGoneAt !== undefined && (first.finishedAt === undefined || first.clientGoneAt < first.finishedAt);
     const term = world.terms.find((t) => t >= first.at && t <= request.at);
     const cause = gaveUp
-      ? `the daemon gave up waiting ${first.clientGoneAt! - first.at} ms after sending it, the server answered ${first.status ?? '?'} later and rotated (item 1: abandoned refresh)`
+      ? `the daemon gave up waiting ${first.clientGoneAt! - first.at} ms after sending it, the server ${first.issuedRefreshToken === undefined ? 'answered' : 'rotated it'} later (item 1: abandoned refresh)`
       : term !== undefined
         ? `a SIGTERM at +${term - first.at} ms came between the rotation and this presentation (item 3: shutdown lost the rotated token)`
         : `the rotation answered ${first.finishedAt === undefined ? '?' : first.finishedAt - first.at} ms after it was sent was never stored`;
@@ -124,7 +125,8 @@ function chainOf(root: string, refreshes: RecordedRequest[]): Set<string> {
   const chain = new Set([root]);
   for (const request of refreshes) {
     const token = presented(request);
-    if (token !== undefined && chain.has(token) && request.status === 200 && request.issuedRefreshToken !== undefined) chain.add(request.issuedRefreshToken);
+    // Rotated even when the client had gone before the answer (no status recorded then).
+    if (token !== undefined && chain.has(token) && request.issuedRefreshToken !== undefined) chain.add(request.issuedRefreshToken);
   }
   return chain;
 }

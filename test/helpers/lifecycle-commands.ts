@@ -95,6 +95,22 @@ function expectError(world: LifecycleWorld, step: string, err: AuthdError, at: {
   world.violations.push(`${step}: unexpected error ${code}: ${err.message}`);
 }
 
+/** A login through the daemon, the scripted browser approving; the model follows the result. */
+export async function logIn(world: LifecycleWorld, model: LifecycleModel, resource: string, admin: boolean): Promise<void> {
+  const scopes = admin ? ['mcp:tools', 'mcp:admin'] : ['mcp:tools'];
+  const browsers: Promise<unknown>[] = [];
+  const result = await world.client!.login({ server_url: resource, insecure_loopback: true, scopes }, (p) => {
+    if (p.stage === 'authorize_url' && p.authorize_url !== undefined) browsers.push(completeLogin(p.authorize_url));
+  });
+  await Promise.all(browsers);
+  if (result.resource !== resource) world.violations.push(`login ${resource}: logged in to ${result.resource}`);
+  const cred = modelOf(model, resource);
+  cred.loggedIn = true;
+  cred.scopes = result.scopes;
+  cred.chainRoot = loginChainRoot(world, resource);
+  if (cred.chainRoot === undefined) world.violations.push(`login ${resource}: the server saw no code exchange handing out a refresh token`);
+}
+
 /** The invariants every step keeps; throws with everything found. */
 function audit(world: LifecycleWorld, model: LifecycleModel, step: string): void {
   const reuse = auditReuse(world);
@@ -128,22 +144,8 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
   const login = fc.tuple(resourceIndex, fc.boolean()).map(([i, admin]) =>
     command(
       `login #${i}${admin ? ' +admin' : ''}`,
-      (m) => m.fault === 'none',
-      async (m, w) => {
-        const resource = resourceOf(w, i);
-        const scopes = admin ? ['mcp:tools', 'mcp:admin'] : ['mcp:tools'];
-        const browsers: Promise<unknown>[] = [];
-        const result = await w.client!.login({ server_url: resource, insecure_loopback: true, scopes }, (p) => {
-          if (p.stage === 'authorize_url' && p.authorize_url !== undefined) browsers.push(completeLogin(p.authorize_url));
-        });
-        await Promise.all(browsers);
-        if (result.resource !== resource) w.violations.push(`login ${resource}: logged in to ${result.resource}`);
-        const cred = modelOf(m, resource);
-        cred.loggedIn = true;
-        cred.scopes = result.scopes;
-        cred.chainRoot = loginChainRoot(w, resource);
-        if (cred.chainRoot === undefined) w.violations.push(`login ${resource}: the server saw no code exchange handing out a refresh token`);
-      },
+      (m) => m.fault === 'none' || m.fault === 'slow',
+      (m, w) => logIn(w, m, resourceOf(w, i), admin),
     ),
   );
 
@@ -196,17 +198,29 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
     }),
   );
 
-  const sigterm = fc.constant(null).map(() =>
-    command('SIGTERM and restart', () => true, async (_m, w) => {
+  // A signal at a random moment, or aimed at a refresh: credential.refresh sent, then the signal.
+  const signalTiming = fc.oneof(
+    fc.record({ delay: fc.nat({ max: 400 }), during: fc.constant<number | undefined>(undefined) }),
+    fc.record({ delay: fc.nat({ max: 80 }), during: resourceIndex.map<number | undefined>((i) => i) }),
+  );
+  const aim = async (m: LifecycleModel, w: LifecycleWorld, timing: { delay: number; during: number | undefined }): Promise<void> => {
+    if (timing.during !== undefined) w.track(refresh(w, m, resourceOf(w, timing.during)));
+    await new Promise((resolve) => setTimeout(resolve, timing.delay));
+  };
+  const describeTiming = (t: { delay: number; during: number | undefined }) => `${t.delay} ms after ${t.during === undefined ? 'the last step' : `credential.refresh #${t.during}`}`;
+
+  const sigterm = signalTiming.map((timing) =>
+    command(`SIGTERM ${describeTiming(timing)}, restart`, () => true, async (m, w) => {
+      await aim(m, w, timing);
       const stallLeft = w.stallEndsAt === undefined ? 0 : Math.max(w.stallEndsAt - Date.now(), 0);
       const { code, shutdownMs } = await w.restart('SIGTERM', stallLeft + SHUTDOWN_GRACE_MS);
       if (code !== 0) w.violations.push(`SIGTERM: the daemon exited with ${String(code)} after ${shutdownMs} ms`);
     }),
   );
 
-  const sigkill = fc.nat({ max: 400 }).map((delay) =>
-    command(`SIGKILL after ${delay} ms and restart`, () => true, async (_m, w) => {
-      await new Promise((resolve) => setTimeout(resolve, delay));
+  const sigkill = signalTiming.map((timing) =>
+    command(`SIGKILL ${describeTiming(timing)}, restart`, () => true, async (m, w) => {
+      await aim(m, w, timing);
       await w.restart('SIGKILL', 5_000);
     }),
   );
@@ -233,7 +247,7 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
     ),
   );
 
-  const arbitraries: fc.Arbitrary<Command>[] = [login, login, login, logout, get, get, get, forced, concurrent, concurrent, pause, pause, sigterm, sigkill, sigkill, heal, heal];
+  const arbitraries: fc.Arbitrary<Command>[] = [login, logout, get, get, get, forced, concurrent, concurrent, pause, pause, sigterm, sigkill, sigkill, heal, heal];
   if (options.faults.length > 0) arbitraries.push(fault, fault);
   return arbitraries;
 }
@@ -247,10 +261,20 @@ export async function finalCheck(world: LifecycleWorld, model: LifecycleModel): 
   for (const [resource, cred] of model.creds) {
     if (!cred.loggedIn || serverRejectedGrant(world, cred)) continue;
     try {
-      await world.client!.refresh(resource);
+      // A refresh_failed may still be the answer of a refresh that started during the fault: ask again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await world.client!.refresh(resource);
+          break;
+        } catch (err) {
+          if ((err as AuthdError).code !== 'refresh_failed' || attempt === 3) throw err;
+        }
+      }
       const result = await world.client!.getToken(resource);
       checkServed(world, `final token.get ${resource}`, resource, [], undefined, result);
     } catch (err) {
+      // This refresh may itself be the re-presentation after a SIGKILL's commit window; the reuse audit judges it.
+      if ((err as AuthdError).code === 'needs_login' && serverRejectedGrant(world, cred)) continue;
       world.violations.push(`final: ${resource} cannot be refreshed with the server healthy: ${(err as AuthdError).code}: ${(err as Error).message}`);
     }
   }

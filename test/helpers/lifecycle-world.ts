@@ -13,7 +13,10 @@ import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 /** What the authorization server's token endpoint does right now. */
-export type FaultKind = 'none' | 'stall' | 'down' | '5xx' | 'invalid_grant';
+export type FaultKind = 'none' | 'slow' | 'stall' | 'down' | '5xx' | 'invalid_grant';
+
+/** A slow token endpoint, well inside the daemon's HTTP timeout: refreshes stay in flight across steps. */
+export const SLOW_TOKEN_MS = 1_500;
 
 /** One thing the test did to the system, with when it did it. */
 export interface TimelineEntry {
@@ -120,6 +123,8 @@ export class LifecycleWorld {
       this.stallEndsAt = Date.now() + this.options.stallMs;
       // Like kill -CONT after the stall: held requests reach oidc-provider, which answers them.
       this.#stallTimer = setTimeout(() => this.#endStall(), this.options.stallMs);
+    } else if (kind === 'slow') {
+      this.as.setTokenDelayMs(SLOW_TOKEN_MS);
     } else if (kind === 'down') {
       this.as.setRefusing(true);
     } else if (kind === '5xx') {
@@ -145,6 +150,7 @@ export class LifecycleWorld {
     }
     this.as.setRefusing(false);
     this.as.setDown(false);
+    this.as.setTokenDelayMs(0);
     this.fault = 'none';
     this.note('healed');
   }
