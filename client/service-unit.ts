@@ -99,8 +99,9 @@ ExecStart=${exec}
 # The daemon exits non-zero only when it could not start or crashed.
 Restart=on-failure
 RestartSec=2
-# SIGTERM lets requests in flight finish (up to 10 s) before the daemon exits.
-TimeoutStopSec=20
+# SIGTERM lets requests in flight finish (up to 10 s) and a refresh the
+# authorization server may still answer commit (up to 130 s) before the daemon exits.
+TimeoutStopSec=150
 # Everything the daemon creates (database, socket, pid file) is owner-only.
 UMask=0077
 # Tokens are in this process's memory: never write it to a core dump (as ssh-agent).
@@ -157,6 +158,8 @@ ${args}
 \t\t<key>SuccessfulExit</key>
 \t\t<false/>
 \t</dict>
+\t<key>ExitTimeOut</key>
+\t<integer>150</integer>
 \t<key>Umask</key>
 \t<integer>63</integer>
 \t<key>SoftResourceLimits</key>

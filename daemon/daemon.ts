@@ -9,6 +9,7 @@ import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState, summarize } from './credential-view.js';
 import { dispatch, type Handlers } from './dispatch.js';
+import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from './logger.js';
@@ -32,6 +33,8 @@ export interface DaemonOptions {
   grant?: RefreshGrant;
   /** Refreshes at once across all credentials. */
   refreshConcurrency?: number;
+  /** Ceiling for one refresh's token request (default REFRESH_TIMEOUT_MS, 120 s); tests shorten it. */
+  refreshTimeoutMs?: number;
   /** Who may connect; default: the best check this machine offers (daemon/peer-check.ts). */
   peerCheck?: PeerChecker;
 }
@@ -46,12 +49,26 @@ export interface DaemonHandle {
 }
 
 /** Grants loaded lazily: openid-client is imported the first time a token is refreshed. */
-function lazyRefreshGrant(store: TokenStore, now: () => number): RefreshGrant {
+function lazyRefreshGrant(store: TokenStore, now: () => number, timeoutMs: number): RefreshGrant {
   let grant: Promise<RefreshGrant> | undefined;
   return async (input) => {
-    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now }));
+    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
     return (await grant)(input);
   };
+}
+
+/** Whether `work` settled within `ms` (the timer does not keep the process alive). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Connections that asked for credential.updated events. */
@@ -72,6 +89,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const { paths, logger } = options;
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS;
   // Everything this process creates (database, WAL, socket, pid file) is
   // owner-only from birth, as ssh-agent does with umask(0177).
   process.umask(0o077);
@@ -109,7 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         expires_at: current?.expiresAt == null ? null : Math.floor(current.expiresAt / 1000),
       });
     };
-    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now), logger, now, onChange });
+    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs), logger, now, onChange });
     const scheduler = new RefreshScheduler({
       store,
       refresher,
@@ -140,8 +158,17 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       close() {
         closing ??= (async () => {
           scheduler.stop();
+          // A refresh the server may still answer must be committed before the
+          // store closes, whoever started it; each one ends within its own
+          // ceiling (metadata, then the token request), so the wait is bounded.
+          const drainMs = HTTP_TIMEOUT_MS + refreshTimeoutMs;
+          if (refresher.inFlightCount > 0) {
+            logger.info('waiting for refreshes in flight before closing the store', { refreshes: refresher.inFlightCount, at_most_sec: Math.ceil(drainMs / 1000) });
+          }
           await server.close();
-          // A refresh the server answered must be committed before the store closes.
+          if (!(await settlesWithin(refresher.whenIdle(), drainMs))) {
+            logger.warn('closing the store with a refresh still unanswered; its outcome is unknown', { refreshes: refresher.inFlightCount });
+          }
           await scheduler.whenIdle();
           openStore.close();
           lock.release();

@@ -21,6 +21,13 @@ import { redactText } from './logger.js';
 export const MAX_RESPONSE_BYTES = 256 * 1024;
 /** Time allowed for one request, body included. */
 export const HTTP_TIMEOUT_MS = 10_000;
+/**
+ * Time allowed for a refresh_token grant, body included: far longer than for
+ * metadata, because a refresh given up on may still be answered, and a server
+ * that rotated meanwhile revokes the grant when the old refresh token comes
+ * again (issue 12). Only a server silent this long counts as "outcome unknown".
+ */
+export const REFRESH_TIMEOUT_MS = 120_000;
 /** Same-origin redirects followed for a metadata document before giving up. */
 export const MAX_REDIRECTS = 3;
 
@@ -83,8 +90,28 @@ export function serverText(text: string, max: number): string {
     .slice(0, max);
 }
 
-function httpError(message: string, reason: string, cause?: unknown): AuthdError {
-  return new AuthdError('HTTP_FAILED', message, { cause, data: { reason } });
+function httpError(message: string, reason: string, cause?: unknown, code?: string): AuthdError {
+  return new AuthdError('HTTP_FAILED', message, { cause, data: code === undefined ? { reason } : { reason, code } });
+}
+
+// System errors that happen before a request leaves this machine (no
+// connection, no name, TLS refused): the server cannot have acted on it.
+const NOT_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_)/;
+
+/**
+ * Whether a failed request may have reached the server and been acted on: a
+ * timeout or a cancellation (the server may be working on it), or a
+ * connection that broke in any way not known to happen before sending. For a
+ * rotating refresh token that means its fate is unknown. Errors that are not
+ * transport failures (an HTTP status, a bad body) say nothing here: false.
+ */
+export function mayHaveReachedServer(err: unknown): boolean {
+  if (!(err instanceof AuthdError) || err.code !== 'HTTP_FAILED') return false;
+  const reason = err.data?.['reason'];
+  if (reason === 'timeout' || reason === 'aborted') return true;
+  if (reason !== 'network') return false;
+  const code = err.data?.['code'];
+  return typeof code !== 'string' || !NOT_SENT.test(code);
 }
 
 /**
@@ -106,7 +133,8 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
       if (err instanceof AuthdError) return err;
       if (policy.signal?.aborted === true) return httpError(`${where}: request cancelled`, 'aborted', err);
       if (timeout.aborted) return httpError(`${where}: no answer within ${timeoutMs / 1000} s`, 'timeout', err);
-      return httpError(`${where}: cannot connect (${networkCode(err)})`, 'network', err);
+      const code = networkCode(err);
+      return httpError(`${where}: cannot connect (${code})`, 'network', err, code);
     };
 
     let response: Response;

@@ -4,9 +4,9 @@
  * resource verbatim (R3, R4) and no scope, and the same response checks as a
  * login (R5). The policy around it lives in token-refresher.ts.
  */
-import { AuthdError } from '../shared/errors.js';
+import { AuthdError, isAuthdError } from '../shared/errors.js';
 import { loadAuthorizationServer, validateAuthorizationServerMetadata, type AuthorizationServerMetadata } from './discovery.js';
-import type { FetchFunction, HttpPolicy } from './http-fetch.js';
+import { mayHaveReachedServer, REFRESH_TIMEOUT_MS, type FetchFunction, type HttpPolicy } from './http-fetch.js';
 import { createOAuthClient, refreshTokenGrant } from './oauth-client.js';
 import type { RefreshGrant } from './token-refresher.js';
 import type { TokenStore } from './token-store.js';
@@ -35,7 +35,15 @@ async function metadataFor(issuer: string, http: HttpPolicy, deps: { store: Toke
   }
 }
 
-export function createRefreshGrant(deps: { store: TokenStore; now: () => number; fetch?: FetchFunction }): RefreshGrant {
+export interface RefreshGrantDeps {
+  store: TokenStore;
+  now: () => number;
+  fetch?: FetchFunction;
+  /** Ceiling for the token request alone (default REFRESH_TIMEOUT_MS); metadata keeps the short HTTP timeout. */
+  timeoutMs?: number;
+}
+
+export function createRefreshGrant(deps: RefreshGrantDeps): RefreshGrant {
   return async ({ record, refreshToken, registration, signal }) => {
     if (registration === undefined) {
       throw new AuthdError('OAUTH_FAILED', `no client registration for ${record.issuer} is stored any more; log in again`, { data: { error: 'invalid_client' } });
@@ -51,9 +59,24 @@ export function createRefreshGrant(deps: { store: TokenStore; now: () => number;
     const client = createOAuthClient(
       metadata,
       { clientId: registration.clientId, clientSecret: registration.clientSecret, tokenEndpointAuthMethod: registration.tokenEndpointAuthMethod },
-      http,
+      { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS },
     );
-    const tokens = await refreshTokenGrant(client, refreshToken, { resource: record.resource, grantedScopes: record.scopes, now: deps.now });
+    let tokens;
+    try {
+      tokens = await refreshTokenGrant(client, refreshToken, { resource: record.resource, grantedScopes: record.scopes, now: deps.now });
+    } catch (err) {
+      throw markOutcomeUnknown(err);
+    }
     return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt, refreshToken: tokens.refreshToken, scopes: tokens.scopes };
   };
+}
+
+/**
+ * A token request that may have reached the server without an answer coming
+ * back: the server may have rotated the refresh token (data.outcome "unknown").
+ * Anything else passes unchanged.
+ */
+function markOutcomeUnknown(err: unknown): unknown {
+  if (!mayHaveReachedServer(err) || !isAuthdError(err)) return err;
+  return new AuthdError(err.code, err.message, { cause: err, data: { ...err.data, outcome: 'unknown' } });
 }

@@ -45,3 +45,19 @@ export function backoffDelay(failures: number, random: number): number {
 function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(Math.max(x, 0), 0.999_999) : 0.5;
 }
+
+/** Retry after an unknown outcome for a token whose expiry is unknown (nothing says when it stops being useful). */
+export const UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS = 60 * 60_000;
+
+/**
+ * When to present a refresh token again after a refresh whose outcome is
+ * unknown (no answer within the ceiling, connection broken after sending).
+ * If the server did rotate it, presenting it again revokes the grant and with
+ * it the access token still being served; if the server never acted on it,
+ * presenting it again works. So: not before the access token has expired
+ * (nothing left to lose then), and never sooner than the ordinary backoff.
+ */
+export function unknownOutcomeRetryAt(now: number, expiresAt: number | null, failures: number, random: number): number {
+  const backoff = now + backoffDelay(failures, random);
+  return Math.max(backoff, expiresAt ?? now + UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS);
+}

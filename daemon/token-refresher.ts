@@ -16,7 +16,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
-import { backoffDelay, computeRefreshAt } from './refresh-policy.js';
+import { backoffDelay, computeRefreshAt, unknownOutcomeRetryAt } from './refresh-policy.js';
 import type { Secret } from './secret.js';
 import type { ClientRegistration, CredentialRecord, TokenStore } from './token-store.js';
 
@@ -49,13 +49,15 @@ export interface TokenRefresherOptions {
   onChange?: ChangeListener;
 }
 
-type Outcome = 'needs_login' | 'drop_client' | 'transient';
+type Outcome = 'needs_login' | 'drop_client' | 'transient' | 'unknown';
 
 /** OAuth errors after which retrying with the same refresh token is pointless. */
 const NEEDS_LOGIN_ERRORS = new Set(['invalid_grant', 'unauthorized_client', 'invalid_scope', 'invalid_target']);
 
 export function classifyRefreshFailure(err: unknown): Outcome {
   const oauthError = isAuthdError(err) && typeof err.data?.['error'] === 'string' ? (err.data['error'] as string) : undefined;
+  // The request may have been acted on without an answer reaching us (refresh-grant.ts).
+  if (isAuthdError(err) && err.data?.['outcome'] === 'unknown') return 'unknown';
   if (oauthError === 'invalid_client') return 'drop_client';
   if (oauthError !== undefined && NEEDS_LOGIN_ERRORS.has(oauthError)) return 'needs_login';
   return 'transient';
@@ -91,6 +93,15 @@ export class TokenRefresher {
 
   get inFlightCount(): number {
     return this.#inFlight.size;
+  }
+
+  /**
+   * Resolves when no refresh is in flight, whoever started it (the scheduler,
+   * token.get with min_ttl, credential.refresh): shutdown waits on this before
+   * it closes the store, so an answered rotation is always committed.
+   */
+  async whenIdle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
   }
 
   isInFlight(resourceKey: string): boolean {
@@ -132,7 +143,7 @@ export class TokenRefresher {
     try {
       tokens = await this.#grant({ record, refreshToken: presented, registration });
     } catch (err) {
-      return this.#fail(record, err);
+      return this.#fail(record, presented, err);
     }
 
     const issuedAt = this.#now();
@@ -144,41 +155,79 @@ export class TokenRefresher {
       refreshAt: computeRefreshAt(issuedAt, tokens.expiresAt, this.#random()),
       scopes: tokens.scopes.length > 0 ? tokens.scopes : record.scopes,
     });
-    if (rotated === undefined) {
-      // Someone replaced the credential meanwhile (a new login). Theirs wins;
-      // what we got is dropped, and the server's grant for it dies with it.
-      const current = this.#store.getByKey(key);
-      if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
-      return current;
-    }
+    // Someone replaced the credential meanwhile (a new login). Theirs wins;
+    // what we got is dropped, and the server's grant for it dies with it.
+    if (rotated === undefined) return this.#superseded(key);
     this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt, rotated: tokens.refreshToken !== null });
     this.#onChange?.('refreshed', rotated);
     return rotated;
   }
 
-  #fail(record: CredentialRecord, err: unknown): never {
+  /**
+   * Records a failed refresh, conditional on the credential still holding the
+   * refresh token this refresh presented (checklist T2): a newer login wins
+   * over a late failure exactly as it wins over a late success.
+   */
+  #fail(record: CredentialRecord, presented: Secret, err: unknown): CredentialRecord {
     const outcome = classifyRefreshFailure(err);
     const reason = describeFailure(err);
     const key = record.resourceKey;
+    if (outcome === 'unknown') return this.#unknown(record, presented, err, reason);
     if (outcome === 'transient') {
       const failures = record.failureCount + 1;
       const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
-      this.#store.setState(key, 'error', { lastError: reason, nextAttemptAt, failureCount: failures });
+      if (!this.#store.markRefreshFailure(key, presented, 'error', { lastError: reason, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
       this.#logger.warn('refresh failed; will retry', { resource: record.resource, reason, failures, next_attempt_at: new Date(nextAttemptAt).toISOString() });
       this.#onChange?.('refresh_failed', record);
       throw new AuthdError('refresh_failed', `refreshing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
     }
-    if (outcome === 'drop_client') {
-      // The registration is gone at the server; a new login will register again (C3).
-      this.#store.deleteClientRegistration(record.issuer, record.clientId);
-    }
-    this.#store.setState(key, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: record.failureCount + 1 });
+    // invalid_client: the registration is gone at the server; a new login will register again (C3).
+    const drop = outcome === 'drop_client' ? { issuer: record.issuer, clientId: record.clientId } : undefined;
+    const marked = this.#store.markRefreshFailure(key, presented, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: record.failureCount + 1 }, drop);
+    if (!marked) return this.#superseded(key);
     this.#logger.warn('refresh rejected; a new login is needed', { resource: record.resource, reason });
     this.#onChange?.('needs_login', record);
     throw new AuthdError('needs_login', `the authorization server rejected the refresh for ${record.resource} (${reason}); run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
       cause: err,
       data: { resource: record.resource },
     });
+  }
+
+  /**
+   * No answer, or a connection broken after the request went out: the server
+   * may have rotated the refresh token. Not needs_login (that would be a
+   * guess), not a quick retry (presenting a rotated token again revokes the
+   * grant and the access token still being served): state error, "outcome
+   * unknown", the credential kept, and the same refresh token presented again
+   * only once the access token has expired (refresh-policy.ts). A user who
+   * wants to try sooner runs `mcpauthd refresh`; the risk is the same.
+   */
+  #unknown(record: CredentialRecord, presented: Secret, err: unknown, reason: string): CredentialRecord {
+    const key = record.resourceKey;
+    const failures = record.failureCount + 1;
+    const nextAttemptAt = unknownOutcomeRetryAt(this.#now(), record.expiresAt, failures, this.#random());
+    const lastError = `outcome unknown: ${reason}`.slice(0, 300);
+    if (!this.#store.markRefreshFailure(key, presented, 'error', { lastError, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
+    const retry = new Date(nextAttemptAt).toISOString();
+    this.#logger.warn('refresh outcome unknown; the refresh token is kept and presented again when the access token has expired', {
+      resource: record.resource,
+      reason,
+      next_attempt_at: retry,
+    });
+    this.#onChange?.('refresh_failed', record);
+    throw new AuthdError(
+      'refresh_failed',
+      `the outcome of refreshing the token for ${record.resource} is unknown (${reason}); the current access token is served until it expires, then the refresh is tried again at ${retry} (if the server did rotate the refresh token, that needs a new login: mcpauthd login ${record.serverUrls[0] ?? record.resource})`,
+      { cause: err, data: { resource: record.resource, outcome: 'unknown', next_attempt_at: Math.floor(nextAttemptAt / 1000) } },
+    );
+  }
+
+  /** The outcome of a refresh whose credential was replaced meanwhile: the newer credential, untouched. */
+  #superseded(key: string): CredentialRecord {
+    const current = this.#store.getByKey(key);
+    if (current === undefined) throw new AuthdError('not_found', 'the credential was deleted during its refresh');
+    this.#logger.info('refresh outcome dropped: the credential was replaced meanwhile', { resource: current.resource });
+    return current;
   }
 }
 

@@ -53,13 +53,7 @@ async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps)
   }
 
   const requested = params.scopes ?? [];
-  const missing = requested.filter((s) => !record!.scopes.includes(s));
-  if (missing.length > 0) {
-    // Everything a client needs to step up (checklist S2): log in again asking for the union.
-    throw new AuthdError('insufficient_scope', `the credential for ${record.resource} was not granted: ${missing.join(' ')}`, {
-      data: { resource: record.resource, granted: record.scopes, missing, scope: union(record.scopes, requested).join(' ') },
-    });
-  }
+  assertScopes(record, requested);
 
   const minTtlMs = (params.min_ttl ?? 0) * 1000;
   const now = deps.now();
@@ -84,11 +78,16 @@ async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps)
         data: { resource: record.resource, next_attempt_at: Math.floor(record.nextAttemptAt / 1000) },
       });
     }
+    // The server already showed it issues shorter tokens than asked for: another
+    // refresh cannot help, and one per call would rotate the grant for nothing.
+    // The next scheduled refresh measures the lifetime again.
+    const lifetime = issuedLifetimeMs(record);
+    if (!expired && lifetime !== null && lifetime < minTtlMs) throw tooShortLived(record, params.min_ttl ?? 0, lifetime);
     record = await deps.refresh(record, expired ? 'expired' : 'min_ttl');
+    // A refresh may narrow the scopes (the server stores what it granted).
+    assertScopes(record, requested);
     if (record.expiresAt !== null && record.expiresAt - deps.now() < minTtlMs) {
-      throw new AuthdError('expired', `the authorization server issued a token for ${record.resource} that lives shorter than the requested min_ttl of ${params.min_ttl ?? 0} s`, {
-        data: { resource: record.resource, expires_at: Math.floor(record.expiresAt / 1000) },
-      });
+      throw tooShortLived(record, params.min_ttl ?? 0, issuedLifetimeMs(record));
     }
   }
 
@@ -104,6 +103,38 @@ export function encodeTokenResult(record: CredentialRecord): EncodedResult<Token
   const expiresAt = record.expiresAt === null ? 'null' : String(Math.floor(record.expiresAt / 1000));
   return new EncodedResult<TokenGetResult>(
     `{"access_token":${record.accessToken.revealJson()},"token_type":"Bearer","expires_at":${expiresAt},"resource":${JSON.stringify(record.resource)},"scopes":${JSON.stringify(record.scopes)}}`,
+  );
+}
+
+/** Every requested scope must have been granted (checklist S2); else what a client needs to step up. */
+function assertScopes(record: CredentialRecord, requested: readonly string[]): void {
+  const missing = requested.filter((s) => !record.scopes.includes(s));
+  if (missing.length === 0) return;
+  // Everything a client needs to step up: log in again asking for the union.
+  throw new AuthdError('insufficient_scope', `the credential for ${record.resource} was not granted: ${missing.join(' ')}`, {
+    data: { resource: record.resource, granted: record.scopes, missing, scope: union(record.scopes, requested).join(' ') },
+  });
+}
+
+/**
+ * How long the server made the stored access token live, when a refresh issued
+ * it (rotateTokens records the time): expires_at minus the refresh's commit.
+ * Null after a login or without an expiry. After a later login the stored
+ * refresh time is older, so this can only overstate the lifetime, which costs
+ * one refresh and never withholds a token the server could issue.
+ */
+export function issuedLifetimeMs(record: CredentialRecord): number | null {
+  if (record.expiresAt === null || record.lastRefreshAt === null || record.lastRefreshAt > record.expiresAt) return null;
+  return record.expiresAt - record.lastRefreshAt;
+}
+
+function tooShortLived(record: CredentialRecord, minTtlSec: number, lifetimeMs: number | null): AuthdError {
+  const expiresAt = record.expiresAt === null ? null : Math.floor(record.expiresAt / 1000);
+  const lifetime = lifetimeMs === null ? null : Math.round(lifetimeMs / 1000);
+  return new AuthdError(
+    'expired',
+    `the authorization server issues tokens for ${record.resource} that live ${lifetime === null ? 'shorter than' : `${lifetime} s, less than`} the requested min_ttl of ${minTtlSec} s; ask for a min_ttl of at most ${lifetime ?? 'the token lifetime'}`,
+    { data: { resource: record.resource, expires_at: expiresAt, token_lifetime: lifetime } },
   );
 }
 

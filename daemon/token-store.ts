@@ -442,6 +442,40 @@ export class TokenStore {
     return changed ? this.#mustGet(key) : undefined;
   }
 
+  /**
+   * Records how a refresh failed (error, needs_login), and on invalid_client
+   * drops the registration, but only if the credential still holds the
+   * refresh token that refresh presented, like rotateTokens: a slow refresh
+   * that fails after a new login must not mark the new credential, nor delete
+   * the registration it uses. One transaction.
+   * @returns false when the credential changed or went meanwhile (nothing written).
+   */
+  markRefreshFailure(
+    key: string,
+    presented: Secret,
+    state: 'error' | 'needs_login',
+    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
+    dropRegistration?: { issuer: string; clientId: string },
+  ): boolean {
+    this.#byKey.delete(key);
+    this.#byServerUrl.clear();
+    return this.#db.transaction(() => {
+      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
+      this.#stmts.setState.run({
+        resource_key: key,
+        state,
+        last_error: details.lastError,
+        keep_error: 0,
+        next_attempt_at: details.nextAttemptAt,
+        failure_count: details.failureCount,
+        now: this.#now(),
+      });
+      if (dropRegistration !== undefined) this.#stmts.deleteRegistration.run(dropRegistration.issuer, dropRegistration.clientId);
+      return true;
+    })();
+  }
+
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
   setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
     if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);

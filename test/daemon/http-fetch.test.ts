@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  mayHaveReachedServer,
   createCustomFetch,
   describeUrl,
   fetchMetadataDocument,
@@ -91,6 +92,8 @@ describe('http-fetch', () => {
     const err = await failure(httpRequest(`${server.origin}/hang-body`, { what: 'metadata' }, { ...LOOPBACK, timeoutMs: 150 }));
     expect(err.data?.['reason']).toBe('timeout');
     expect(err.message).toMatch(/no answer within 0.15 s/);
+    // The server may be acting on it: for a refresh the outcome is unknown.
+    expect(mayHaveReachedServer(err)).toBe(true);
   });
 
   it('reports a refused connection with its code', async () => {
@@ -100,6 +103,8 @@ describe('http-fetch', () => {
     const err = await failure(httpRequest(url, { what: 'metadata' }, LOOPBACK));
     expect(err.data?.['reason']).toBe('network');
     expect(err.message).toMatch(/ECONNREFUSED/);
+    // Nothing was sent: a refresh may safely be retried.
+    expect(mayHaveReachedServer(err)).toBe(false);
   });
 
   it('honours a cancel signal', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BACKOFF_CAP_MS, backoffDelay, computeRefreshAt } from '../../daemon/refresh-policy.js';
+import { BACKOFF_CAP_MS, backoffDelay, computeRefreshAt, UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS, unknownOutcomeRetryAt } from '../../daemon/refresh-policy.js';
 
 describe('computeRefreshAt', () => {
   it('should refresh after about two thirds of the lifetime, jittered between 60% and 75%', () => {
@@ -39,5 +39,14 @@ describe('backoffDelay', () => {
       expect(backoffDelay(failures, 0.999_999)).toBeLessThanOrEqual(BACKOFF_CAP_MS);
       expect(backoffDelay(failures, 0)).toBe(BACKOFF_CAP_MS / 2);
     }
+  });
+});
+
+describe('unknownOutcomeRetryAt', () => {
+  it('T2: should present a refresh token of unknown fate again only once the access token has expired', () => {
+    expect(unknownOutcomeRetryAt(0, 30_000, 1, 0)).toBe(30_000);
+    // Already expired: the ordinary backoff (1 s to 2 s after the first failure).
+    expect(unknownOutcomeRetryAt(10_000, 5_000, 1, 0)).toBe(11_000);
+    expect(unknownOutcomeRetryAt(0, null, 1, 0)).toBe(UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS);
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * SIGTERM while a refresh that token.get started (min_ttl) waits on a stalled
+ * authorization server (issue 12 item 3): the daemon, a real process, must
+ * wait for the answer and commit the rotation before it closes the store, so
+ * that after a restart the rotated refresh token is stored and works.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { McpAuthdClient } from '../client/index.js';
+import { startDaemon } from '../daemon/daemon.js';
+import { createLogger } from '../daemon/logger.js';
+import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
+import { completeLogin } from './fixtures/browser.js';
+import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import { startDaemonProcess } from './helpers/daemon-process.js';
+import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+
+const TOKEN_TTL_SEC = 60;
+
+/** Polls what a child process printed (its log is the only view into it). */
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('shutdown during a refresh (real process, stalled authorization server)', () => {
+  let as: AuthServer;
+  let mcp: McpTestServer;
+  let home: TempHome;
+
+  beforeAll(async () => {
+    as = await startAuthServer({ accessTokenTtlSec: TOKEN_TTL_SEC });
+    mcp = await startMcpServer({ authServer: as });
+    home = makeTempHome();
+    // Log in through an in-process daemon on the same state directory, then hand it over.
+    const daemon = await startDaemon({ paths: home.paths, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) });
+    const client = new McpAuthdClient({ socket: home.paths.socket });
+    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
+      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
+    });
+    client.close();
+    await daemon.close();
+    as.clearRequests();
+  });
+
+  afterAll(async () => {
+    await mcp.stop();
+    await as.stop();
+    home.remove();
+  });
+
+  it('T2: should commit a min_ttl refresh answered after SIGTERM, so the rotated refresh token works after a restart', async () => {
+    const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+    let running = await startDaemonProcess({ ...home.env, MCPAUTHD_LOG_LEVEL: 'info' });
+    const release = as.holdRefreshes();
+    try {
+      const client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
+      // A min_ttl as long as the server's tokens: the stored one is always too short.
+      const pending = client.getToken(mcp.url, { minTtl: TOKEN_TTL_SEC }).catch((err: unknown) => err);
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      running.child.kill('SIGTERM');
+      // The daemon stops serving and then waits for the refresh; or, if it does
+      // not wait, it closes its store and the answer below finds nobody to commit it.
+      await until(() => /waiting for refreshes in flight|daemon stopped/.test(running.stderr()), 'the shutdown to wait or finish');
+      release();
+      expect(await running.exited).toBe(0);
+      await pending;
+      client.close();
+    } finally {
+      release();
+    }
+    expect(refreshRequests()).toHaveLength(1);
+    await until(() => refreshRequests()[0]?.status !== undefined, 'the server to answer');
+    expect(refreshRequests()[0]?.status).toBe(200);
+
+    running = await startDaemonProcess(home.env);
+    const client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
+    try {
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null });
+      await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+      const [first, second] = refreshRequests();
+      expect(second?.status).toBe(200);
+      // The rotated refresh token was stored: the second refresh presented a new one.
+      expect(paramValues(second!, 'refresh_token')).not.toEqual(paramValues(first!, 'refresh_token'));
+      for (const secret of as.issuedSecrets()) expect(running.stderr()).not.toContain(secret);
+    } finally {
+      client.close();
+      await running.stop();
+    }
+  }, 60_000);
+});
