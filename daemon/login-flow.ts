@@ -259,7 +259,9 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
 function findByServerUrl(store: TokenStore, serverUrl: string): CredentialRecord | undefined {
   try {
     return store.findByServerUrl(serverUrl);
-  } catch {
+  } catch (err) {
+    // Not in canonical form: refuse now, before the user approves anything that could not be stored.
+    if (isAuthdError(err, 'invalid_request')) throw err;
     // Not a valid URL: discovery reports that properly.
     return undefined;
   }
@@ -296,13 +298,25 @@ async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMeta
 
   const stored = store.getClientRegistration(issuer);
   if (stored !== undefined) {
-    const status = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : 'unknown';
-    if (status !== 'invalid') {
+    const check = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : { status: 'unknown', rotatedAccessToken: null };
+    // Stored before anything else can fail: the old token may already be dead at the AS.
+    if (check.rotatedAccessToken !== null) store.updateRegistrationAccessToken(issuer, stored.clientId, check.rotatedAccessToken);
+    if (check.status !== 'invalid') {
       log.debug('reusing client registration', { issuer, client_id: stored.clientId, kind: stored.kind });
       return { client: createOAuthClient(metadata, stored, http), kind: stored.kind };
     }
-    log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
-    store.deleteClientRegistration(issuer, stored.clientId);
+    // A failed read is no proof the client is gone (a 401 may be a rotated or
+    // expired token): credentials that refresh with it keep it, and this login
+    // registers a client of its own.
+    if (store.isClientInUse(issuer, stored.clientId)) {
+      log.info('stored client registration cannot be read; registering a new client for this login and keeping the old one for the credentials that use it', {
+        issuer,
+        client_id: stored.clientId,
+      });
+    } else {
+      log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
+      store.deleteClientRegistration(issuer, stored.clientId);
+    }
   }
   const registration = await registerClient(metadata, redirectUri, http);
   // Kept even if this login fails later: the AS knows the client now, and the next login reuses it.

@@ -246,26 +246,42 @@ export async function registerClient(metadata: AuthorizationServerMetadata, redi
   };
 }
 
+/** What an RFC 7592 read of a stored registration said. */
+export interface RegistrationCheck {
+  /**
+   * 'valid': the AS knows the client. 'invalid': not usable for a new login
+   * (401, 404 or another client_id), which is no proof the client is gone: a
+   * 401 may only mean the token was rotated or expired. 'unknown': no read
+   * endpoint, or an answer that says nothing either way.
+   */
+  status: 'valid' | 'invalid' | 'unknown';
+  /** A new registration_access_token the AS returned on the read (RFC 7592 §2.1 allows rotation); store it. */
+  rotatedAccessToken: Secret | null;
+}
+
 /**
  * C3 reuse: asks the AS whether a stored dynamic registration still exists
  * (RFC 7592 §2.1 read). An unknown client_id is never redirected back to us
  * (RFC 6749 §4.1.2.1), so without this check a stale registration would
- * strand the user on the AS's error page. 'unknown' when the AS offers no
- * read endpoint or the answer says nothing either way.
+ * strand the user on the AS's error page.
  */
-export async function checkRegistration(registration: ClientRegistration, http: HttpPolicy): Promise<'valid' | 'invalid' | 'unknown'> {
+export async function checkRegistration(registration: ClientRegistration, http: HttpPolicy): Promise<RegistrationCheck> {
   const uri = registration.registrationClientUri;
   const token = registration.registrationAccessToken;
-  if (uri === null || token === null) return 'unknown';
+  const unknown: RegistrationCheck = { status: 'unknown', rotatedAccessToken: null };
+  if (uri === null || token === null) return unknown;
   const what = 'client registration';
   try {
     const response = await httpRequest(uri, { what, headers: { authorization: `Bearer ${token.reveal()}`, accept: 'application/json' } }, http);
-    if (response.status === 401 || response.status === 404) return 'invalid';
-    if (response.status !== 200) return 'unknown';
-    return parseJsonObject(response.body, what, uri)['client_id'] === registration.clientId ? 'valid' : 'invalid';
+    if (response.status === 401 || response.status === 404) return { status: 'invalid', rotatedAccessToken: null };
+    if (response.status !== 200) return unknown;
+    const body = parseJsonObject(response.body, what, uri);
+    const rat = body['registration_access_token'];
+    const rotated = typeof rat === 'string' && rat !== '' && rat !== token.reveal() ? new Secret(rat) : null;
+    return { status: body['client_id'] === registration.clientId ? 'valid' : 'invalid', rotatedAccessToken: rotated };
   } catch {
     // A network problem here is not evidence against the registration; the login itself will tell.
-    return 'unknown';
+    return unknown;
   }
 }
 

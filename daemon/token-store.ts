@@ -320,6 +320,16 @@ export class TokenStore {
     return row === undefined ? undefined : toRegistration(row);
   }
 
+  /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
+  updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
+    this.#stmts.updateRegistrationToken.run(token.reveal(), issuer, clientId);
+  }
+
+  /** True when some credential refreshes with this client. */
+  isClientInUse(issuer: string, clientId: string): boolean {
+    return this.#stmts.clientInUse.get(issuer, clientId) !== undefined;
+  }
+
   deleteClientRegistration(issuer: string, clientId: string): boolean {
     return this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
   }
@@ -576,6 +586,8 @@ function prepareStatements(db: Database.Database) {
     ),
     getRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? AND client_id = ?'),
     newestRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+    updateRegistrationToken: db.prepare('UPDATE client_registrations SET registration_access_token = ? WHERE issuer = ? AND client_id = ?'),
+    clientInUse: db.prepare('SELECT 1 FROM credentials WHERE issuer = ? AND client_id = ? LIMIT 1'),
     deleteRegistration: db.prepare('DELETE FROM client_registrations WHERE issuer = ? AND client_id = ?'),
     upsertCredential: db.prepare(
       `INSERT INTO credentials (resource_key, resource, issuer, client_id, scopes, access_token, token_type, expires_at, refresh_token, refresh_at, state, last_refresh_at, last_error, next_attempt_at, failure_count, created_at, updated_at)

@@ -31,14 +31,48 @@ function parse(input: string, what: string): URL {
 
 /**
  * The lookup key of a resource or MCP server URL.
- * @throws AuthdError INVALID_RESOURCE when it is not an http(s) URL.
+ * @throws AuthdError INVALID_RESOURCE when it is not an http(s) URL;
+ *   `invalid_request` when the URL parser would rewrite it in any way other
+ *   than the documented folds (dot segments, a lone "?", numeric or hex IPv4
+ *   forms, a port with leading zeros, backslashes, spaces, control
+ *   characters, percent-encoding, ...): such an input is not the resource it
+ *   looks like, so it matches nothing (invariant 1). The message names the
+ *   canonical form to use instead.
  */
 export function resourceKey(input: string): string {
   const url = parse(input, 'resource');
   // URL already lowercases scheme and host and drops a default port; be explicit
   // anyway so the rule does not hang on parser details.
   const port = url.port === '' || url.port === DEFAULT_PORTS[url.protocol] ? '' : `:${url.port}`;
-  return `${url.protocol.toLowerCase()}//${url.hostname.toLowerCase()}${port}${url.pathname}${url.search}`;
+  const key = `${url.protocol.toLowerCase()}//${url.hostname.toLowerCase()}${port}${url.pathname}${url.search}`;
+  if (documentedFold(input) !== key) {
+    throw new AuthdError(
+      'invalid_request',
+      `${JSON.stringify(input.slice(0, 300))} is not in canonical form; it would be read as ${key}. Use that exact URL ` +
+        '(only scheme and host case, a default port, a fragment and an empty path are folded)',
+    );
+  }
+  return key;
+}
+
+/**
+ * The input with only the documented folds applied, by plain string
+ * operations (no URL parser), or null when it does not even have the plain
+ * `scheme://authority[/path][?query][#fragment]` shape.
+ */
+function documentedFold(input: string): string | null {
+  // Spaces and control characters are dropped or escaped by the parser anywhere, fragment included.
+  if (/[\u0000-\u0020\u007f\\]/.test(input)) return null;
+  const hash = input.indexOf('#');
+  const noFragment = hash === -1 ? input : input.slice(0, hash);
+  const shape = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/s.exec(noFragment);
+  if (shape === null) return null;
+  const scheme = (shape[1] as string).toLowerCase();
+  let authority = (shape[2] as string).toLowerCase();
+  const rest = shape[3] as string;
+  const defaultPort = DEFAULT_PORTS[`${scheme}:`];
+  if (defaultPort !== undefined && authority.endsWith(`:${defaultPort}`)) authority = authority.slice(0, -defaultPort.length - 1);
+  return `${scheme}://${authority}${rest === '' || rest.startsWith('?') ? `/${rest}` : rest}`;
 }
 
 /** True when two resource identifiers have the same lookup key; anything unparsable matches nothing. */

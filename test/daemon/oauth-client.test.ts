@@ -208,14 +208,14 @@ describe('oauth-client', () => {
       };
       let status = 200;
       server.route('/register/dyn-9', (_req, res) => json(res, status, status === 200 ? { client_id: 'dyn-9' } : { error: 'invalid_token' }));
-      expect(await checkRegistration(stored, HTTP)).toBe('valid');
+      expect(await checkRegistration(stored, HTTP)).toEqual({ status: 'valid', rotatedAccessToken: null });
       expect(server.requests[0]?.headers.authorization).toBe('Bearer rat-9');
       expect([...(server.requests[0]?.query.values() ?? [])]).toEqual([]);
       status = 401;
-      expect(await checkRegistration(stored, HTTP)).toBe('invalid');
+      expect((await checkRegistration(stored, HTTP)).status).toBe('invalid');
       status = 500;
-      expect(await checkRegistration(stored, HTTP)).toBe('unknown');
-      expect(await checkRegistration({ ...stored, registrationClientUri: null }, HTTP)).toBe('unknown');
+      expect((await checkRegistration(stored, HTTP)).status).toBe('unknown');
+      expect((await checkRegistration({ ...stored, registrationClientUri: null }, HTTP)).status).toBe('unknown');
     });
   });
 
