@@ -6,7 +6,8 @@
  * token.get with and without min_ttl and scopes, credential.refresh,
  * concurrent calls, SIGTERM + restart, SIGKILL + restart, and the token
  * endpoint slow (1.5 s), stalled for longer than the daemon's HTTP timeout, down
- * (connections reset), answering 5xx, answering invalid_grant.
+ * (connections reset), answering 5xx, answering invalid_grant, narrowing the
+ * scopes of refreshed grants.
  *
  * After every step (test/helpers/lifecycle-audit.ts): no token served or
  * stored for another resource or audience; no refresh token presented to the
@@ -19,7 +20,7 @@
  * Replay: FC_SEED=<seed> [FC_PATH=<path>] (printed on failure; the clock is
  * real, so timings vary between replays). Longer: MCPAUTHD_MBT_RUNS=<runs>
  * MCPAUTHD_MBT_STEPS=<max steps per run>. Fault kinds: MCPAUTHD_MBT_FAULTS
- * (comma list of slow,stall,down,5xx,invalid_grant; default below).
+ * (comma list of slow,stall,down,5xx,invalid_grant,narrow; default below).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -32,12 +33,12 @@ import { LifecycleWorld, type FaultKind } from './helpers/lifecycle-world.js';
 
 const ACCESS_TOKEN_TTL_SEC = 3;
 const RESOURCES = 3;
-const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant'];
+const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant', 'narrow'];
 /**
  * Fault kinds run by default. Left out until their fixes land (issue 12):
  * - none so far.
  */
-const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant'];
+const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant', 'narrow'];
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -82,7 +83,7 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
       let run = 0;
       const property = fc.asyncProperty(fc.commands(lifecycleCommands({ accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, faults: FAULTS }), { maxCommands: STEPS, size: 'max' }), async (commands) => {
         run += 1;
-        const model: LifecycleModel = { creds: new Map(), fault: 'none', permittedReuse: [] };
+        const model: LifecycleModel = { creds: new Map(), fault: 'none', permittedReuse: [], stalled: false };
         await world.beginRun();
         try {
           // Every resource starts logged in (the first with mcp:admin), so the steps act on live grants.
@@ -97,6 +98,7 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
           summaries.push(
             `run ${run}: ${world.timeline.filter((t) => !t.what.startsWith('daemon started')).length} steps, ${refreshes.length} refresh requests ` +
               `(${refreshes.filter((r) => r.status === 200).length} rotated), ${world.kills.length} SIGKILLs, ${world.terms.length} SIGTERMs, ` +
+              `faults [${world.faultsApplied.join(' ')}], ` +
               `${model.permittedReuse.length} refresh tokens presented again in a SIGKILL's commit window${kills.length > 0 ? `: ${kills.join('; ')}` : ''}`,
           );
         } catch (err) {

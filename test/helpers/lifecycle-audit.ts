@@ -31,6 +31,8 @@ export interface CredentialModel {
   scopes: string[];
   /** Fingerprint of the refresh token the current login got: the root of its rotation chain. */
   chainRoot: string | undefined;
+  /** A refresh since the login may have been narrowed by the server: `scopes` is an upper bound. */
+  mayBeNarrowed: boolean;
 }
 
 export interface StoredRow {

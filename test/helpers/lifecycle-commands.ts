@@ -10,13 +10,15 @@ import type { AuthdError, TokenGetResult } from '../../client/index.js';
 import { decodeJwtPayload } from '../../daemon/token-response.js';
 import { completeLogin } from '../fixtures/browser.js';
 import { auditReuse, auditStore, loginChainRoot, serverRejectedGrant, type CredentialModel, type ReuseCase } from './lifecycle-audit.js';
-import type { FaultKind, LifecycleWorld } from './lifecycle-world.js';
+import { NARROWED_SCOPE, type FaultKind, type LifecycleWorld } from './lifecycle-world.js';
 
 export interface LifecycleModel {
   creds: Map<string, CredentialModel>;
   fault: FaultKind;
   /** Reuses a SIGKILL explains, found so far in this run (counted and attributed in the report). */
   permittedReuse: ReuseCase[];
+  /** A stall costs more than the HTTP timeout of wall time: at most one per run keeps runs bounded. */
+  stalled: boolean;
 }
 
 export type LifecycleCommand = fc.AsyncCommand<LifecycleModel, LifecycleWorld>;
@@ -37,7 +39,7 @@ function resourceOf(world: LifecycleWorld, index: number): string {
 function modelOf(model: LifecycleModel, resource: string): CredentialModel {
   let cred = model.creds.get(resource);
   if (cred === undefined) {
-    cred = { loggedIn: false, scopes: [], chainRoot: undefined };
+    cred = { loggedIn: false, scopes: [], chainRoot: undefined, mayBeNarrowed: false };
     model.creds.set(resource, cred);
   }
   return cred;
@@ -63,6 +65,8 @@ function tokenGet(world: LifecycleWorld, model: LifecycleModel, resource: string
   const cred = modelOf(model, resource);
   const loggedIn = cred.loggedIn;
   const lacksScope = scopes.some((s) => !cred.scopes.includes(s));
+  // The server may have cut the grant down on a refresh: a step-up answer is then right too.
+  const mayLackScope = lacksScope || (cred.mayBeNarrowed && scopes.some((s) => s !== NARROWED_SCOPE));
   const step = `token.get ${resource} scopes=[${scopes.join(' ')}] min_ttl=${minTtl ?? '-'}`;
   const client = world.client!;
   return client.getToken(resource, { scopes, ...(minTtl === undefined ? {} : { minTtl }) }).then(
@@ -71,7 +75,7 @@ function tokenGet(world: LifecycleWorld, model: LifecycleModel, resource: string
       else if (lacksScope) world.violations.push(`${step}: served though the login lacks a requested scope`);
       checkServed(world, step, resource, scopes, minTtl, result);
     },
-    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope }),
+    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: mayLackScope }),
   );
 }
 
@@ -108,6 +112,7 @@ export async function logIn(world: LifecycleWorld, model: LifecycleModel, resour
   cred.loggedIn = true;
   cred.scopes = result.scopes;
   cred.chainRoot = loginChainRoot(world, resource);
+  cred.mayBeNarrowed = model.fault === 'narrow';
   if (cred.chainRoot === undefined) world.violations.push(`login ${resource}: the server saw no code exchange handing out a refresh token`);
 }
 
@@ -228,10 +233,12 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
   const fault = fc.constantFrom(...options.faults).map((kind) =>
     command(
       `fault ${kind}`,
-      (m) => m.fault === 'none',
+      (m) => m.fault === 'none' && !(kind === 'stall' && m.stalled),
       async (m, w) => {
         w.setFault(kind);
         m.fault = kind;
+        if (kind === 'stall') m.stalled = true;
+        if (kind === 'narrow') for (const cred of m.creds.values()) cred.mayBeNarrowed = true;
       },
     ),
   );

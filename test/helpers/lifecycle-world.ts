@@ -13,7 +13,10 @@ import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 /** What the authorization server's token endpoint does right now. */
-export type FaultKind = 'none' | 'slow' | 'stall' | 'down' | '5xx' | 'invalid_grant';
+export type FaultKind = 'none' | 'slow' | 'stall' | 'down' | '5xx' | 'invalid_grant' | 'narrow';
+
+/** The scopes a 'narrow' server cuts every refreshed grant down to. */
+export const NARROWED_SCOPE = 'mcp:tools';
 
 /** A slow token endpoint, well inside the daemon's HTTP timeout: refreshes stay in flight across steps. */
 export const SLOW_TOKEN_MS = 1_500;
@@ -50,6 +53,8 @@ export class LifecycleWorld {
   readonly kills: number[] = [];
   /** SIGTERM moments of this run. */
   readonly terms: number[] = [];
+  /** The faults of this run, in order. */
+  readonly faultsApplied: FaultKind[] = [];
   /** Invariant violations found outside a step's own checks (late answers of pending calls). */
   readonly violations: string[] = [];
   readonly #pending = new Set<Pending>();
@@ -82,6 +87,7 @@ export class LifecycleWorld {
     this.timeline.length = 0;
     this.kills.length = 0;
     this.terms.length = 0;
+    this.faultsApplied.length = 0;
     this.violations.length = 0;
     this.#pastStderr.length = 0;
     this.as.clearRequests();
@@ -131,7 +137,10 @@ export class LifecycleWorld {
       this.as.setDown(Math.random() < 0.5 ? '503' : '500');
     } else if (kind === 'invalid_grant') {
       this.as.setDown('invalid_grant');
+    } else if (kind === 'narrow') {
+      this.as.setRefreshScope(NARROWED_SCOPE);
     }
+    this.faultsApplied.push(kind);
   }
 
   #endStall(): void {
@@ -151,6 +160,7 @@ export class LifecycleWorld {
     this.as.setRefusing(false);
     this.as.setDown(false);
     this.as.setTokenDelayMs(0);
+    this.as.setRefreshScope(null);
     this.fault = 'none';
     this.note('healed');
   }
