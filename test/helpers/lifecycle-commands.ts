@@ -75,26 +75,28 @@ function tokenGet(world: LifecycleWorld, model: LifecycleModel, resource: string
       else if (lacksScope) world.violations.push(`${step}: served though the login lacks a requested scope`);
       checkServed(world, step, resource, scopes, minTtl, result);
     },
-    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: mayLackScope }),
+    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: mayLackScope, cred }),
   );
 }
 
 function refresh(world: LifecycleWorld, model: LifecycleModel, resource: string): Promise<void> {
-  const loggedIn = modelOf(model, resource).loggedIn;
+  const cred = modelOf(model, resource);
+  const loggedIn = cred.loggedIn;
   const step = `credential.refresh ${resource}`;
   return world.client!.refresh(resource).then(
     (result) => {
       if (!loggedIn) world.violations.push(`${step}: refreshed a resource that is not logged in`);
       if (result.resource !== resource) world.violations.push(`${step}: answered for ${result.resource}`);
     },
-    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: false }),
+    (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: false, cred }),
   );
 }
 
-function expectError(world: LifecycleWorld, step: string, err: AuthdError, at: { loggedIn: boolean; lacksScope: boolean }): void {
+function expectError(world: LifecycleWorld, step: string, err: AuthdError, at: { loggedIn: boolean; lacksScope: boolean; cred: CredentialModel }): void {
   const code = err.code;
   if (TRANSIENT.has(code) || code === 'needs_login') return; // needs_login: the store audit decides if it was earned
-  if (code === 'not_found' && !at.loggedIn) return;
+  // Also when a logout came while the call was under way.
+  if (code === 'not_found' && (!at.loggedIn || !at.cred.loggedIn)) return;
   if (code === 'insufficient_scope' && at.lacksScope) return;
   world.violations.push(`${step}: unexpected error ${code}: ${err.message}`);
 }
@@ -146,21 +148,26 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
   // No min_ttl, a short one, nearly the whole lifetime, and longer than the server ever issues (item 5).
   const minTtls = fc.constantFrom<number | undefined>(undefined, 1, Math.max(ttl - 1, 1), ttl + 30);
 
-  const login = fc.tuple(resourceIndex, fc.boolean()).map(([i, admin]) =>
+  // Login and logout, alone or while a refresh of the same credential is in flight (item 2's race).
+  const login = fc.tuple(resourceIndex, fc.boolean(), fc.boolean()).map(([i, admin, racing]) =>
     command(
-      `login #${i}${admin ? ' +admin' : ''}`,
+      `login #${i}${admin ? ' +admin' : ''}${racing ? ' during credential.refresh' : ''}`,
       (m) => m.fault === 'none' || m.fault === 'slow',
-      (m, w) => logIn(w, m, resourceOf(w, i), admin),
+      async (m, w) => {
+        if (racing) w.track(refresh(w, m, resourceOf(w, i)));
+        await logIn(w, m, resourceOf(w, i), admin);
+      },
     ),
   );
 
-  const logout = resourceIndex.map((i) =>
+  const logout = fc.tuple(resourceIndex, fc.boolean()).map(([i, racing]) =>
     command(
-      `logout #${i}`,
+      `logout #${i}${racing ? ' during credential.refresh' : ''}`,
       () => true,
       async (m, w) => {
         const resource = resourceOf(w, i);
         const cred = modelOf(m, resource);
+        if (racing) w.track(refresh(w, m, resource));
         try {
           await w.client!.logout(resource);
           if (!cred.loggedIn) w.violations.push(`logout ${resource}: deleted a credential the model does not have`);
