@@ -5,9 +5,9 @@
  * 3-second access tokens. Steps: login (with or without mcp:admin), logout,
  * token.get with and without min_ttl and scopes, credential.refresh,
  * concurrent calls, SIGTERM + restart, SIGKILL + restart, and the token
- * endpoint slow (1.5 s), stalled for longer than the daemon's HTTP timeout, down
- * (connections reset), answering 5xx, answering invalid_grant, narrowing the
- * scopes of refreshed grants.
+ * endpoint slow (1.5 s), stalled for longer than the daemon's HTTP timeout,
+ * down (connections reset), dropping token requests unanswered, answering
+ * 5xx, answering invalid_grant, narrowing the scopes of refreshed grants.
  *
  * After every step (test/helpers/lifecycle-audit.ts): no token served or
  * stored for another resource or audience; no refresh token presented to the
@@ -20,7 +20,7 @@
  * Replay: FC_SEED=<seed> [FC_PATH=<path>] (printed on failure; the clock is
  * real, so timings vary between replays). Longer: MCPAUTHD_MBT_RUNS=<runs>
  * MCPAUTHD_MBT_STEPS=<max steps per run>. Fault kinds: MCPAUTHD_MBT_FAULTS
- * (comma list of slow,stall,down,5xx,invalid_grant,narrow; default below).
+ * (comma list of slow,stall,down,reset,5xx,invalid_grant,narrow; default below).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -33,12 +33,12 @@ import { LifecycleWorld, type FaultKind } from './helpers/lifecycle-world.js';
 
 const ACCESS_TOKEN_TTL_SEC = 3;
 const RESOURCES = 3;
-const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant', 'narrow'];
+const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', 'reset', '5xx', 'invalid_grant', 'narrow'];
 /**
  * Fault kinds run by default. Left out until their fixes land (issue 12):
  * - none so far.
  */
-const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', '5xx', 'invalid_grant', 'narrow'];
+const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', 'reset', '5xx', 'invalid_grant', 'narrow'];
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -93,7 +93,10 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
           await finalCheck(world, model);
           const refreshes = world.as.requests('token').filter((r) => r.grantType === 'refresh_token');
           const kills = model.permittedReuse.map(
-            (c) => `kill ${c.kill + 1} (${c.resource}, ${c.answerToKillMs === null ? 'answer still pending' : `answer sent ${c.answerToKillMs} ms before it`})`,
+            (c) =>
+              `kill ${c.kill + 1} (${c.resource}, ${
+                c.answerToKillMs === null ? 'answer still pending' : c.answerToKillMs >= 0 ? `answer sent ${c.answerToKillMs} ms before it` : `answer sent ${-c.answerToKillMs} ms after it`
+              })`,
           );
           summaries.push(
             `run ${run}: ${world.timeline.filter((t) => !t.what.startsWith('daemon started')).length} steps, ${refreshes.length} refresh requests ` +

@@ -13,7 +13,8 @@ import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 /** What the authorization server's token endpoint does right now. */
-export type FaultKind = 'none' | 'slow' | 'stall' | 'down' | '5xx' | 'invalid_grant' | 'narrow';
+/** 'down' resets every connection at accept; 'reset' reads a token request, then drops the connection unanswered. */
+export type FaultKind = 'none' | 'slow' | 'stall' | 'down' | 'reset' | '5xx' | 'invalid_grant' | 'narrow';
 
 /** The scopes a 'narrow' server cuts every refreshed grant down to. */
 export const NARROWED_SCOPE = 'mcp:tools';
@@ -135,6 +136,8 @@ export class LifecycleWorld {
       this.as.setRefusing(true);
     } else if (kind === '5xx') {
       this.as.setDown(Math.random() < 0.5 ? '503' : '500');
+    } else if (kind === 'reset') {
+      this.as.setDown('reset');
     } else if (kind === 'invalid_grant') {
       this.as.setDown('invalid_grant');
     } else if (kind === 'narrow') {
