@@ -132,6 +132,14 @@ export class TokenRefresher {
     if (presented === null) {
       throw new AuthdError('expired', `the token for ${record.resource} cannot be refreshed: the authorization server issued no refresh token; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`);
     }
+    // Marked refreshing, yet no refresh of this process holds it (refresh()
+    // joins those): a daemon died during its refresh, or a rotation could not
+    // be stored. The server may have rotated the token: the same rule as for
+    // an unanswered refresh, unless the user forces it or nothing is left to lose.
+    if (record.state === 'refreshing' && reason !== 'forced' && (record.expiresAt === null || record.expiresAt > this.#now())) {
+      const interrupted = new AuthdError('HTTP_FAILED', 'the previous refresh was interrupted before its answer was stored', { data: { reason: 'interrupted', outcome: 'unknown' } });
+      return this.#unknown(record, presented, interrupted, describeFailure(interrupted));
+    }
     const registration = this.#store.getClientRegistration(record.issuer, record.clientId);
     // Persisted before the request: if the daemon dies between the server's
     // answer and our commit, a restart sees "refreshing" and knows the stored

@@ -17,18 +17,10 @@ import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { outputStream } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { until } from './helpers/until.js';
 
 const SEC = 1000;
 const TOKEN_TTL_SEC = 30;
-
-/** Polls a condition the test cannot subscribe to (a request arriving at the server). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('refresh failure branches against oidc-provider (30-second tokens, rotation)', () => {
   let as: AuthServer;
@@ -109,6 +101,25 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
       expect(status).toMatchObject({ state: 'valid', last_error: null });
       expect(stored().refreshToken?.reveal()).toBe(fresh.refreshToken?.reveal());
       await expect(client.refresh(mcp.url)).resolves.toMatchObject({ resource: mcp.url });
+      expect(refreshRequests().at(-1)?.status).toBe(200);
+    });
+
+    it('should not put a new login into backoff when a slow refresh gets a 503', async () => {
+      const release = as.holdRefreshes();
+      const pending = client.refresh(mcp.url).then(
+        () => 'resolved',
+        (err: { code?: string }) => err.code,
+      );
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      await login(['mcp:tools', 'mcp:admin']);
+      as.setDown('503');
+      release();
+      await pending;
+      as.setDown(false);
+      expect((await client.status()).credentials[0]).toMatchObject({ state: 'valid', last_error: null, next_attempt_at: null });
+      // No backoff answer: a min_ttl refresh goes to the server at once, and works.
+      await clock.advance(10 * SEC);
+      await expect(client.getToken(mcp.url, { minTtl: 25 })).resolves.toMatchObject({ resource: mcp.url });
       expect(refreshRequests().at(-1)?.status).toBe(200);
     });
 

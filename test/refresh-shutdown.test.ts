@@ -14,17 +14,9 @@ import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { startDaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { until } from './helpers/until.js';
 
 const TOKEN_TTL_SEC = 60;
-
-/** Polls what a child process printed (its log is the only view into it). */
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('shutdown during a refresh (real process, stalled authorization server)', () => {
   let as: AuthServer;
@@ -86,6 +78,63 @@ describe('shutdown during a refresh (real process, stalled authorization server)
       // The rotated refresh token was stored: the second refresh presented a new one.
       expect(paramValues(second!, 'refresh_token')).not.toEqual(paramValues(first!, 'refresh_token'));
       for (const secret of as.issuedSecrets()) expect(running.stderr()).not.toContain(secret);
+    } finally {
+      client.close();
+      await running.stop();
+    }
+  }, 60_000);
+});
+
+describe('a refresh cut off by SIGKILL (real process, 8-second tokens)', () => {
+  let as: AuthServer;
+  let mcp: McpTestServer;
+  let home: TempHome;
+
+  beforeAll(async () => {
+    as = await startAuthServer({ accessTokenTtlSec: 8 });
+    mcp = await startMcpServer({ authServer: as });
+    home = makeTempHome();
+    const daemon = await startDaemon({ paths: home.paths, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) });
+    const client = new McpAuthdClient({ socket: home.paths.socket });
+    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
+      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
+    });
+    client.close();
+    await daemon.close();
+    as.clearRequests();
+  });
+
+  afterAll(async () => {
+    await mcp.stop();
+    await as.stop();
+    home.remove();
+  });
+
+  it('T2: should treat the interrupted refresh as "outcome unknown" and present its refresh token again only after the access token expired', async () => {
+    const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+    let running = await startDaemonProcess(home.env);
+    const release = as.holdRefreshes();
+    try {
+      const client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
+      const pending = client.getToken(mcp.url, { minTtl: 8 }).catch((err: unknown) => err);
+      await until(() => refreshRequests().length === 1, 'the refresh to reach the server');
+      expect(await running.stop('SIGKILL')).toBeNull();
+      await pending;
+      client.close();
+    } finally {
+      // The server now rotates the refresh token; its answer finds nobody.
+      release();
+    }
+
+    running = await startDaemonProcess(home.env);
+    const client = new McpAuthdClient({ socket: home.paths.socket });
+    try {
+      const expiresAt = (await client.status()).credentials[0]!.expires_at!;
+      await until(() => refreshRequests().length === 2, 'the refresh to be tried again');
+      // Not at its refresh time (5-6 s into the 8 s): the retry could revoke a
+      // grant whose access token is still served.
+      expect(refreshRequests()[1]!.at).toBeGreaterThanOrEqual(expiresAt * 1000);
+      expect(paramValues(refreshRequests()[1]!, 'refresh_token')).toEqual(paramValues(refreshRequests()[0]!, 'refresh_token'));
     } finally {
       client.close();
       await running.stop();

@@ -77,6 +77,8 @@ describe('renderSystemdUnit()', () => {
     expect(s.get('ExecStart')).toEqual([`"${process.execPath}" "--max-semi-space-size=2" "--no-allocation-site-pretenuring" "--optimize-for-size" "${CLI}" "daemon" "--home" "/home/u/.local/state/mcpauthd" "--socket" "/run/user/1000/mcpauthd/mcpauthd.sock"`]);
     expect(s.get('Type')).toEqual(['exec']);
     expect(s.get('Restart')).toEqual(['on-failure']);
+    // Longer than a refresh in flight may take to commit on SIGTERM (issue 12 item 3).
+    expect(s.get('TimeoutStopSec')).toEqual(['150']);
   });
 
   it('should carry the hardening a user service can use, and never MemoryDenyWriteExecute', () => {
@@ -147,6 +149,8 @@ describe('renderLaunchdPlist()', () => {
       ProgramArguments: [process.execPath, '--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--optimize-for-size', CLI, 'daemon', '--home', '/Users/u/Library/Application Support/mcpauthd', '--socket', inputs.socket],
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
+      // Time to commit a refresh the authorization server may still answer (REFRESH_TIMEOUT_MS + 10 s metadata).
+      ExitTimeOut: 150,
       Umask: 0o077,
       SoftResourceLimits: { Core: 0 },
       HardResourceLimits: { Core: 0 },
