@@ -23,7 +23,7 @@ import type { LifecycleWorld } from './lifecycle-world.js';
  * and commit it (a small SQLite transaction) on a loaded 2-core machine. A
  * SIGKILL later than this after the answer left a committed rotation behind.
  */
-export const COMMIT_WINDOW_MS = 2_000;
+export const COMMIT_WINDOW_MS = 5_000;
 
 /** What the model believes about one resource. */
 export interface CredentialModel {

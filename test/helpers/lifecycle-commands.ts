@@ -46,7 +46,7 @@ function modelOf(model: LifecycleModel, resource: string): CredentialModel {
 }
 
 /** Checks one served token: exactly its resource, its audience, the scopes asked for, the lifetime asked for. */
-function checkServed(world: LifecycleWorld, step: string, resource: string, scopes: string[], minTtl: number | undefined, result: TokenGetResult): void {
+function checkServed(world: LifecycleWorld, step: string, resource: string, scopes: string[], minTtl: number | undefined, askedAt: number, result: TokenGetResult): void {
   const aud = decodeJwtPayload(result.access_token)?.['aud'];
   if (result.resource !== resource) world.violations.push(`${step}: served resource ${result.resource}`);
   if (aud !== resource) world.violations.push(`${step}: served a token with aud ${String(aud)}`);
@@ -54,9 +54,10 @@ function checkServed(world: LifecycleWorld, step: string, resource: string, scop
   for (const scope of scopes) {
     if (!result.scopes.includes(scope) || !tokenScopes.includes(scope)) world.violations.push(`${step}: served a token without the requested scope ${scope} (item 6)`);
   }
-  // One second of slack for the daemon's own clock read and whole-second expires_at.
-  if (minTtl !== undefined && result.expires_at !== null && result.expires_at * 1000 - Date.now() < (minTtl - 1) * 1000) {
-    world.violations.push(`${step}: served a token expiring in ${result.expires_at - Date.now() / 1000} s for min_ttl ${minTtl}`);
+  // Measured from when the call was made (the daemon answered later, so this is never stricter
+  // than the promise), with one second of slack for the whole-second expires_at.
+  if (minTtl !== undefined && result.expires_at !== null && result.expires_at * 1000 - askedAt < (minTtl - 1) * 1000) {
+    world.violations.push(`${step}: served a token expiring ${((result.expires_at * 1000 - askedAt) / 1000).toFixed(1)} s after it was asked for with min_ttl ${minTtl} (item 5)`);
   }
 }
 
@@ -69,11 +70,12 @@ function tokenGet(world: LifecycleWorld, model: LifecycleModel, resource: string
   const mayLackScope = lacksScope || (cred.mayBeNarrowed && scopes.some((s) => s !== NARROWED_SCOPE));
   const step = `token.get ${resource} scopes=[${scopes.join(' ')}] min_ttl=${minTtl ?? '-'}`;
   const client = world.client!;
+  const askedAt = Date.now();
   return client.getToken(resource, { scopes, ...(minTtl === undefined ? {} : { minTtl }) }).then(
     (result) => {
       if (!loggedIn) world.violations.push(`${step}: served a token for a resource that is not logged in`);
       else if (lacksScope) world.violations.push(`${step}: served though the login lacks a requested scope`);
-      checkServed(world, step, resource, scopes, minTtl, result);
+      checkServed(world, step, resource, scopes, minTtl, askedAt, result);
     },
     (err: AuthdError) => expectError(world, step, err, { loggedIn, lacksScope: mayLackScope, cred }),
   );
@@ -285,7 +287,7 @@ export async function finalCheck(world: LifecycleWorld, model: LifecycleModel): 
         }
       }
       const result = await world.client!.getToken(resource);
-      checkServed(world, `final token.get ${resource}`, resource, [], undefined, result);
+      checkServed(world, `final token.get ${resource}`, resource, [], undefined, Date.now(), result);
     } catch (err) {
       // This refresh may itself be the re-presentation after a SIGKILL's commit window; the reuse audit judges it.
       if ((err as AuthdError).code === 'needs_login' && serverRejectedGrant(world, cred)) continue;
