@@ -288,6 +288,14 @@ export async function finalCheck(world: LifecycleWorld, model: LifecycleModel): 
       }
       const result = await world.client!.getToken(resource);
       checkServed(world, `final token.get ${resource}`, resource, [], undefined, Date.now(), result);
+      // What a user checks in the end: the MCP server itself accepts the token.
+      const answer = await fetch(resource, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${result.access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      });
+      await answer.arrayBuffer();
+      if (answer.status !== 200) world.violations.push(`final: the MCP server at ${resource} answered ${answer.status} to the served token`);
     } catch (err) {
       // This refresh may itself be the re-presentation after a SIGKILL's commit window; the reuse audit judges it.
       if ((err as AuthdError).code === 'needs_login' && serverRejectedGrant(world, cred)) continue;
