@@ -81,7 +81,7 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
       process.stdout.write(`lifecycle-model: seed ${SEED} (replay: FC_SEED=${SEED}), ${RUNS} runs, up to ${STEPS} steps, faults: ${FAULTS.join(',') || 'none'}\n`);
       const summaries: string[] = [];
       let run = 0;
-      const property = fc.asyncProperty(fc.commands(lifecycleCommands({ accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, faults: FAULTS }), { maxCommands: STEPS, size: 'max' }), async (commands) => {
+      const property = fc.asyncProperty(fc.noBias(fc.commands(lifecycleCommands({ accessTokenTtlSec: ACCESS_TOKEN_TTL_SEC, faults: FAULTS }), { maxCommands: STEPS, size: 'max' })), async (commands) => {
         run += 1;
         const model: LifecycleModel = { creds: new Map(), fault: 'none', permittedReuse: [], stalled: false };
         await world.beginRun();

@@ -302,5 +302,9 @@ export async function finalCheck(world: LifecycleWorld, model: LifecycleModel): 
       world.violations.push(`final: ${resource} cannot be refreshed with the server healthy: ${(err as AuthdError).code}: ${(err as Error).message}`);
     }
   }
+  // `status` tells the user the same story as the database: every login listed, nothing else.
+  const listed = (await world.client!.status()).credentials.map((c) => c.resource).sort();
+  const expected = [...model.creds].filter(([, cred]) => cred.loggedIn).map(([resource]) => resource).sort();
+  if (JSON.stringify(listed) !== JSON.stringify(expected)) world.violations.push(`final: status lists [${listed.join(' ')}], the model has [${expected.join(' ')}]`);
   audit(world, model, 'final: every credential refreshed');
 }
