@@ -35,8 +35,11 @@ const ACCESS_TOKEN_TTL_SEC = 3;
 const RESOURCES = 3;
 const ALL_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', 'reset', '5xx', 'invalid_grant', 'narrow'];
 /**
- * Fault kinds run by default. Left out until their fixes land (issue 12):
- * - none so far.
+ * Fault kinds run by default: all of them. 'stall' passes only with the fixes
+ * of issue 12 items 1 and 3 (merged here from h-refresh): on the code before
+ * them it fails at once (refresh token presented twice, the daemon gave up
+ * after 10 s and the server rotated later). Leave a kind out with
+ * MCPAUTHD_MBT_FAULTS if a branch without those fixes must run this test.
  */
 const DEFAULT_FAULTS: readonly FaultKind[] = ['slow', 'stall', 'down', 'reset', '5xx', 'invalid_grant', 'narrow'];
 
