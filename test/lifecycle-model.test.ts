@@ -89,8 +89,8 @@ describe('lifecycle model: random steps against the real daemon and authorizatio
         const model: LifecycleModel = { creds: new Map(), fault: 'none', permittedReuse: [], stalled: false };
         await world.beginRun();
         try {
-          // Every resource starts logged in (the first with mcp:admin), so the steps act on live grants.
-          for (const [i, resource] of world.resources.entries()) await logIn(world, model, resource, i === 0);
+          // Every resource starts logged in, all but the last with mcp:admin, so the steps act on live grants.
+          for (const [i, resource] of world.resources.entries()) await logIn(world, model, resource, i < world.resources.length - 1);
           world.note(`steps: ${[...commands].map(String).join(' | ')}`);
           await fc.asyncModelRun(() => ({ model, real: world }), commands);
           await finalCheck(world, model);
