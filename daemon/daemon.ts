@@ -4,10 +4,11 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, STATUS_PAGE_BYTES, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
+import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
-import { effectiveState, summarize } from './credential-view.js';
+import { effectiveState } from './credential-view.js';
+import { statusPage } from './status-page.js';
 import { dispatch, type Handlers } from './dispatch.js';
 import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
@@ -207,23 +208,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
       }
       return { protocol: PROTOCOL_VERSION, version: info.version, pid: info.pid };
     },
-    status: async (params) => {
-      const at = now();
-      const all = store.list();
-      const offset = Math.min(params.offset ?? 0, all.length);
-      // Fill the page up to a byte budget (URLs can be long); at least one
-      // credential per page so paging always moves on.
-      const credentials = [];
-      let bytes = 0;
-      let next = offset;
-      for (; next < all.length; next++) {
-        const summary = summarize(all[next] as (typeof all)[number], at);
-        bytes += Buffer.byteLength(JSON.stringify(summary));
-        if (credentials.length > 0 && bytes > STATUS_PAGE_BYTES) break;
-        credentials.push(summary);
-      }
-      return { daemon: info, credentials, total: all.length, next_offset: next < all.length ? next : null };
-    },
+    status: async (params) => statusPage(store, info, params, now()),
     'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
     'credential.delete': async (params) => {
       const record = findCredential(store, params);

@@ -68,6 +68,9 @@ export interface CredentialRecord {
   updatedAt: number;
 }
 
+/** A credential without its tokens: what `status` reads. */
+export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
+
 /** What a login produces; the store fills in the bookkeeping. */
 export interface NewCredential {
   resource: string;
@@ -203,6 +206,15 @@ interface RegistrationRow {
 const SELECT_CREDENTIAL = `
   SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
   FROM credentials c`;
+
+/** Every column but the tokens: status never decodes a token. */
+const SELECT_LISTING = `
+  SELECT c.resource_key, c.resource, c.issuer, c.client_id, c.scopes, c.expires_at, c.refresh_token IS NOT NULL AS has_refresh_token,
+    c.refresh_at, c.state, c.last_refresh_at, c.last_error, c.next_attempt_at, c.failure_count, c.created_at, c.updated_at,
+    (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
+  FROM credentials c`;
+
+type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
 
 export interface TokenStoreOptions {
   now?: () => number;
@@ -412,6 +424,16 @@ export class TokenStore {
     return (this.#stmts.listCredentials.all() as CredentialRow[]).map(toCredential);
   }
 
+  /**
+   * Up to `limit` credentials in resource-key order, without their tokens:
+   * those after the key `from.after` (paging by key: rows added or removed
+   * meanwhile shift nothing), or from position `from.offset`.
+   */
+  listSummaries(from: { after: string } | { offset: number }, limit: number): CredentialListing[] {
+    const rows = ('after' in from ? this.#stmts.listingAfter.all({ after: from.after, limit }) : this.#stmts.listingAt.all({ offset: from.offset, limit })) as ListingRow[];
+    return rows.map(toListing);
+  }
+
   count(): number {
     return (this.#stmts.countCredentials.get() as { n: number }).n;
   }
@@ -604,6 +626,8 @@ function prepareStatements(db: Database.Database) {
     getCredential: db.prepare(`${SELECT_CREDENTIAL} WHERE c.resource_key = ?`),
     getByServer: db.prepare(`${SELECT_CREDENTIAL} JOIN credential_servers s2 ON s2.resource_key = c.resource_key WHERE s2.server_key = ?`),
     listCredentials: db.prepare(`${SELECT_CREDENTIAL} ORDER BY c.resource_key`),
+    listingAfter: db.prepare(`${SELECT_LISTING} WHERE c.resource_key > @after ORDER BY c.resource_key LIMIT @limit`),
+    listingAt: db.prepare(`${SELECT_LISTING} ORDER BY c.resource_key LIMIT @limit OFFSET @offset`),
     countCredentials: db.prepare('SELECT count(*) AS n FROM credentials'),
     deleteCredential: db.prepare('DELETE FROM credentials WHERE resource_key = ?'),
     rotate: db.prepare(
@@ -655,6 +679,27 @@ function toCredential(row: CredentialRow): CredentialRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
+}
+
+function toListing(row: ListingRow): CredentialListing {
+  return {
+    resource: row.resource,
+    resourceKey: row.resource_key,
+    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
+    issuer: row.issuer,
+    clientId: row.client_id,
+    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+    expiresAt: row.expires_at,
+    hasRefreshToken: row.has_refresh_token === 1,
+    refreshAt: row.refresh_at,
+    state: row.state as StoredState,
+    lastRefreshAt: row.last_refresh_at,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+    failureCount: row.failure_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toRegistration(row: RegistrationRow): ClientRegistration {

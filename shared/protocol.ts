@@ -98,7 +98,12 @@ export interface DaemonInfo {
 }
 
 export interface StatusParams {
-  /** Where this page starts; from the previous page's `next_offset`. */
+  /** Where this page starts: the previous page's `next_cursor` (opaque). Not with `offset`. */
+  cursor?: string;
+  /**
+   * Older paging by position, still served: a login or logout between pages
+   * can shift it, so a credential may be skipped or repeated. Use `cursor`.
+   */
   offset?: number;
 }
 
@@ -110,8 +115,14 @@ export interface StatusResult {
   daemon: DaemonInfo;
   credentials: CredentialSummary[];
   total: number;
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+  /** Only on pages asked for without a cursor (offset paging); null otherwise and on the last page. */
   next_offset: number | null;
 }
+
+/** Longest `cursor` accepted: a cursor is a stored resource key. */
+export const MAX_CURSOR_LENGTH = 65_536;
 
 /** Bytes of credential summaries the daemon puts in one status page, well under MAX_FRAME_BYTES. */
 export const STATUS_PAGE_BYTES = 40 * 1024;
@@ -418,7 +429,9 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
       : '"versions" must be a non-empty array of integers') ??
     optionalString(p, 'client', 256),
   status: (p) =>
-    onlyKeys(p, ['offset']) ??
+    onlyKeys(p, ['offset', 'cursor']) ??
+    (p['offset'] !== undefined && p['cursor'] !== undefined ? 'give "cursor" or "offset", not both' : null) ??
+    optionalString(p, 'cursor', MAX_CURSOR_LENGTH) ??
     (p['offset'] === undefined || (Number.isSafeInteger(p['offset']) && (p['offset'] as number) >= 0) ? null : '"offset" must be a whole number, at least 0'),
   'token.get': (p) =>
     onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ??

@@ -110,6 +110,7 @@ describe('mcpauthd doctor: a daemon of another version, and remote problems', ()
         cred('https://plain.example.com/mcp', 'http://as.example.com', {}),
       ],
       total: 3,
+      next_cursor: null,
       next_offset: null,
     };
     fake = await startFakeDaemon(home.paths.socket, { hello: () => ({ protocol: 1, version: '0.0.1', pid: 4242 }), status: () => status });

@@ -9,6 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
+import { Secret } from '../daemon/secret.js';
+import { TokenStore } from '../daemon/token-store.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
@@ -94,6 +96,30 @@ describe('client/python/mcpauthd_client.py', () => {
     expect(status.daemon.pid).toBe(daemon.pid);
     expect(status.credentials.map((c) => c.resource)).toEqual([mcp.url]);
     expect(result.stdout).not.toContain((await authd.getToken(mcp.url)).access_token);
+  });
+
+  it('status: should follow the cursor through every page (issue 12 item 9)', async () => {
+    // Planted next to the daemon (WAL lets a second connection write): long URLs make many pages.
+    const store = TokenStore.open(home.paths.database);
+    const planted = Array.from({ length: 300 }, (_, i) => `https://py${String(i).padStart(3, '0')}.example.com/${'p'.repeat(300)}`);
+    try {
+      store.transaction(() => {
+        for (const url of planted) {
+          store.saveCredential({
+            resource: url, serverUrl: url, issuer: 'https://as.example.com', clientId: 'c', scopes: [],
+            accessToken: new Secret('at-python-paging'), tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000, refreshToken: null, refreshAt: null,
+          });
+        }
+      });
+      const result = await run(['status']);
+      expect(result.status).toBe(0);
+      const status = JSON.parse(result.stdout) as { credentials: { resource: string }[]; total: number };
+      expect(status.credentials.map((c) => c.resource).sort()).toEqual([...planted, mcp.resource].sort());
+      expect(status.total).toBe(301);
+    } finally {
+      for (const url of planted) store.deleteCredential(url);
+      store.close();
+    }
   });
 
   describe('socket checks', () => {

@@ -139,7 +139,22 @@ class McpAuthdClient:
         return self.request("token.get", params)
 
     def status(self) -> Dict[str, Any]:
-        return self.request("status", {})
+        """`status`, every page joined: pages are followed by `next_cursor` (docs/protocol.md)."""
+        first = self.request("status", {})
+        credentials = list(first.get("credentials", []))
+        cursor = first.get("next_cursor")
+        pages = 1
+        while cursor is not None:
+            pages += 1
+            if pages > 100000:
+                raise McpAuthdError("protocol_error", "the daemon sent status pages that do not move on")
+            page = self.request("status", {"cursor": cursor})
+            credentials.extend(page.get("credentials", []))
+            following = page.get("next_cursor")
+            if following == cursor:
+                raise McpAuthdError("protocol_error", "the daemon sent status pages that do not move on")
+            cursor = following
+        return dict(first, credentials=credentials, total=len(credentials), next_cursor=None, next_offset=None)
 
     def hello(self) -> Dict[str, Any]:
         return self.request("hello", {"versions": [PROTOCOL_VERSION], "client": "mcpauthd_client.py"})

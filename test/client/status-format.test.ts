@@ -32,6 +32,7 @@ const STATUS: StatusResult = {
     credential({ resource: 'https://h.example.com/mcp', state: 'valid' }),
   ],
   total: 8,
+  next_cursor: null,
   next_offset: null,
 };
 
