@@ -68,6 +68,18 @@ export function readStore(path: string): { integrity: unknown; rows: StoredRow[]
   }
 }
 
+/** When the stored access token for `resource` expires (epoch ms), if stored. */
+export function storedExpiry(path: string, resource: string): number | undefined {
+  if (!existsSync(path)) return undefined;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT expires_at FROM credentials WHERE resource = ?').get(resource) as { expires_at: number | null } | undefined;
+    return row?.expires_at ?? undefined;
+  } finally {
+    db.close();
+  }
+}
+
 /** Refresh requests that oidc-provider itself handled, in arrival order. */
 function providerRefreshes(requests: RecordedRequest[]): RecordedRequest[] {
   return requests.filter((r) => r.grantType === 'refresh_token' && r.reachedProvider === true);

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import type { AuthdError, TokenGetResult } from '../../client/index.js';
 import { decodeJwtPayload } from '../../daemon/token-response.js';
 import { completeLogin } from '../fixtures/browser.js';
-import { auditReuse, auditStore, loginChainRoot, serverRejectedGrant, type CredentialModel, type ReuseCase } from './lifecycle-audit.js';
+import { auditReuse, auditStore, loginChainRoot, serverRejectedGrant, storedExpiry, type CredentialModel, type ReuseCase } from './lifecycle-audit.js';
 import { NARROWED_SCOPE, type FaultKind, type LifecycleWorld } from './lifecycle-world.js';
 
 export interface LifecycleModel {
@@ -252,6 +252,27 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
     ),
   );
 
+  // A server that cuts the grant down, met by a client asking for the cut scope with a min_ttl
+  // that forces the refresh (item 6: scopes must be checked after the refresh too). The call is
+  // timed to land after the token has less than min_ttl left but before the scheduler's refresh.
+  const stepUpMinTtl = Math.max(ttl - 1, 1);
+  const stepUpAfterNarrowing = resourceIndex.map((i) =>
+    command(
+      `fault narrow, then token.get #${i} [mcp:admin] min_ttl=${stepUpMinTtl} once a refresh is due for it`,
+      (m) => m.fault === 'none',
+      async (m, w) => {
+        w.setFault('narrow');
+        m.fault = 'narrow';
+        for (const cred of m.creds.values()) cred.mayBeNarrowed = true;
+        const resource = resourceOf(w, i);
+        const expiresAt = storedExpiry(w.home!.paths.database, resource);
+        const wait = expiresAt === undefined ? 0 : expiresAt - (stepUpMinTtl * 1000 - 200) - Date.now();
+        if (wait > 0 && wait < ttl * 1000) await new Promise((resolve) => setTimeout(resolve, wait));
+        await w.settleWithin(tokenGet(w, m, resource, ['mcp:admin'], stepUpMinTtl), STEP_WAIT_MS);
+      },
+    ),
+  );
+
   const heal = fc.constant(null).map(() =>
     command(
       'heal',
@@ -265,6 +286,7 @@ export function lifecycleCommands(options: { accessTokenTtlSec: number; faults: 
 
   const arbitraries: fc.Arbitrary<Command>[] = [login, logout, get, get, get, forced, concurrent, concurrent, pause, pause, sigterm, sigkill, sigkill, heal, heal];
   if (options.faults.length > 0) arbitraries.push(fault, fault);
+  if (options.faults.includes('narrow')) arbitraries.push(stepUpAfterNarrowing);
   return arbitraries;
 }
 
