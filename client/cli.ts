@@ -157,7 +157,9 @@ deletes the credential. The local credential is deleted even if revocation fails
       const result = await withClient(values, (c) => c.logout(target));
       if (values['json'] === true) process.stdout.write(`${JSON.stringify(result)}\n`);
       else {
-        process.stdout.write(`logged out of ${result.resource ?? target}${result.revoked ? '; tokens revoked at the authorization server' : ''}\n`);
+        const names = result.revoked_tokens.map((t) => t.replace('_', ' '));
+        const revoked = names.length === 0 ? '; nothing revoked at the authorization server' : `; revoked at the authorization server: ${names.join(' and ')}`;
+        process.stdout.write(`logged out of ${result.resource ?? target}${revoked}\n`);
         if (result.revocation_note !== null) say(`note: ${result.revocation_note}`);
       }
       return EXIT.ok;

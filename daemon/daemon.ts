@@ -8,6 +8,7 @@ import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type 
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState } from './credential-view.js';
+import { revocationReport } from './logout-report.js';
 import { statusPage } from './status-page.js';
 import { dispatch, type Handlers } from './dispatch.js';
 import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './http-fetch.js';
@@ -219,12 +220,7 @@ function createHandlers(deps: HandlerDeps): Handlers {
       const deleted = store.deleteCredential(record.resourceKey);
       onChange('deleted', record);
       scheduler.reschedule();
-      const note = !revocation.revocationSupported
-        ? revocation.errors[0] ?? 'the authorization server offers no revocation; tokens stay valid there until they expire'
-        : revocation.errors.length > 0
-          ? revocation.errors.join('; ')
-          : null;
-      return { deleted, resource: record.resource, revoked: revocation.revoked, revocation_note: note };
+      return { deleted, resource: record.resource, ...revocationReport(record, revocation, now()) };
     },
     'credential.refresh': async (params) => {
       const record = findCredential(store, params);

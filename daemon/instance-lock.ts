@@ -6,8 +6,9 @@
  * or another user's process never blocks a start, and no daemon unlinks a
  * lock someone else may hold.
  *
- * The pid file is only a label: the holder writes its pid there after taking
- * the lock, so a daemon that cannot take it can say which one is running.
+ * Who holds the lock is read from the kernel where it says (Linux
+ * /proc/locks); elsewhere from the pid file, a label the holder writes after
+ * taking the lock.
  */
 import Database from 'better-sqlite3';
 import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,36 @@ function mtimeNs(path: string): bigint | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The lock holder's pid as the kernel reports it (Linux /proc/locks: the
+ * process holding a write lock on the lock file's inode), or undefined where
+ * that cannot be read. Exact even while the holder is still starting.
+ */
+export function kernelLockHolder(lockPath: string, locksText?: string): number | undefined {
+  let text = locksText;
+  let st: { ino: bigint; dev: bigint };
+  try {
+    st = statSync(lockPath, { bigint: true });
+    text ??= readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Linux encodes st_dev as minor:20 major:12 bits (new_encode_dev); /proc/locks prints MAJ:MIN:INODE, hex:hex:decimal.
+  const major = (st.dev >> 8n) & 0xfffn;
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & 0xfff00n);
+  const device = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // "1: POSIX  ADVISORY  WRITE 4520 08:01:1234 1073741824 1073742335" ("->" marks a waiter).
+    if (fields[1] !== 'POSIX' || fields[3] !== 'WRITE' || fields[5] === undefined) continue;
+    if (fields[5].toLowerCase() === device) {
+      const pid = Number.parseInt(fields[4] ?? '', 10);
+      if (Number.isSafeInteger(pid) && pid > 0) return pid;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -90,7 +121,7 @@ export function acquireInstanceLock(pidFile: string, description: string): Insta
     if (!isBusy(err)) {
       throw new AuthdError('STORE_UNAVAILABLE', `cannot take the lock ${lockPath}: ${(err as Error).message}; if no mcpauthd daemon runs, remove that file`, { cause: err });
     }
-    const pid = holderPid(pidFile, lockPath);
+    const pid = kernelLockHolder(lockPath) ?? holderPid(pidFile, lockPath);
     const who = pid === null ? 'another mcpauthd daemon (its pid file is missing)' : `another mcpauthd daemon (pid ${pid})`;
     const fix = pid === null ? 'stop it first' : `stop it first (kill ${pid})`;
     throw new AuthdError('ALREADY_RUNNING', `${who} is already using ${description}; ${fix} or use another --home`, { cause: err });

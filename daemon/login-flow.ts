@@ -361,13 +361,19 @@ export interface LogoutDeps {
   allowInsecureLoopback?: boolean;
 }
 
+export type RevocableToken = 'refresh_token' | 'access_token';
+
 export interface LogoutResult {
-  /** Every token the AS can revoke was revoked (RFC 7009 lets it decline a token type). */
+  /** Every token the credential held was revoked. */
   revoked: boolean;
   /** False when the AS has no revocation endpoint (or its metadata is not stored). */
   revocationSupported: boolean;
   /** What failed, for the user; the caller deletes the credential regardless. */
   errors: string[];
+  /** The tokens the AS accepted to revoke, in the order they were sent. */
+  revokedTokens: RevocableToken[];
+  /** Tokens the AS declined as a type it does not revoke (RFC 7009 §2.2.1 unsupported_token_type). */
+  declinedTokens: RevocableToken[];
 }
 
 /**
@@ -379,16 +385,16 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
   const { store, logger } = deps;
   const stored = store.getAuthorizationServer(record.issuer);
   if (stored === undefined) {
-    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`] };
+    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`], revokedTokens: [], declinedTokens: [] };
   }
   const allowInsecureLoopback = deps.allowInsecureLoopback ?? isLoopbackHttp(record.issuer);
   let metadata: AuthorizationServerMetadata;
   try {
     metadata = validateAuthorizationServerMetadata(stored.metadata, record.issuer, allowInsecureLoopback, record.issuer);
   } catch (err) {
-    return { revoked: false, revocationSupported: false, errors: [(err as Error).message] };
+    return { revoked: false, revocationSupported: false, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
   }
-  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [] };
+  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [], revokedTokens: [], declinedTokens: [] };
 
   const registration = store.getClientRegistration(record.issuer, record.clientId);
   const http: HttpPolicy = { allowInsecureLoopback };
@@ -398,8 +404,10 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
   try {
     client = createOAuthClient(metadata, registration ?? { clientId: record.clientId, clientSecret: null, tokenEndpointAuthMethod: 'none' }, http);
   } catch (err) {
-    return { revoked: false, revocationSupported: true, errors: [(err as Error).message] };
+    return { revoked: false, revocationSupported: true, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
   }
+  const revokedTokens: RevocableToken[] = [];
+  const declinedTokens: RevocableToken[] = [];
   // The refresh token first: revoking it ends the grant, so a leaked access token dies with it at most ASes.
   const tokens: [Secret | null, 'refresh_token' | 'access_token'][] = [
     [record.refreshToken, 'refresh_token'],
@@ -409,19 +417,22 @@ export async function logout(record: CredentialRecord, deps: LogoutDeps): Promis
     if (token === null) continue;
     try {
       await revokeToken(client, token, hint);
+      revokedTokens.push(hint);
     } catch (err) {
       // RFC 7009 §2.2.1: the AS cannot revoke this kind of token (oidc-provider says so for JWT
-      // access tokens); nothing more can be done, and it is not a failure to report.
+      // access tokens); nothing more can be done, but the user is told it stays valid.
       if (isAuthdError(err) && err.data?.['error'] === 'unsupported_token_type') {
         logger.debug('the authorization server cannot revoke this token type', { hint });
+        declinedTokens.push(hint);
         continue;
       }
       errors.push(`${hint.replace('_', ' ')} not revoked: ${(err as Error).message}`);
     }
   }
   if (errors.length > 0) logger.warn('revocation failed', { resource: record.resource, issuer: record.issuer, errors });
-  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer });
-  return { revoked: errors.length === 0, revocationSupported: true, errors };
+  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer, revoked: revokedTokens, declined: declinedTokens });
+  const held = tokens.filter(([token]) => token !== null).length;
+  return { revoked: revokedTokens.length === held, revocationSupported: true, errors, revokedTokens, declinedTokens };
 }
 
 function isLoopbackHttp(url: string): boolean {

@@ -141,8 +141,12 @@ export interface HelloResult {
 export interface DeleteResult {
   deleted: boolean;
   resource: string | null;
-  /** Every token was revoked at the authorization server (RFC 7009). */
+  /** Every token the credential held was revoked at the authorization server (RFC 7009). */
   revoked: boolean;
+  /** The tokens the authorization server revoked, in the order they were sent. */
+  revoked_tokens: ('refresh_token' | 'access_token')[];
+  /** Unix seconds until which the access token stays valid when it was not revoked; null when it was, or its expiry is unknown. */
+  access_token_expires_at: number | null;
   /** Why revocation did not happen or failed; the credential is deleted anyway. */
   revocation_note: string | null;
 }
@@ -424,10 +428,10 @@ type Validator = (params: Record<string, unknown>) => string | null;
 const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
   hello: (p) =>
     onlyKeys(p, ['versions', 'client']) ??
-    (Array.isArray(p['versions']) && p['versions'].length > 0 && p['versions'].length <= 16 && p['versions'].every((n) => Number.isSafeInteger(n))
+    (Array.isArray(p['versions']) && p['versions'].length > 0 && p['versions'].length <= MAX_VERSIONS && p['versions'].every((n) => Number.isSafeInteger(n))
       ? null
-      : '"versions" must be a non-empty array of integers') ??
-    optionalString(p, 'client', 256),
+      : `"versions" must be a non-empty array of at most ${MAX_VERSIONS} integers`) ??
+    optionalString(p, 'client', MAX_CLIENT_NAME_LENGTH),
   status: (p) =>
     onlyKeys(p, ['offset', 'cursor']) ??
     (p['offset'] !== undefined && p['cursor'] !== undefined ? 'give "cursor" or "offset", not both' : null) ??
@@ -437,23 +441,23 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ??
     credentialRef(p) ??
     optionalScopes(p) ??
-    (p['min_ttl'] === undefined || (Number.isSafeInteger(p['min_ttl']) && (p['min_ttl'] as number) >= 0 && (p['min_ttl'] as number) <= 86_400 * 365)
+    (p['min_ttl'] === undefined || (Number.isSafeInteger(p['min_ttl']) && (p['min_ttl'] as number) >= 0 && (p['min_ttl'] as number) <= MAX_MIN_TTL_SEC)
       ? null
-      : '"min_ttl" must be a whole number of seconds, at least 0'),
+      : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
     onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout']) ??
     (typeof p['server_url'] === 'string' ? null : '"server_url" is required') ??
     optionalString(p, 'server_url', MAX_URL_LENGTH) ??
     optionalScopes(p) ??
-    optionalString(p, 'client_id', 1024) ??
-    optionalString(p, 'client_secret', 4096) ??
+    optionalString(p, 'client_id', MAX_CLIENT_ID_LENGTH) ??
+    optionalString(p, 'client_secret', MAX_CLIENT_SECRET_LENGTH) ??
     optionalString(p, 'client_metadata_url', MAX_URL_LENGTH) ??
     optionalString(p, 'resource', MAX_URL_LENGTH) ??
     (p['insecure_loopback'] === undefined || typeof p['insecure_loopback'] === 'boolean' ? null : '"insecure_loopback" must be a boolean') ??
-    (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= 3600)
+    (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= MAX_LOGIN_TIMEOUT_SEC)
       ? null
-      : '"timeout" must be a whole number of seconds between 1 and 3600'),
+      : `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`),
   'credential.refresh': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   subscribe: (p) => onlyKeys(p, []),
   'log.level': (p) =>
@@ -461,12 +465,30 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
   'login.callback': (p) =>
     onlyKeys(p, ['login_id', 'url']) ??
     (typeof p['login_id'] === 'string' && typeof p['url'] === 'string' ? null : '"login_id" and "url" are required') ??
-    optionalString(p, 'login_id', 128) ??
-    optionalString(p, 'url', 8192),
+    optionalString(p, 'login_id', MAX_LOGIN_ID_LENGTH) ??
+    optionalString(p, 'url', MAX_CALLBACK_URL_LENGTH),
 };
 
+/**
+ * Request field limits (docs/protocol.md "Field limits"; test/protocol-doc.test.ts
+ * checks the table against these). Lengths are in UTF-16 code units, as
+ * JavaScript's `length` counts them.
+ */
 /** Longest URL accepted in a request; real resource identifiers are far shorter. */
 export const MAX_URL_LENGTH = 2048;
+export const MAX_VERSIONS = 16;
+export const MAX_CLIENT_NAME_LENGTH = 256;
+export const MAX_SCOPES = 64;
+export const MAX_SCOPE_LENGTH = 256;
+export const MAX_CLIENT_ID_LENGTH = 1024;
+export const MAX_CLIENT_SECRET_LENGTH = 4096;
+export const MAX_LOGIN_ID_LENGTH = 128;
+export const MAX_CALLBACK_URL_LENGTH = 8192;
+export const MAX_LOGIN_TIMEOUT_SEC = 3600;
+/** One year: a longer `min_ttl` cannot be meant. */
+export const MAX_MIN_TTL_SEC = 86_400 * 365;
+/** RFC 6749 §3.3 scope-token characters. */
+const SCOPE_TOKEN = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_SCOPE_LENGTH}}$`);
 
 function credentialRef(p: Record<string, unknown>): string | null {
   const hasResource = p['resource'] !== undefined;
@@ -478,7 +500,7 @@ function credentialRef(p: Record<string, unknown>): string | null {
 function optionalScopes(p: Record<string, unknown>): string | null {
   const scopes = p['scopes'];
   if (scopes === undefined) return null;
-  if (!Array.isArray(scopes) || scopes.length > 64 || !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/.test(s))) {
+  if (!Array.isArray(scopes) || scopes.length > MAX_SCOPES || !scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
     return '"scopes" must be an array of scope tokens (RFC 6749 §3.3)';
   }
   return null;

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { acquireInstanceLock } from '../../daemon/instance-lock.js';
+import { join } from 'node:path';
+import { acquireInstanceLock, kernelLockHolder, LOCK_FILE_NAME } from '../../daemon/instance-lock.js';
 import { isAuthdError } from '../../shared/errors.js';
 import { CLI } from '../helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';
@@ -40,7 +41,10 @@ describe('acquireInstanceLock', () => {
     }
     expect(isAuthdError(caught, 'ALREADY_RUNNING')).toBe(true);
     expect((caught as Error).message).toContain(`pid ${process.pid}`);
+    if (process.platform === 'linux') expect(kernelLockHolder(join(paths.home, LOCK_FILE_NAME))).toBe(process.pid);
     first.release();
+    // The kernel dropped it with the connection: nobody holds it now.
+    if (process.platform === 'linux') expect(kernelLockHolder(join(paths.home, LOCK_FILE_NAME))).toBeUndefined();
     acquireInstanceLock(paths.pidFile, 'the test home').release();
   });
 });
@@ -95,5 +99,6 @@ describe('two daemons starting at once on one state directory', () => {
         await Promise.all(racers.map((r) => r.stop()));
       }
     }
-  });
+    // Nine daemon processes start and stop here: slow on a loaded machine, no sleeps involved.
+  }, 90_000);
 });

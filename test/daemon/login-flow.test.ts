@@ -427,12 +427,18 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
     expect(tokens.refreshToken?.equals(credential.refreshToken)).toBe(false);
   });
 
-  it('T4: logout revokes the refresh and access tokens', async () => {
+  it('T4: logout revokes the refresh token and reports the access token the AS declined', async () => {
     const run = await login({ server_url: mcp.url });
     const credential = run.store.findByResource(mcp.resource);
     if (credential === undefined) throw new Error('no credential');
     const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
-    expect(await logout(credential, { store: run.store, logger })).toEqual({ revoked: true, revocationSupported: true, errors: [] });
+    expect(await logout(credential, { store: run.store, logger })).toEqual({
+      revoked: false,
+      revocationSupported: true,
+      errors: [],
+      revokedTokens: ['refresh_token'],
+      declinedTokens: ['access_token'],
+    });
     const revocations = as.requests('revoke');
     expect(revocations.map((r) => paramValues(r, 'token_type_hint')[0])).toEqual(['refresh_token', 'access_token']);
     // oidc-provider revokes the refresh token (and its grant); JWT access tokens it declines
