@@ -15,7 +15,7 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
-import { parseBearerChallenge } from './bearer-challenge.js';
+import { parseBearerChallenge } from '../shared/www-authenticate.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './index.js';
 
