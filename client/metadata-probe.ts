@@ -6,6 +6,7 @@
  * only except loopback, a short timeout, a bounded body, no redirects. The
  * server's Date header is kept, to tell whether our clock is off.
  */
+import { isLoopbackHost } from '../shared/loopback.js';
 
 export interface ProbeOptions {
   timeoutMs: number;
@@ -31,11 +32,6 @@ export function metadataUrls(issuer: string): string[] {
     `${url.origin}/.well-known/openid-configuration${path}`,
     `${url.origin}${path}/.well-known/openid-configuration`,
   ];
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Why a request failed, in words: undici hides the system error in `cause`. */

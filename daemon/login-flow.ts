@@ -19,7 +19,7 @@ import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
 import type { LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../shared/protocol.js';
 import { WIRE_ERROR_CODES } from '../shared/protocol.js';
-import { isLoopbackHost } from '../shared/resource-uri.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { discover, validateAuthorizationServerMetadata } from './discovery.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
 import { serverText } from './http-fetch.js';
