@@ -6,6 +6,7 @@
  * only except loopback, a short timeout, a bounded body, no redirects. The
  * server's Date header is kept, to tell whether our clock is off.
  */
+import { readBoundedBody } from '../shared/bounded-body.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 
 export interface ProbeOptions {
@@ -56,24 +57,6 @@ function networkReason(err: unknown, timeoutMs: number): string {
   return e.cause?.message ?? e.message ?? 'network error';
 }
 
-async function readBounded(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_METADATA_BYTES) {
-      await reader.cancel();
-      throw new Error(`the document is larger than ${MAX_METADATA_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function probeAuthorizationServer(issuer: string, options: ProbeOptions): Promise<ProbeResult> {
   const fetchImpl = options.fetchImpl ?? fetch;
   let url: URL;
@@ -104,7 +87,9 @@ export async function probeAuthorizationServer(issuer: string, options: ProbeOpt
     }
     let document: unknown;
     try {
-      document = JSON.parse(await readBounded(response));
+      const read = await readBoundedBody(response, MAX_METADATA_BYTES);
+      if (!read.ok) throw new Error(`the document is larger than ${MAX_METADATA_BYTES} bytes`);
+      document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(read.body));
     } catch (err) {
       answers.push(`${candidate}: not JSON metadata (${(err as Error).message.slice(0, 100)})`);
       continue;

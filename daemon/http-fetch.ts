@@ -12,6 +12,7 @@
  * - error messages name the URL (without its query) and the status, never a
  *   body: a token endpoint's body holds live tokens.
  */
+import { readBoundedBody, type BoundedBody } from '../shared/bounded-body.js';
 import { AuthdError } from '../shared/errors.js';
 import { isPlainObject } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
@@ -173,12 +174,14 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
       await discard(response);
       return { status: response.status, url: target.href, headers: response.headers, body: new Uint8Array(0) };
     }
+    let read: BoundedBody;
     try {
-      const body = await readCapped(response, maxBytes, where);
-      return { status: response.status, url: target.href, headers: response.headers, body };
+      read = await readBoundedBody(response, maxBytes);
     } catch (err) {
       throw failed(err);
     }
+    if (!read.ok) throw httpError(`${where}: response larger than ${maxBytes} bytes`, 'too_large');
+    return { status: response.status, url: target.href, headers: response.headers, body: read.body };
   }
 }
 
@@ -194,30 +197,6 @@ function networkCode(err: unknown): string {
 
 async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
-}
-
-async function readCapped(response: Response, maxBytes: number, where: string): Promise<Uint8Array> {
-  const tooLarge = (): AuthdError => httpError(`${where}: response larger than ${maxBytes} bytes`, 'too_large');
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await discard(response);
-    throw tooLarge();
-  }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
 }
 
 /**
