@@ -177,7 +177,8 @@ export class DaemonCredential {
    */
   #waitFor(login: Promise<LoginResult>): Promise<LoginResult> {
     const explained = login.catch((err: unknown) => {
-      if (isAuthdError(err, 'OAUTH_FAILED') && err.data?.['reason'] === 'timeout') {
+      // Over the socket a login the daemon stopped waiting for is login_failed, reason timeout.
+      if (isAuthdError(err, 'login_failed') && err.data?.reason === 'timeout') {
         throw this.#loginCommandError(`the login to ${this.serverUrl} was not approved in time (${err.message})`);
       }
       throw err;

@@ -11,6 +11,7 @@
  * shared/resource-uri.ts, never a rewritten string.
  */
 import { AuthdError } from '../shared/errors.js';
+import type { FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl, sameResource } from '../shared/resource-uri.js';
 import { parseBearerChallenge, type BearerChallenge } from '../shared/www-authenticate.js';
 import { describeUrl, fetchMetadataDocument, httpRequest } from './http-fetch.js';
@@ -20,7 +21,7 @@ import type { TokenStore } from './token-store.js';
 /** How long stored AS metadata is used before it is fetched again. */
 export const AS_METADATA_MAX_AGE_MS = 60 * 60 * 1000;
 
-function discoveryError(message: string, reason: string): AuthdError {
+function discoveryError(message: string, reason: FailureReason): AuthdError {
   return new AuthdError('DISCOVERY_FAILED', message, { data: { reason } });
 }
 
@@ -307,7 +308,7 @@ export async function fetchAuthorizationServerMetadata(issuer: string, http: Htt
   }
   // Report the most telling failure: a wrong issuer or bad document beats a 404.
   const telling = failures.find((f) => f.data?.['reason'] !== 'not_found') ?? failures[0];
-  const reason = String(telling?.data?.['reason'] ?? 'not_found');
+  const reason = telling?.data?.reason ?? 'not_found';
   throw discoveryError(`no usable ${what} for ${issuer}: ${failures.map((f) => f.message).join('; ')}`, reason);
 }
 

@@ -14,7 +14,7 @@
  */
 import { readBoundedBody, type BoundedBody } from '../shared/bounded-body.js';
 import { AuthdError } from '../shared/errors.js';
-import { isPlainObject } from '../shared/protocol.js';
+import { isPlainObject, type FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
 import { redactText } from './logger.js';
 
@@ -91,7 +91,7 @@ export function serverText(text: string, max: number): string {
     .slice(0, max);
 }
 
-function httpError(message: string, reason: string, cause?: unknown, code?: string): AuthdError {
+function httpError(message: string, reason: FailureReason, cause?: unknown, code?: string): AuthdError {
   return new AuthdError('HTTP_FAILED', message, { cause, data: code === undefined ? { reason } : { reason, code } });
 }
 

@@ -15,6 +15,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuthdError } from '../shared/errors.js';
+import type { FailureReason } from '../shared/protocol.js';
 import { serverText } from './http-fetch.js';
 import { Secret } from './secret.js';
 
@@ -43,7 +44,7 @@ export interface CallbackOptions {
   signal?: AbortSignal;
 }
 
-function rejected(message: string, reason: string, data: Record<string, unknown> = {}): AuthdError {
+function rejected(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
   return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
 }
 
