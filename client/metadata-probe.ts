@@ -1,11 +1,12 @@
 /**
  * Can this machine reach an authorization server's metadata right now? Used by
  * `mcpauthd doctor` only: a refresh that will fail is better found before it
- * is due. Same locations and order as the daemon's discovery (MCP
+ * is due. The locations and order of the daemon's discovery (shared/as-metadata-urls.ts: MCP
  * authorization spec: RFC 8414 path insertion, then OpenID Connect), HTTPS
  * only except loopback, a short timeout, a bounded body, no redirects. The
  * server's Date header is kept, to tell whether our clock is off.
  */
+import { authorizationServerMetadataUrls } from '../shared/as-metadata-urls.js';
 import { readBoundedBody } from '../shared/bounded-body.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 
@@ -23,17 +24,6 @@ export type ProbeFailure = 'insecure' | 'network' | 'answer';
 
 /** Metadata documents are a few KiB; anything this big is not one. */
 export const MAX_METADATA_BYTES = 256 * 1024;
-
-export function metadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/\/+$/, '');
-  if (path === '') return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`];
-  return [
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    `${url.origin}/.well-known/openid-configuration${path}`,
-    `${url.origin}${path}/.well-known/openid-configuration`,
-  ];
-}
 
 /** Why a request failed, in words: undici hides the system error in `cause`. */
 function networkReason(err: unknown, timeoutMs: number): string {
@@ -68,9 +58,15 @@ export async function probeAuthorizationServer(issuer: string, options: ProbeOpt
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     return { ok: false, kind: 'insecure', reason: `the issuer ${issuer} is not https (plain http is allowed only to loopback)`, serverDateMs: undefined };
   }
+  let candidates: string[];
+  try {
+    candidates = authorizationServerMetadataUrls(issuer);
+  } catch (err) {
+    return { ok: false, kind: 'answer', reason: (err as Error).message, serverDateMs: undefined };
+  }
   const answers: string[] = [];
   let serverDateMs: number | undefined;
-  for (const candidate of metadataUrls(issuer)) {
+  for (const candidate of candidates) {
     let response: Response;
     try {
       response = await fetchImpl(candidate, { redirect: 'manual', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) });

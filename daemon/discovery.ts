@@ -10,6 +10,7 @@
  * to the authorization server (R2). Comparisons use the lookup-key rules of
  * shared/resource-uri.ts, never a rewritten string.
  */
+import { authorizationServerMetadataUrls } from '../shared/as-metadata-urls.js';
 import { AuthdError } from '../shared/errors.js';
 import type { FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl, sameResource } from '../shared/resource-uri.js';
@@ -192,24 +193,6 @@ export interface AuthorizationServerMetadata {
   authorization_response_iss_parameter_supported?: boolean;
   client_id_metadata_document_supported?: boolean;
   [field: string]: JsonValue | undefined;
-}
-
-/**
- * D5: where the metadata of an issuer lives, in the order the MCP spec gives.
- * @throws AuthdError DISCOVERY_FAILED for an issuer with a query or fragment (RFC 8414 §2).
- */
-export function authorizationServerMetadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  if (url.search !== '' || url.hash !== '') throw discoveryError(`issuer ${JSON.stringify(issuer)} must not have a query or fragment`, 'invalid_metadata');
-  const path = url.pathname.replace(/\/$/, '');
-  if (path === '') {
-    return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`];
-  }
-  return [
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    `${url.origin}/.well-known/openid-configuration${path}`,
-    `${url.origin}${path}/.well-known/openid-configuration`,
-  ];
 }
 
 const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const;

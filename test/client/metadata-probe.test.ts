@@ -6,18 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_METADATA_BYTES, metadataUrls, probeAuthorizationServer } from '../../client/metadata-probe.js';
-
-describe('metadataUrls()', () => {
-  it('should insert the well-known path before the issuer path (RFC 8414), then try OpenID Connect both ways', () => {
-    expect(metadataUrls('https://as.example.com')).toEqual(['https://as.example.com/.well-known/oauth-authorization-server', 'https://as.example.com/.well-known/openid-configuration']);
-    expect(metadataUrls('https://as.example.com/tenant/1')).toEqual([
-      'https://as.example.com/.well-known/oauth-authorization-server/tenant/1',
-      'https://as.example.com/.well-known/openid-configuration/tenant/1',
-      'https://as.example.com/tenant/1/.well-known/openid-configuration',
-    ]);
-  });
-});
+import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/metadata-probe.js';
 
 describe('probeAuthorizationServer()', () => {
   let server: Server;

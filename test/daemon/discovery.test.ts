@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import {
   AS_METADATA_MAX_AGE_MS,
-  authorizationServerMetadataUrls,
   canonicalServerUri,
   chooseAuthorizationServer,
   discover,
@@ -141,20 +140,6 @@ describe('authorization server selection and metadata', () => {
     expect(chooseAuthorizationServer(servers, false, 'https://as3.example')).toBe('https://as3.example');
     expect(chooseAuthorizationServer(servers, false, 'https://gone.example')).toBe('https://as2.example');
     expect(() => chooseAuthorizationServer(['http://as1.example'], true)).toThrow(/no usable authorization server/);
-  });
-
-  it('D5: path-aware metadata URLs in the MCP order', () => {
-    expect(authorizationServerMetadataUrls('https://a.example/tenant1')).toEqual([
-      'https://a.example/.well-known/oauth-authorization-server/tenant1',
-      'https://a.example/.well-known/openid-configuration/tenant1',
-      'https://a.example/tenant1/.well-known/openid-configuration',
-    ]);
-    expect(authorizationServerMetadataUrls('https://a.example')).toEqual([
-      'https://a.example/.well-known/oauth-authorization-server',
-      'https://a.example/.well-known/openid-configuration',
-    ]);
-    expect(authorizationServerMetadataUrls('https://a.example/')).toHaveLength(2);
-    expect(() => authorizationServerMetadataUrls('https://a.example/?x=1')).toThrow(/query or fragment/);
   });
 
   it('D5: tries each location in order until one answers', async () => {
