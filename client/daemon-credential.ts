@@ -8,6 +8,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { LoginParams, LoginResult, TokenGetResult } from '../shared/protocol.js';
+import { unionScopes } from '../shared/scopes.js';
 // A cycle (index.ts re-exports the adapters that import this), harmless
 // because McpAuthdClient is only used inside functions, never at load time.
 import type { McpAuthdClient } from './index.js';
@@ -47,11 +48,6 @@ const LOGIN_FIXES: ReadonlySet<string> = new Set(['not_found', 'needs_login', 'e
 
 export function isLoginNeeded(err: unknown): boolean {
   return isAuthdError(err) && LOGIN_FIXES.has(err.code);
-}
-
-/** `a` then the members of `b` not in `a`, in first-seen order. */
-export function unionScopes(a: readonly string[], b: readonly string[]): string[] {
-  return [...new Set([...a, ...b])];
 }
 
 export class DaemonCredential {
