@@ -15,6 +15,7 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
+import { discardBody } from '../shared/bounded-body.js';
 import { parseBearerChallenge } from '../shared/www-authenticate.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './index.js';
@@ -95,7 +96,7 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
       if (response.status === 401 && !renewed) {
         renewed = true;
         const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
-        await discard(response);
+        await discardBody(response);
         await credential.renew(token?.access_token, challenge?.scope);
         continue;
       }
@@ -103,7 +104,7 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
         const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
         if (challenge?.error === 'insufficient_scope' && challenge.scope !== undefined) {
           stepUps++;
-          await discard(response);
+          await discardBody(response);
           await credential.stepUp(token?.scopes ?? [], challenge.scope);
           continue;
         }
@@ -123,12 +124,4 @@ function withBearer(headers: RequestInit['headers'], token: string | undefined):
 // Everything fetch accepts as a body except a stream can be sent twice.
 function isReplayable(body: RequestInit['body']): boolean {
   return body === undefined || body === null || !(body instanceof ReadableStream);
-}
-
-async function discard(response: Response): Promise<void> {
-  try {
-    await response.body?.cancel();
-  } catch {
-    // Already consumed or closed: nothing to release.
-  }
 }

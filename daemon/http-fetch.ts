@@ -12,7 +12,7 @@
  * - error messages name the URL (without its query) and the status, never a
  *   body: a token endpoint's body holds live tokens.
  */
-import { readBoundedBody, type BoundedBody } from '../shared/bounded-body.js';
+import { discardBody, readBoundedBody, type BoundedBody } from '../shared/bounded-body.js';
 import { AuthdError } from '../shared/errors.js';
 import { isPlainObject, type FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
@@ -152,7 +152,7 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
     }
 
     if (response.status >= 300 && response.status < 400 && request.followSameOriginRedirects === true) {
-      await discard(response);
+      await discardBody(response);
       const location = response.headers.get('location');
       if (location === null) throw httpError(`${where}: HTTP ${response.status} without a Location`, 'bad_redirect');
       let next: URL;
@@ -171,7 +171,7 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
     }
 
     if (request.discardBody === true) {
-      await discard(response);
+      await discardBody(response);
       return { status: response.status, url: target.href, headers: response.headers, body: new Uint8Array(0) };
     }
     let read: BoundedBody;
@@ -193,10 +193,6 @@ function networkCode(err: unknown): string {
   if (typeof cause?.message === 'string') return serverText(cause.message, 80);
   const message = (err as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' ? serverText(message, 80) : 'unknown error';
-}
-
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => undefined);
 }
 
 /**

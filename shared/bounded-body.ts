@@ -5,12 +5,14 @@
  * (client/metadata-probe.ts). A hostile server cannot make either buffer more
  * than the cap: a declared Content-Length over it is refused before a byte is
  * read, and the count is kept while reading for bodies that declare nothing
- * or lie. The caller's fetch signal bounds the time.
+ * or lie. The caller's fetch signal bounds the time. A body not wanted at all
+ * is dropped with discardBody (the client adapters' retried 401/403 too).
  */
 
 export type BoundedBody = { ok: true; body: Uint8Array } | { ok: false; reason: 'too_large' };
 
-async function discard(response: Response): Promise<void> {
+/** Drops a body unread, releasing the connection; one already consumed or closed is fine. */
+export async function discardBody(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
 }
 
@@ -18,7 +20,7 @@ async function discard(response: Response): Promise<void> {
 export async function readBoundedBody(response: Response, maxBytes: number): Promise<BoundedBody> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await discard(response);
+    await discardBody(response);
     return { ok: false, reason: 'too_large' };
   }
   if (response.body === null) return { ok: true, body: new Uint8Array(0) };

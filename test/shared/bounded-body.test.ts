@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/metadata-probe.js';
-import { readBoundedBody } from '../../shared/bounded-body.js';
+import { discardBody, readBoundedBody } from '../../shared/bounded-body.js';
 import { startTinyServer, type TinyServer } from '../daemon/support/tiny-http.js';
 
 const CAP = 1024;
@@ -60,6 +60,16 @@ describe('readBoundedBody()', () => {
   it('should read a response without a body as empty', async () => {
     const empty = await readBoundedBody(await fetch(`${server.origin}/empty`), CAP);
     expect(empty.ok && empty.body.byteLength).toBe(0);
+  });
+});
+
+describe('discardBody()', () => {
+  it('should drop a body unread, and not mind one already read or a response without one', async () => {
+    await expect(discardBody(await fetch(`${server.origin}/chunked`))).resolves.toBeUndefined();
+    const read = await fetch(`${server.origin}/small`);
+    await read.text();
+    await expect(discardBody(read)).resolves.toBeUndefined();
+    await expect(discardBody(await fetch(`${server.origin}/empty`))).resolves.toBeUndefined();
   });
 });
 
