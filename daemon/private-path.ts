@@ -11,7 +11,7 @@ import { lstatOrNull, ownerOnlyProblem, type OwnerOnlyKind } from '../shared/own
 
 function assertOwnerOnly(path: string, stats: Stats, kind: OwnerOnlyKind): void {
   const found = ownerOnlyProblem(path, stats, kind);
-  if (found !== null) throw new AuthdError('INSECURE_PERMISSIONS', `${found.problem}. Fix: ${found.fix}.`);
+  if (found !== null) throw new AuthdError('INSECURE_PERMISSIONS', `${kind} ${found.problem}. Fix: ${found.fix}.`);
 }
 
 /**

@@ -74,7 +74,7 @@ describe('daemon, client and doctor agree', () => {
     chmodSync(dir, 0o755);
     const expected = ownerOnlyProblem(dir, stats(dir), 'directory');
     if (expected === null) throw new Error('expected a problem');
-    expect(() => ensurePrivateDirectory(dir)).toThrow(`${expected.problem}. Fix: ${expected.fix}.`);
+    expect(() => ensurePrivateDirectory(dir)).toThrow(`directory ${expected.problem}. Fix: ${expected.fix}.`);
     expect(describePrivateDirProblem(dir)).toBe(`${expected.problem} (fix: ${expected.fix})`);
     expect(checkPrivatePath(dir, 'directory')).toEqual({ state: 'problem', ...expected });
   });
