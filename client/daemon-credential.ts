@@ -8,6 +8,7 @@
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import type { LoginParams, LoginResult, TokenGetResult } from '../shared/protocol.js';
+import { unionScopes } from '../shared/scopes.js';
 // A cycle (index.ts re-exports the adapters that import this), harmless
 // because McpAuthdClient is only used inside functions, never at load time.
 import type { McpAuthdClient } from './index.js';
@@ -50,11 +51,6 @@ const LOGIN_FIXES: ReadonlySet<string> = new Set(['not_found', 'needs_login', 'e
 
 export function isLoginNeeded(err: unknown): boolean {
   return isAuthdError(err) && LOGIN_FIXES.has(err.code);
-}
-
-/** `a` then the members of `b` not in `a`, in first-seen order. */
-export function unionScopes(a: readonly string[], b: readonly string[]): string[] {
-  return [...new Set([...a, ...b])];
 }
 
 export class DaemonCredential {
@@ -180,7 +176,8 @@ export class DaemonCredential {
    */
   #waitFor(login: Promise<LoginResult>): Promise<LoginResult> {
     const explained = login.catch((err: unknown) => {
-      if (isAuthdError(err, 'OAUTH_FAILED') && err.data?.['reason'] === 'timeout') {
+      // Over the socket a login the daemon stopped waiting for is login_failed, reason timeout.
+      if (isAuthdError(err, 'login_failed') && err.data?.reason === 'timeout') {
         throw this.#loginCommandError(`the login to ${this.serverUrl} was not approved in time (${err.message})`);
       }
       throw err;

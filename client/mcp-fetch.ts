@@ -15,7 +15,8 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
-import { parseBearerChallenge } from './bearer-challenge.js';
+import { discardBody } from '../shared/bounded-body.js';
+import { parseBearerChallenge } from '../shared/www-authenticate.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './index.js';
 import { fetchWithTokenRedirects } from './redirect-guard.js';
@@ -100,7 +101,7 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
       if (response.status === 401 && !renewed) {
         renewed = true;
         const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
-        await discard(response);
+        await discardBody(response);
         await credential.renew(token?.access_token, challenge?.scope);
         continue;
       }
@@ -108,7 +109,7 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
         const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
         if (challenge?.error === 'insufficient_scope' && challenge.scope !== undefined) {
           stepUps++;
-          await discard(response);
+          await discardBody(response);
           await credential.stepUp(token?.scopes ?? [], challenge.scope);
           continue;
         }
@@ -128,12 +129,4 @@ function withBearer(headers: RequestInit['headers'], token: string | undefined):
 // Everything fetch accepts as a body except a stream can be sent twice.
 function isReplayable(body: RequestInit['body']): boolean {
   return body === undefined || body === null || !(body instanceof ReadableStream);
-}
-
-async function discard(response: Response): Promise<void> {
-  try {
-    await response.body?.cancel();
-  } catch {
-    // Already consumed or closed: nothing to release.
-  }
 }

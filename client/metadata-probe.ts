@@ -1,11 +1,14 @@
 /**
  * Can this machine reach an authorization server's metadata right now? Used by
  * `mcpauthd doctor` only: a refresh that will fail is better found before it
- * is due. Same locations and order as the daemon's discovery (MCP
+ * is due. The locations and order of the daemon's discovery (shared/as-metadata-urls.ts: MCP
  * authorization spec: RFC 8414 path insertion, then OpenID Connect), HTTPS
  * only except loopback, a short timeout, a bounded body, no redirects. The
  * server's Date header is kept, to tell whether our clock is off.
  */
+import { authorizationServerMetadataUrls } from '../shared/as-metadata-urls.js';
+import { readBoundedBody } from '../shared/bounded-body.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 
 export interface ProbeOptions {
   timeoutMs: number;
@@ -21,22 +24,6 @@ export type ProbeFailure = 'insecure' | 'network' | 'answer';
 
 /** Metadata documents are a few KiB; anything this big is not one. */
 export const MAX_METADATA_BYTES = 256 * 1024;
-
-export function metadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/\/+$/, '');
-  if (path === '') return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`];
-  return [
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    `${url.origin}/.well-known/openid-configuration${path}`,
-    `${url.origin}${path}/.well-known/openid-configuration`,
-  ];
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 /** Why a request failed, in words: undici hides the system error in `cause`. */
 function networkReason(err: unknown, timeoutMs: number): string {
@@ -60,24 +47,6 @@ function networkReason(err: unknown, timeoutMs: number): string {
   return e.cause?.message ?? e.message ?? 'network error';
 }
 
-async function readBounded(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_METADATA_BYTES) {
-      await reader.cancel();
-      throw new Error(`the document is larger than ${MAX_METADATA_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function probeAuthorizationServer(issuer: string, options: ProbeOptions): Promise<ProbeResult> {
   const fetchImpl = options.fetchImpl ?? fetch;
   let url: URL;
@@ -89,9 +58,15 @@ export async function probeAuthorizationServer(issuer: string, options: ProbeOpt
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     return { ok: false, kind: 'insecure', reason: `the issuer ${issuer} is not https (plain http is allowed only to loopback)`, serverDateMs: undefined };
   }
+  let candidates: string[];
+  try {
+    candidates = authorizationServerMetadataUrls(issuer);
+  } catch (err) {
+    return { ok: false, kind: 'answer', reason: (err as Error).message, serverDateMs: undefined };
+  }
   const answers: string[] = [];
   let serverDateMs: number | undefined;
-  for (const candidate of metadataUrls(issuer)) {
+  for (const candidate of candidates) {
     let response: Response;
     try {
       response = await fetchImpl(candidate, { redirect: 'manual', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) });
@@ -108,7 +83,9 @@ export async function probeAuthorizationServer(issuer: string, options: ProbeOpt
     }
     let document: unknown;
     try {
-      document = JSON.parse(await readBounded(response));
+      const read = await readBoundedBody(response, MAX_METADATA_BYTES);
+      if (!read.ok) throw new Error(`the document is larger than ${MAX_METADATA_BYTES} bytes`);
+      document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(read.body));
     } catch (err) {
       answers.push(`${candidate}: not JSON metadata (${(err as Error).message.slice(0, 100)})`);
       continue;

@@ -4,6 +4,7 @@
  * redirect URL the user pastes (`login.callback`).
  */
 import { AuthdError } from '../shared/errors.js';
+import type { FailureReason } from '../shared/protocol.js';
 import { serverText } from './http-fetch.js';
 import { Secret } from './secret.js';
 
@@ -31,7 +32,7 @@ export interface AuthorizationResponse {
  */
 export const NOT_FOR_THIS_LOGIN: ReadonlySet<string> = new Set(['state_mismatch', 'iss_mismatch']);
 
-export function rejected(message: string, reason: string, data: Record<string, unknown> = {}): AuthdError {
+export function rejected(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
   return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
 }
 

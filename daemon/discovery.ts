@@ -2,7 +2,7 @@
  * From an MCP server URL to the resource identifier and the authorization
  * server to log in with (checklist D1-D7):
  *
- *   probe (401 + WWW-Authenticate) → Protected Resource Metadata (RFC 9728)
+ *   probe (401 + WWW-Authenticate, read by shared/www-authenticate.ts) → Protected Resource Metadata (RFC 9728)
  *   → check its `resource` → pick the AS → AS metadata (RFC 8414, path-aware)
  *   → check its `issuer`; or, for servers without PRM, the 2025-03-26 fallback.
  *
@@ -10,138 +10,20 @@
  * to the authorization server (R2). Comparisons use the lookup-key rules of
  * shared/resource-uri.ts, never a rewritten string.
  */
+import { authorizationServerMetadataUrls } from '../shared/as-metadata-urls.js';
 import { AuthdError } from '../shared/errors.js';
+import type { FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl, sameResource } from '../shared/resource-uri.js';
+import { parseBearerChallenge, type BearerChallenge } from '../shared/www-authenticate.js';
 import { describeUrl, fetchMetadataDocument, httpRequest } from './http-fetch.js';
 import type { HttpPolicy } from './http-fetch.js';
 import type { TokenStore } from './token-store.js';
 
 /** How long stored AS metadata is used before it is fetched again. */
 export const AS_METADATA_MAX_AGE_MS = 60 * 60 * 1000;
-/** Longest WWW-Authenticate header parsed; real ones are a few hundred bytes. */
-export const MAX_CHALLENGE_HEADER_LENGTH = 8 * 1024;
 
-function discoveryError(message: string, reason: string): AuthdError {
+function discoveryError(message: string, reason: FailureReason): AuthdError {
   return new AuthdError('DISCOVERY_FAILED', message, { data: { reason } });
-}
-
-// ------------------------------------------------------------ WWW-Authenticate (D1)
-
-export interface AuthChallenge {
-  /** Lowercased auth-scheme. */
-  scheme: string;
-  /** Parameters by lowercased name; the first occurrence wins. */
-  params: Record<string, string>;
-  token68?: string;
-}
-
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*/;
-
-/**
- * Parses a WWW-Authenticate value (RFC 9110 §11.6.1): several challenges,
- * each with a token68 or comma-separated `name=value` / `name="quoted"` params.
- * Malformed input ends the parse; what was understood so far is returned.
- */
-export function parseWwwAuthenticate(header: string): AuthChallenge[] {
-  const input = header.slice(0, MAX_CHALLENGE_HEADER_LENGTH);
-  const challenges: AuthChallenge[] = [];
-  let pos = 0;
-
-  const skip = (chars: RegExp): void => {
-    while (pos < input.length && chars.test(input.charAt(pos))) pos += 1;
-  };
-  const token = (): string => {
-    const start = pos;
-    while (pos < input.length && TCHAR.test(input.charAt(pos))) pos += 1;
-    return input.slice(start, pos);
-  };
-  const quoted = (): string | undefined => {
-    pos += 1; // opening quote
-    let value = '';
-    while (pos < input.length) {
-      const ch = input.charAt(pos);
-      if (ch === '"') {
-        pos += 1;
-        return value;
-      }
-      if (ch === '\\' && pos + 1 < input.length) {
-        value += input.charAt(pos + 1);
-        pos += 2;
-        continue;
-      }
-      value += ch;
-      pos += 1;
-    }
-    return undefined; // unterminated
-  };
-
-  for (;;) {
-    skip(/[\s,]/);
-    if (pos >= input.length) break;
-    const scheme = token();
-    if (scheme === '') break;
-    const challenge: AuthChallenge = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string> };
-    challenges.push(challenge);
-    skip(/[ \t]/);
-
-    const t68 = TOKEN68.exec(input.slice(pos));
-    if (t68 !== null) {
-      const after = input.slice(pos + t68[0].length).match(/^[ \t]*(,|$)/);
-      // `realm="x"` also starts like a token68; only a lone one (then `,` or the end) is.
-      if (after !== null) {
-        challenge.token68 = t68[0];
-        pos += t68[0].length;
-        continue;
-      }
-    }
-
-    for (;;) {
-      const save = pos;
-      skip(/[\s,]/);
-      const name = token();
-      skip(/[ \t]/);
-      if (name === '' || input.charAt(pos) !== '=') {
-        // Not a parameter: the next challenge's scheme starts here.
-        pos = save;
-        break;
-      }
-      pos += 1;
-      skip(/[ \t]/);
-      const value = input.charAt(pos) === '"' ? quoted() : token();
-      if (value === undefined) return challenges;
-      const key = name.toLowerCase();
-      if (!(key in challenge.params)) challenge.params[key] = value;
-      skip(/[ \t]/);
-      if (pos < input.length && input.charAt(pos) !== ',') return challenges;
-    }
-  }
-  return challenges;
-}
-
-export interface BearerChallenge {
-  resourceMetadata?: string;
-  /** The `scope` parameter, split on spaces (S1). */
-  scope?: string[];
-  error?: string;
-  errorDescription?: string;
-}
-
-/** The first Bearer challenge of a WWW-Authenticate value, if any. */
-export function findBearerChallenge(header: string | null | undefined): BearerChallenge | undefined {
-  if (header === null || header === undefined) return undefined;
-  const bearer = parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer');
-  if (bearer === undefined) return undefined;
-  const out: BearerChallenge = {};
-  const { resource_metadata: metadata, scope, error, error_description: description } = bearer.params;
-  if (metadata !== undefined && metadata !== '') out.resourceMetadata = metadata;
-  if (scope !== undefined) {
-    const scopes = scope.split(' ').filter((s) => s !== '');
-    if (scopes.length > 0) out.scope = scopes;
-  }
-  if (error !== undefined) out.error = error;
-  if (description !== undefined) out.errorDescription = description;
-  return out;
 }
 
 export interface ProbeResult {
@@ -171,7 +53,7 @@ export async function probeMcpServer(serverUrl: string, http: HttpPolicy): Promi
     },
     http,
   );
-  const challenge = response.status === 401 || response.status === 403 ? findBearerChallenge(response.headers.get('www-authenticate')) : undefined;
+  const challenge = response.status === 401 || response.status === 403 ? parseBearerChallenge(response.headers.get('www-authenticate')) : undefined;
   return { status: response.status, challenge };
 }
 
@@ -313,24 +195,6 @@ export interface AuthorizationServerMetadata {
   [field: string]: JsonValue | undefined;
 }
 
-/**
- * D5: where the metadata of an issuer lives, in the order the MCP spec gives.
- * @throws AuthdError DISCOVERY_FAILED for an issuer with a query or fragment (RFC 8414 §2).
- */
-export function authorizationServerMetadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  if (url.search !== '' || url.hash !== '') throw discoveryError(`issuer ${JSON.stringify(issuer)} must not have a query or fragment`, 'invalid_metadata');
-  const path = url.pathname.replace(/\/$/, '');
-  if (path === '') {
-    return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`];
-  }
-  return [
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    `${url.origin}/.well-known/openid-configuration${path}`,
-    `${url.origin}${path}/.well-known/openid-configuration`,
-  ];
-}
-
 const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const;
 const REQUIRED_ENDPOINTS: ReadonlySet<string> = new Set(['authorization_endpoint', 'token_endpoint']);
 const STRING_ARRAYS = ['scopes_supported', 'code_challenge_methods_supported', 'token_endpoint_auth_methods_supported'] as const;
@@ -427,7 +291,7 @@ export async function fetchAuthorizationServerMetadata(issuer: string, http: Htt
   }
   // Report the most telling failure: a wrong issuer or bad document beats a 404.
   const telling = failures.find((f) => f.data?.['reason'] !== 'not_found') ?? failures[0];
-  const reason = String(telling?.data?.['reason'] ?? 'not_found');
+  const reason = telling?.data?.reason ?? 'not_found';
   throw discoveryError(`no usable ${what} for ${issuer}: ${failures.map((f) => f.message).join('; ')}`, reason);
 }
 

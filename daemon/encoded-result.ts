@@ -13,26 +13,24 @@
  * is only as safe as this string (JSON.stringify escapes the form feed that
  * ends a frame).
  */
-import { inspect } from 'node:util';
-import { REDACTED } from './secret.js';
+import { Redacted } from './secret.js';
 
-export class EncodedResult<T> {
+// The JSON holds an access token: like a Secret, it never prints itself, and
+// it lives in a #private field so no own property carries it out (a spread,
+// structuredClone, a logger walking the object).
+export class EncodedResult<T> extends Redacted {
   /** Never read; ties the JSON to the result type it encodes, so a handler cannot answer the wrong shape. */
   declare readonly __result?: T;
 
-  constructor(readonly json: string) {}
+  readonly #json: string;
 
-  // The JSON holds an access token: like a Secret, it never prints itself.
-  toString(): string {
-    return REDACTED;
+  constructor(json: string) {
+    super();
+    this.#json = json;
   }
 
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
+  /** The result as JSON, to splice into a reply frame as it is. */
+  get json(): string {
+    return this.#json;
   }
 }
-

@@ -12,8 +12,9 @@
  * - error messages name the URL (without its query) and the status, never a
  *   body: a token endpoint's body holds live tokens.
  */
+import { discardBody, readBoundedBody, type BoundedBody } from '../shared/bounded-body.js';
 import { AuthdError } from '../shared/errors.js';
-import { isPlainObject } from '../shared/protocol.js';
+import { isPlainObject, type FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
 import { redactText } from './logger.js';
 import { HTTP_TIMEOUT_MS } from '../shared/refresh-timing.js';
@@ -84,7 +85,7 @@ export function serverText(text: string, max: number): string {
     .slice(0, max);
 }
 
-function httpError(message: string, reason: string, cause?: unknown, code?: string): AuthdError {
+function httpError(message: string, reason: FailureReason, cause?: unknown, code?: string): AuthdError {
   return new AuthdError('HTTP_FAILED', message, { cause, data: code === undefined ? { reason } : { reason, code } });
 }
 
@@ -145,7 +146,7 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
     }
 
     if (response.status >= 300 && response.status < 400 && request.followSameOriginRedirects === true) {
-      await discard(response);
+      await discardBody(response);
       const location = response.headers.get('location');
       if (location === null) throw httpError(`${where}: HTTP ${response.status} without a Location`, 'bad_redirect');
       let next: URL;
@@ -164,15 +165,17 @@ export async function httpRequest(url: string, request: HttpRequest, policy: Htt
     }
 
     if (request.discardBody === true) {
-      await discard(response);
+      await discardBody(response);
       return { status: response.status, url: target.href, headers: response.headers, body: new Uint8Array(0) };
     }
+    let read: BoundedBody;
     try {
-      const body = await readCapped(response, maxBytes, where);
-      return { status: response.status, url: target.href, headers: response.headers, body };
+      read = await readBoundedBody(response, maxBytes);
     } catch (err) {
       throw failed(err);
     }
+    if (!read.ok) throw httpError(`${where}: response larger than ${maxBytes} bytes`, 'too_large');
+    return { status: response.status, url: target.href, headers: response.headers, body: read.body };
   }
 }
 
@@ -184,34 +187,6 @@ function networkCode(err: unknown): string {
   if (typeof cause?.message === 'string') return serverText(cause.message, 80);
   const message = (err as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' ? serverText(message, 80) : 'unknown error';
-}
-
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => undefined);
-}
-
-async function readCapped(response: Response, maxBytes: number, where: string): Promise<Uint8Array> {
-  const tooLarge = (): AuthdError => httpError(`${where}: response larger than ${maxBytes} bytes`, 'too_large');
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await discard(response);
-    throw tooLarge();
-  }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
 }
 
 /**

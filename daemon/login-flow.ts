@@ -16,10 +16,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
-import type { ErrorCode } from '../shared/errors.js';
-import type { LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../shared/protocol.js';
+import type { ErrorCode, ErrorData } from '../shared/errors.js';
+import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../shared/protocol.js';
 import { WIRE_ERROR_CODES } from '../shared/protocol.js';
-import { isLoopbackHost } from '../shared/resource-uri.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { discover, validateAuthorizationServerMetadata } from './discovery.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
 import { serverText } from './http-fetch.js';
@@ -328,7 +328,7 @@ async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMeta
   return { client: createOAuthClient(metadata, registration, http), kind: 'dynamic' };
 }
 
-const LOCAL_TO_REASON: Partial<Record<ErrorCode, string>> = {
+const LOCAL_TO_REASON: Partial<Record<ErrorCode, FailureReason>> = {
   INVALID_RESOURCE: 'invalid_url',
   HTTP_FAILED: 'http_failed',
   DISCOVERY_FAILED: 'discovery_failed',
@@ -342,8 +342,8 @@ const LOCAL_TO_REASON: Partial<Record<ErrorCode, string>> = {
 function toLoginFailure(err: unknown): AuthdError {
   if (isAuthdError(err)) {
     if (WIRE_ERROR_CODES.has(err.code) && err.code !== 'internal') return err;
-    const reason = err.data?.['reason'] ?? LOCAL_TO_REASON[err.code] ?? 'internal';
-    const data: Record<string, unknown> = { ...err.data, reason };
+    const reason: FailureReason = err.data?.reason ?? LOCAL_TO_REASON[err.code] ?? 'internal';
+    const data: ErrorData = { ...err.data, reason };
     return new AuthdError('login_failed' satisfies WireErrorCode, `login failed: ${err.message}`, { cause: err, data });
   }
   const message = err instanceof Error ? serverText(err.message, 300) : 'unknown error';

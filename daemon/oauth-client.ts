@@ -14,6 +14,7 @@
  */
 import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../shared/errors.js';
+import type { FailureReason } from '../shared/protocol.js';
 import { assertSecureUrl } from '../shared/resource-uri.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
 import { createCustomFetch, describeUrl, HTTP_TIMEOUT_MS, httpRequest, parseJsonObject, serverText } from './http-fetch.js';
@@ -27,7 +28,7 @@ import type { ValidatedTokens } from './token-response.js';
 /** Shown to the user on the AS's consent page. */
 export const CLIENT_NAME = 'mcpauthd';
 
-function oauthError(message: string, reason: string, data: Record<string, unknown> = {}): AuthdError {
+function oauthError(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
   return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
 }
 

@@ -2,6 +2,7 @@
  * Which `scope` to ask for (checklist S1-S3). Pure: the inputs come from the
  * user, the 401 challenge, the metadata and the stored credential.
  */
+import { unionScopes } from '../shared/scopes.js';
 
 export const OFFLINE_ACCESS = 'offline_access';
 
@@ -16,15 +17,6 @@ export interface ScopeInputs {
   serverScopes?: readonly string[];
   /** Scopes a credential for this resource already holds (S2 step-up). */
   granted?: readonly string[];
-}
-
-/** Scopes in first-seen order, without duplicates or empty strings. */
-export function unionScopes(...lists: (readonly string[] | undefined)[]): string[] {
-  const seen = new Set<string>();
-  for (const list of lists) {
-    for (const scope of list ?? []) if (scope !== '') seen.add(scope);
-  }
-  return [...seen];
 }
 
 /**

@@ -9,7 +9,27 @@ import { inspect } from 'node:util';
 /** What a secret, or anything holding one, prints instead of itself. */
 export const REDACTED = '[redacted]';
 
-export class Secret {
+/**
+ * The one way a value holding a secret prints: as REDACTED, through String(),
+ * template literals, JSON.stringify and util.inspect (console, winston).
+ * Subclasses keep the secret in a #private field, never in an own property,
+ * so spreading, Object.entries and structuredClone find nothing either.
+ */
+export abstract class Redacted {
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+export class Secret extends Redacted {
   /**
    * The value as a JSON string literal, made once: the daemon's hot path
    * sends access tokens inside JSON frames (daemon/encoded-result.ts), and
@@ -23,6 +43,7 @@ export class Secret {
   readonly #escaped: string | undefined;
 
   constructor(value: string) {
+    super();
     if (typeof value !== 'string' || value.length === 0) throw new TypeError('a secret must be a non-empty string');
     this.#json = JSON.stringify(value);
     this.#escaped = this.#json.length === value.length + 2 ? undefined : value;
@@ -39,18 +60,6 @@ export class Secret {
 
   equals(other: Secret | null | undefined): boolean {
     return other instanceof Secret && other.#json === this.#json;
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
   }
 }
 

@@ -7,7 +7,7 @@
  * 200 with a perfectly valid token, only for another audience.
  */
 import { AuthdError } from '../shared/errors.js';
-import { isPlainObject } from '../shared/protocol.js';
+import { isPlainObject, type FailureReason } from '../shared/protocol.js';
 import { Secret } from './secret.js';
 import { sameResource } from '../shared/resource-uri.js';
 
@@ -35,7 +35,7 @@ export interface TokenResponseContext {
   now: number;
 }
 
-function invalid(message: string, reason: string, data: Record<string, unknown> = {}): AuthdError {
+function invalid(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
   return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
 }
 

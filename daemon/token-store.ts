@@ -71,19 +71,11 @@ export interface CredentialRecord {
 /** A credential without its tokens: what `status` reads. */
 export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
 
-/** What a login produces; the store fills in the bookkeeping. */
-export interface NewCredential {
-  resource: string;
-  serverUrl: string;
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  accessToken: Secret;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshToken: Secret | null;
-  refreshAt: number | null;
-}
+/** What a login produces: the record's own fields and the one server URL used; the store fills in the bookkeeping. */
+export type NewCredential = Pick<
+  CredentialRecord,
+  'resource' | 'issuer' | 'clientId' | 'scopes' | 'accessToken' | 'tokenType' | 'expiresAt' | 'refreshToken' | 'refreshAt'
+> & { serverUrl: string };
 
 /** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
 export interface RotatedTokens {

@@ -5,7 +5,7 @@
  * lower_snake_case because they are part of the documented protocol; local
  * codes (what only happens inside one process) are UPPER_SNAKE_CASE.
  */
-import type { WireErrorCode } from './protocol.js';
+import type { FailureReason, WireErrorCode } from './protocol.js';
 
 export type LocalErrorCode =
   | 'DAEMON_UNAVAILABLE'
@@ -30,12 +30,18 @@ export type LocalErrorCode =
 
 export type ErrorCode = WireErrorCode | LocalErrorCode;
 
+/** `data` of an error: facts a caller may act on; `reason` is one of the documented FailureReason values. */
+export interface ErrorData {
+  reason?: FailureReason;
+  [field: string]: unknown;
+}
+
 export class AuthdError extends Error {
   readonly code: ErrorCode;
   /** Extra, non-secret facts a caller may act on (e.g. the scopes a step-up needs). */
-  readonly data: Readonly<Record<string, unknown>> | undefined;
+  readonly data: Readonly<ErrorData> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; data?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; data?: ErrorData }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AuthdError';
     this.code = code;

@@ -11,6 +11,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { currentUid } from './owner-only.js';
 import { describePrivateDirProblem } from './socket-check.js';
 
 export const SOCKET_FILE_NAME = 'mcpauthd.sock';
@@ -96,10 +97,6 @@ function defaultSockets(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home:
   const candidates = runtimes.map((dir) => join(dir, 'mcpauthd', SOCKET_FILE_NAME));
   candidates.push(join(home, 'run', SOCKET_FILE_NAME));
   return [...new Set(candidates)];
-}
-
-function currentUid(): number | undefined {
-  return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

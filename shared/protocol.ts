@@ -42,6 +42,34 @@ export const WIRE_ERROR_CODES: ReadonlySet<string> = new Set<WireErrorCode>([
   'insufficient_scope', 'expired', 'busy', 'login_failed', 'refresh_failed', 'timeout', 'internal',
 ]);
 
+/**
+ * Why an operation failed, in `error.data.reason`: on `login_failed` over the
+ * wire, and on the local HTTP_FAILED / DISCOVERY_FAILED / OAUTH_FAILED errors
+ * a login or refresh is built from. Programs branch on it, so it is a closed
+ * list, documented in docs/protocol.md (Error codes); a new reason is added
+ * here and there together. A client may meet a reason from a newer daemon:
+ * treat one it does not know like the error code alone.
+ */
+export const FAILURE_REASONS = [
+  // Outbound HTTP (HTTP_FAILED).
+  'network', 'timeout', 'aborted', 'too_large', 'not_json', 'bad_redirect', 'cross_origin_redirect',
+  'too_many_redirects', 'bad_method', 'unexpected_status', 'insecure', 'invalid_response', 'interrupted',
+  // Discovery (DISCOVERY_FAILED).
+  'not_found', 'no_metadata', 'invalid_metadata', 'resource_mismatch', 'issuer_mismatch',
+  'no_authorization_server', 'insecure_endpoint',
+  // Client registration and the token endpoint (OAUTH_FAILED).
+  'client_secret_required', 'unsupported_auth_method', 'cimd_unsupported', 'invalid_client_metadata_url',
+  'registration_unsupported', 'registration_failed', 'pkce_unsupported', 'invalid_client', 'oauth_error',
+  'authorization_error', 'invalid_token_response', 'unsupported_token_type', 'invalid_expires_in',
+  'audience_mismatch', 'revocation_unsupported',
+  // The authorization callback (OAUTH_FAILED).
+  'state_mismatch', 'iss_mismatch', 'invalid_callback', 'start_reused',
+  // A login failure with no more specific reason, by the kind of local error.
+  'invalid_url', 'http_failed', 'discovery_failed', 'oauth_failed', 'internal',
+] as const;
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
 export type CredentialState = 'valid' | 'expiring' | 'expired' | 'refreshing' | 'needs_login' | 'error';
 
 /** Selects one credential: by the resource it was issued for, or by an MCP server URL it was obtained for. */

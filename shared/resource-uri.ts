@@ -10,6 +10,7 @@
  *   resources, and so are another port, another scheme or a longer path.
  */
 import { AuthdError } from './errors.js';
+import { isLoopbackHost } from './loopback.js';
 
 const DEFAULT_PORTS: Record<string, string> = { 'https:': '443', 'http:': '80' };
 
@@ -108,14 +109,6 @@ export function nearbyUrls(input: string): string[] {
     }
   }
   return out;
-}
-
-/** True for 127.0.0.0/8, ::1 and localhost: the only hosts plain HTTP may reach (checklist A5). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**

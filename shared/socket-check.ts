@@ -1,36 +1,19 @@
 /**
  * What a client checks before it connects, so a socket planted by another user
  * (who could then collect our login requests) is refused: the socket's
- * directory must be a real directory, ours, mode 0700; the socket must be ours.
- * The same rule decides whether /run/user/<uid> may stand in for an unset
- * XDG_RUNTIME_DIR (shared/paths.ts).
+ * directory must be a real directory, ours, mode 0700 (shared/owner-only.ts);
+ * the socket must be ours. The same rule decides whether /run/user/<uid> may
+ * stand in for an unset XDG_RUNTIME_DIR (shared/paths.ts).
  */
-import { lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
-
-function currentUid(): number | undefined {
-  return typeof process.getuid === 'function' ? process.getuid() : undefined;
-}
+import { currentUid, lstatOrNull, ownerOnlyProblem } from './owner-only.js';
 
 /** null when `dir` is a real directory, owned by `uid`, mode 0700 (or tighter); otherwise why not (a missing one included). */
 export function describePrivateDirProblem(dir: string, uid: number | undefined = currentUid()): string | null {
   const stats = lstatOrNull(dir);
   if (stats === null) return `${dir} does not exist`;
-  if (stats.isSymbolicLink() || !stats.isDirectory()) return `${dir} is not a real directory`;
-  if (uid !== undefined && stats.uid !== uid) return `${dir} is owned by uid ${stats.uid}, not by you (uid ${uid})`;
-  if ((stats.mode & 0o077) !== 0) {
-    return `${dir} has mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0700 (chmod 700 ${JSON.stringify(dir)})`;
-  }
-  return null;
+  const found = ownerOnlyProblem(dir, stats, 'directory', uid);
+  return found === null ? null : `${found.problem} (fix: ${found.fix})`;
 }
 
 /** null when the socket may be used (or does not exist yet); otherwise why not. */

@@ -473,11 +473,13 @@ function buildReport(): Row[] {
     if (target !== '') results.targets.push({ name: measure, value: `${subject}${ratio === '' ? '' : ` (${ratio})`}`, target, met });
   };
   const L = results.latency;
+  // The two load shapes every latency row is reported for.
+  const modes: [Mode, string][] = [
+    ['seq', '1 client'],
+    ['conc', `${config.concurrency} clients`],
+  ];
   if (L !== undefined) {
-    for (const [mode, label] of [
-      ['seq', '1 client'],
-      ['conc', `${config.concurrency} clients`],
-    ] as [Mode, string][]) {
+    for (const [mode, label] of modes) {
       const d = L[mode].daemon1;
       const e = L[mode].echo;
       if (d === undefined) continue;
@@ -554,10 +556,7 @@ function buildReport(): Row[] {
       `${fmtN(io.pump.nextDueAtUs + io.pump.dueForRefreshUs, 1)} µs (1 cred.)`,
       fmtX((im.pump.nextDueAtUs + im.pump.dueForRefreshUs) / (io.pump.nextDueAtUs + io.pump.dueForRefreshUs)),
     );
-    for (const [mode, label] of [
-      ['seq', '1 client'],
-      ['conc', `${config.concurrency} clients`],
-    ] as [Mode, string][]) {
+    for (const [mode, label] of modes) {
       const many = L[mode].daemonN;
       const one = L[mode].daemon1;
       if (many === undefined || one === undefined) continue;

@@ -6,23 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLoopbackHost, MAX_METADATA_BYTES, metadataUrls, probeAuthorizationServer } from '../../client/metadata-probe.js';
-
-describe('metadataUrls()', () => {
-  it('should insert the well-known path before the issuer path (RFC 8414), then try OpenID Connect both ways', () => {
-    expect(metadataUrls('https://as.example.com')).toEqual(['https://as.example.com/.well-known/oauth-authorization-server', 'https://as.example.com/.well-known/openid-configuration']);
-    expect(metadataUrls('https://as.example.com/tenant/1')).toEqual([
-      'https://as.example.com/.well-known/oauth-authorization-server/tenant/1',
-      'https://as.example.com/.well-known/openid-configuration/tenant/1',
-      'https://as.example.com/tenant/1/.well-known/openid-configuration',
-    ]);
-  });
-
-  it('should count only loopback hosts as loopback', () => {
-    expect(['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1'].every(isLoopbackHost)).toBe(true);
-    expect(['127.example.com', '10.0.0.1', 'localhost.example.com', '[::2]'].some(isLoopbackHost)).toBe(false);
-  });
-});
+import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/metadata-probe.js';
 
 describe('probeAuthorizationServer()', () => {
   let server: Server;

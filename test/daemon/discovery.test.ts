@@ -1,15 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import {
   AS_METADATA_MAX_AGE_MS,
-  authorizationServerMetadataUrls,
   canonicalServerUri,
   chooseAuthorizationServer,
   discover,
   discoverProtectedResource,
   fetchAuthorizationServerMetadata,
-  findBearerChallenge,
   loadAuthorizationServer,
-  parseWwwAuthenticate,
   protectedResourceMetadataLocations,
   validateAuthorizationServerMetadata,
 } from '../../daemon/discovery.js';
@@ -41,42 +38,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-describe('WWW-Authenticate parsing', () => {
-  it('D1: reads resource_metadata and scope from a Bearer challenge', () => {
-    expect(findBearerChallenge('Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource/mcp", scope="a b"')).toEqual({
-      resourceMetadata: 'https://mcp.example/.well-known/oauth-protected-resource/mcp',
-      scope: ['a', 'b'],
-    });
-  });
-
-  it('D1: handles quoted commas, escapes, unquoted tokens and odd spacing', () => {
-    const [challenge] = parseWwwAuthenticate('Bearer realm="a, \\"b\\"" ,error=invalid_token,  scope = "x"');
-    expect(challenge?.scheme).toBe('bearer');
-    expect({ ...challenge?.params }).toEqual({ realm: 'a, "b"', error: 'invalid_token', scope: 'x' });
-  });
-
-  it('D1: separates several challenges, including token68 ones, and finds the Bearer one', () => {
-    const header = 'Negotiate abc123==, Basic realm="basic", BEARER error="insufficient_scope", Scope="mcp:admin", resource_metadata="https://r/"';
-    const challenges = parseWwwAuthenticate(header);
-    expect(challenges.map((c) => c.scheme)).toEqual(['negotiate', 'basic', 'bearer']);
-    expect(challenges[0]?.token68).toBe('abc123==');
-    expect(findBearerChallenge(header)).toEqual({ error: 'insufficient_scope', scope: ['mcp:admin'], resourceMetadata: 'https://r/' });
-  });
-
-  it('D1: keeps the first of repeated parameters and stops at malformed input', () => {
-    expect({ ...parseWwwAuthenticate('Bearer scope="a", scope="b"')[0]?.params }).toEqual({ scope: 'a' });
-    expect({ ...parseWwwAuthenticate('Bearer scope="unterminated')[0]?.params }).toEqual({});
-    expect(findBearerChallenge('Basic realm="x"')).toBeUndefined();
-    expect(findBearerChallenge(null)).toBeUndefined();
-    expect(findBearerChallenge('Bearer')).toEqual({});
-  });
-
-  it('D1: cannot be fooled into prototype keys', () => {
-    const [challenge] = parseWwwAuthenticate('Bearer __proto__="x", constructor="y"');
-    expect(Object.getPrototypeOf(challenge?.params)).toBeNull();
-    expect(challenge?.params['constructor']).toBe('y');
-  });
-});
+// The WWW-Authenticate parser's own tests: test/shared/www-authenticate.test.ts.
 
 describe('Protected Resource Metadata', () => {
   it('D2: path-specific well-known first, then the root; the query stays', () => {
@@ -178,20 +140,6 @@ describe('authorization server selection and metadata', () => {
     expect(chooseAuthorizationServer(servers, false, 'https://as3.example')).toBe('https://as3.example');
     expect(chooseAuthorizationServer(servers, false, 'https://gone.example')).toBe('https://as2.example');
     expect(() => chooseAuthorizationServer(['http://as1.example'], true)).toThrow(/no usable authorization server/);
-  });
-
-  it('D5: path-aware metadata URLs in the MCP order', () => {
-    expect(authorizationServerMetadataUrls('https://a.example/tenant1')).toEqual([
-      'https://a.example/.well-known/oauth-authorization-server/tenant1',
-      'https://a.example/.well-known/openid-configuration/tenant1',
-      'https://a.example/tenant1/.well-known/openid-configuration',
-    ]);
-    expect(authorizationServerMetadataUrls('https://a.example')).toEqual([
-      'https://a.example/.well-known/oauth-authorization-server',
-      'https://a.example/.well-known/openid-configuration',
-    ]);
-    expect(authorizationServerMetadataUrls('https://a.example/')).toHaveLength(2);
-    expect(() => authorizationServerMetadataUrls('https://a.example/?x=1')).toThrow(/query or fragment/);
   });
 
   it('D5: tries each location in order until one answers', async () => {

@@ -186,7 +186,7 @@ describe('RefreshScheduler', () => {
   it('should keep the previous credential when a refresh response fails validation', async () => {
     const key = plant(h, 0, 3_600 * SEC, 10 * SEC);
     h.setGrant(async () => {
-      throw new AuthdError('OAUTH_FAILED', 'authorization server ignored the resource indicator: token aud is https://default.invalid/, expected https://mcp0.example.com/mcp', { data: { reason: 'audience' } });
+      throw new AuthdError('OAUTH_FAILED', 'authorization server ignored the resource indicator: token aud is https://default.invalid/, expected https://mcp0.example.com/mcp', { data: { reason: 'audience_mismatch' } });
     });
     h.scheduler.start();
     await h.clock.advance(10 * SEC);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { selectScopes, unionScopes } from '../../daemon/scope-selection.js';
+import { selectScopes } from '../../daemon/scope-selection.js';
+import { unionScopes } from '../../shared/scopes.js';
 
 describe('scope selection', () => {
   it('S1: the challenge scope comes first', () => {
