@@ -11,7 +11,7 @@ import type { LoginParams, LoginResult, TokenGetResult } from '../shared/protoco
 import { unionScopes } from '../shared/scopes.js';
 // A cycle (index.ts re-exports the adapters that import this), harmless
 // because McpAuthdClient is only used inside functions, never at load time.
-import type { McpAuthdClient } from './index.js';
+import type { McpAuthdClient } from './authd-client.js';
 import { HeldToken, isDaemonUnreachable } from './held-token.js';
 
 /** What a login started by an adapter sends to the daemon, besides the server URL. */

@@ -38,7 +38,7 @@ import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } fr
 import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
 import { AuthdError } from '../shared/errors.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
-import { McpAuthdClient } from './index.js';
+import { McpAuthdClient } from './authd-client.js';
 import { DEFAULT_MAX_STEP_UPS } from './mcp-fetch.js';
 
 /** Shown to the SDK only; the daemon logs in with its own loopback redirect and client. */

@@ -18,11 +18,11 @@ import { assertNonNegativeInteger, assertString } from '../shared/assert.js';
 import { discardBody } from '../shared/bounded-body.js';
 import { parseBearerChallenge } from '../shared/www-authenticate.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
-import { McpAuthdClient } from './index.js';
-import { fetchWithTokenRedirects } from './redirect-guard.js';
+import { McpAuthdClient } from './authd-client.js';
+import { fetchWithTokenRedirects, type FetchLike } from './redirect-guard.js';
 
 /** The `fetch` shape the MCP SDK transports accept. */
-export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
+export type { FetchLike } from './redirect-guard.js';
 
 /** Step-up logins one request may trigger before the 403 is handed back. */
 export const DEFAULT_MAX_STEP_UPS = 3;

@@ -15,7 +15,8 @@
  */
 import { AuthdError } from '../shared/errors.js';
 import { sameResource } from '../shared/resource-uri.js';
-import type { FetchLike } from './mcp-fetch.js';
+/** The fetch signature the MCP SDK transports take. */
+export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 /** Same-resource redirects followed for one request before giving up (a loop is a server bug). */
 export const MAX_TOKEN_REDIRECTS = 5;

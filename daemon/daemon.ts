@@ -7,23 +7,23 @@ import { AuthdError } from '../shared/errors.js';
 import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
-import { effectiveState } from './credential-view.js';
-import { revocationReport } from './logout-report.js';
-import { statusPage } from './status-page.js';
-import { dispatch, type Handlers } from './dispatch.js';
-import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './http-fetch.js';
-import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
-import { createLogLevelHandler } from './log-level-handler.js';
-import type { Logger } from './logger.js';
-import { ensurePrivateDirectory } from './private-path.js';
-import { assertPeerCheckAllowed, loadPeerChecker, type PeerChecker } from './peer-check.js';
-import { claimSocketPath } from './socket-probe.js';
-import { SocketServer, type ServerLimits } from './socket-server.js';
-import { RefreshScheduler } from './refresh-scheduler.js';
-import { systemClock, type SchedulerClock } from './scheduler-clock.js';
-import { TokenRefresher, type ChangeListener, type RefreshGrant } from './token-refresher.js';
-import { findCredential, getToken, notFoundError } from './token-service.js';
-import { TokenStore } from './token-store.js';
+import { effectiveState } from './serve/credential-view.js';
+import { revocationReport } from './login/logout-report.js';
+import { statusPage } from './store/status-page.js';
+import { dispatch, type Handlers } from './server/dispatch.js';
+import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './oauth/http-fetch.js';
+import { acquireInstanceLock, type InstanceLock } from './os/instance-lock.js';
+import { createLogLevelHandler } from './server/log-level-handler.js';
+import type { Logger } from './os/logger.js';
+import { ensurePrivateDirectory } from './os/private-path.js';
+import { assertPeerCheckAllowed, loadPeerChecker, type PeerChecker } from './server/peer-check.js';
+import { claimSocketPath } from './server/socket-probe.js';
+import { SocketServer, type ServerLimits } from './server/socket-server.js';
+import { RefreshScheduler } from './refresh/refresh-scheduler.js';
+import { systemClock, type SchedulerClock } from './refresh/scheduler-clock.js';
+import { TokenRefresher, type ChangeListener, type RefreshGrant } from './refresh/token-refresher.js';
+import { findCredential, getToken, notFoundError } from './serve/token-service.js';
+import { TokenStore } from './store/token-store.js';
 import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 
 export interface DaemonOptions {
@@ -63,7 +63,7 @@ export interface DaemonHandle {
 function lazyRefreshGrant(store: TokenStore, now: () => number, timeoutMs: number): RefreshGrant {
   let grant: Promise<RefreshGrant> | undefined;
   return async (input) => {
-    grant ??= import('./refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
+    grant ??= import('./refresh/refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
     return (await grant)(input);
   };
 }
@@ -214,7 +214,7 @@ interface HandlerDeps {
 }
 
 /** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
-const loadLoginFlow = () => import('./login-flow.js');
+const loadLoginFlow = () => import('./login/login-flow.js');
 
 function createHandlers(deps: HandlerDeps): Handlers {
   const { store, info, now, refresher, scheduler, subscribers, onChange, logger } = deps;

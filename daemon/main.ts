@@ -8,10 +8,10 @@
 import { isAuthdError } from '../shared/errors.js';
 import { resolvePaths } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
-import { openLogFileTransport } from './log-file.js';
-import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel } from './logger.js';
-import { importKoffi } from './peer-check.js';
-import { coreDumpsOff, disableCoreDumps } from './process-hardening.js';
+import { openLogFileTransport } from './os/log-file.js';
+import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel } from './os/logger.js';
+import { importKoffi } from './server/peer-check.js';
+import { coreDumpsOff, disableCoreDumps } from './os/process-hardening.js';
 
 export interface DaemonCommandOptions {
   home?: string | undefined;

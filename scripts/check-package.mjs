@@ -47,7 +47,7 @@ try {
   const tarball = join(packDir, packed[0].filename);
   const stray = files.filter((f) => !isShippable(f));
   check(stray.length === 0, `the tarball holds only runtime code and docs (${files.length} files${stray.length === 0 ? '' : `; stray: ${stray.slice(0, 10).join(', ')}`})`);
-  const needed = ['dist/client/bin.cjs', 'dist/client/cli.js', 'dist/cjs/package.json', 'dist/cjs/client/cli-core.js', 'dist/client/index.js', 'dist/daemon/main.js'];
+  const needed = ['dist/client/cli/bin.cjs', 'dist/client/cli/main.js', 'dist/cjs/package.json', 'dist/cjs/client/cli/cli-core.js', 'dist/client/index.js', 'dist/daemon/main.js'];
   check(needed.every((f) => files.includes(f)), `the tarball has the bin, its CommonJS fast path, the CLI, the library and the daemon (${needed.filter((f) => !files.includes(f)).join(', ') || 'all there'})`);
 
   // ---- 2. a fresh prefix, as `npm install -g` does for a user
@@ -86,8 +86,8 @@ try {
     [
       '--input-type=module',
       '-e',
-      `const { TokenStore } = await import(${JSON.stringify(pathToFileURL(join(installed, 'dist/daemon/token-store.js')).href)});
-       const { Secret } = await import(${JSON.stringify(pathToFileURL(join(installed, 'dist/daemon/secret.js')).href)});
+      `const { TokenStore } = await import(${JSON.stringify(pathToFileURL(join(installed, 'dist/daemon/store/token-store.js')).href)});
+       const { Secret } = await import(${JSON.stringify(pathToFileURL(join(installed, 'dist/daemon/store/secret.js')).href)});
        process.umask(0o077);
        const store = TokenStore.open(${JSON.stringify(join(home, 'mcpauthd.db'))});
        const now = Date.now();
@@ -132,7 +132,7 @@ try {
   check(statusOk, `mcpauthd status --json lists the credential and no token (exit ${status.status})`);
 
   const unit = cli(['install-service', '--print']);
-  const cliReal = realpathSync(join(installed, 'dist', 'client', 'cli.js'));
+  const cliReal = realpathSync(join(installed, 'dist', 'client', 'cli', 'main.js'));
   check(unit.status === 0 && unit.stdout.includes(cliReal) && !unit.stdout.includes(REPO), `mcpauthd install-service --print runs the installed CLI (${cliReal})`);
 } catch (err) {
   failures.push(String(err?.message ?? err));

@@ -104,7 +104,7 @@ function installRunner() {
 
 /** The client runs dist/: rebuild when a source file is newer than the last build. */
 function buildIfStale() {
-  const built = join(ROOT, 'dist', 'client', 'cli.js');
+  const built = join(ROOT, 'dist', 'client', 'cli', 'main.js');
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
   const newest = Math.max(...['daemon', 'client', 'shared'].flatMap((dir) => listFiles(join(ROOT, dir))).filter((f) => f.endsWith('.ts')).map((f) => statSync(f).mtimeMs));
   if (newest <= builtAt) return;

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'client', 'cli.js');
+const CLI = join(ROOT, 'dist', 'client', 'cli', 'main.js');
 const FIXTURES = join(ROOT, 'dist', 'test', 'fixtures');
 const BROWSER = join(ROOT, 'test', 'fixtures', 'scripted-browser.mjs');
 const started = Date.now();

@@ -25,7 +25,7 @@ describe('module boundaries', () => {
     const offenders: string[] = [];
     for (const file of [...sources('client'), ...sources('shared')]) {
       for (const spec of imports(file)) {
-        const lazyDaemonCommand = file === join('client', 'cli.ts') && spec === '../daemon/main.js';
+        const lazyDaemonCommand = file === join('client', 'cli', 'main.ts') && spec === '../../daemon/main.js';
         if (lazyDaemonCommand) continue;
         if (/daemon\//.test(spec) || /^(better-sqlite3|openid-client|oidc-provider|node-ipc|winston|croner)$/.test(spec)) offenders.push(`${file} imports ${spec}`);
       }
@@ -40,10 +40,10 @@ describe('module boundaries', () => {
     const runtimeImports = (file: string) =>
       [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/^\s*(?:import|export)\s+(?!type\b)[^'";]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] as string);
     const sdkUsers = [...sources('client'), ...sources('shared')].filter((f) => runtimeImports(f).some((spec) => spec.startsWith('@modelcontextprotocol/sdk')));
-    expect(sdkUsers).toEqual([join('client', 'proxy.ts')]);
+    expect(sdkUsers).toEqual([join('client', 'cli', 'proxy.ts')]);
     const proxyImporters = sources('client').filter((f) => runtimeImports(f).includes('./proxy.js'));
     expect(proxyImporters).toEqual([]);
-    expect(imports(join('client', 'cli.ts'))).toContain('./proxy.js');
+    expect(imports(join('client', 'cli', 'main.ts'))).toContain('./proxy.js');
   });
 
   it('should import openid-client in exactly one daemon module', () => {
@@ -54,6 +54,6 @@ describe('module boundaries', () => {
   it('should import better-sqlite3 only in the token store (and the instance lock, which holds no data)', () => {
     const importers = sources('daemon').filter((f) => imports(f).includes('better-sqlite3'));
     // instance-lock.ts uses SQLite only for its exclusive lock, which the kernel drops with the process.
-    expect(importers.sort()).toEqual([join('daemon', 'instance-lock.ts'), join('daemon', 'token-store.ts')]);
+    expect(importers.sort()).toEqual([join('daemon', 'os', 'instance-lock.ts'), join('daemon', 'store', 'token-store.ts')]);
   });
 });

@@ -1,20 +1,20 @@
 /**
- * The `mcpauthd` executable users run (package.json "bin": dist/client/bin.cjs):
+ * The `mcpauthd` executable users run (package.json "bin": dist/client/cli/bin.cjs):
  * `token` and `status` through the CommonJS build of the shared command code
  * (dist/cjs, built by `npm run build`), everything else through the ESM CLI.
- * Same output and exit status as dist/client/cli.js, command by command.
+ * Same output and exit status as dist/client/cli/main.js, command by command.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrivateDirectory } from '../daemon/private-path.js';
-import { Secret } from '../daemon/secret.js';
-import { TokenStore } from '../daemon/token-store.js';
+import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
+import { Secret } from '../daemon/store/secret.js';
+import { TokenStore } from '../daemon/store/token-store.js';
 import { ledgerCliOutput, REPO_ROOT, runCli, startDaemonProcess, type CliResult, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
-const BIN = join(REPO_ROOT, 'dist', 'client', 'bin.cjs');
+const BIN = join(REPO_ROOT, 'dist', 'client', 'cli', 'bin.cjs');
 const ACCESS = 'eyJhbGciOiJFUzI1NiJ9.eyJhdWQiOiJodHRwczovL2JpbiJ9.c2lnbmF0dXJlLWJpbg';
 const URL = 'https://bin.example.com/mcp';
 
@@ -33,7 +33,7 @@ describe('the mcpauthd executable (bin.cjs)', () => {
 
   beforeAll(async () => {
     // A bare `tsc -p tsconfig.json` does not build it; `npm run build` (and npm test) does.
-    if (!existsSync(join(REPO_ROOT, 'dist', 'cjs', 'client', 'cli-core.js'))) throw new Error('dist/cjs is missing: run npm run build');
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cjs', 'client', 'cli', 'cli-core.js'))) throw new Error('dist/cjs is missing: run npm run build');
     home = makeTempHome();
     process.umask(0o077);
     ensurePrivateDirectory(home.paths.home);
@@ -59,7 +59,7 @@ describe('the mcpauthd executable (bin.cjs)', () => {
       const viaCli = runCli(args, home.env);
       // Nothing here depends on the clock (status --json has no relative times): the same bytes.
       expect({ args, status: viaBin.status, stdout: viaBin.stdout, stderr: viaBin.stderr }).toEqual({ args, status: viaCli.status, stdout: viaCli.stdout, stderr: viaCli.stderr });
-      expect(viaBin.cjs).toContain('dist/cjs/client/cli-core.js');
+      expect(viaBin.cjs).toContain('dist/cjs/client/cli/cli-core.js');
     }
     const token = bin(['token', URL]);
     expect(token).toMatchObject({ status: 0, stdout: `${ACCESS}\n` });

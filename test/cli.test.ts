@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { ensurePrivateDirectory } from '../daemon/private-path.js';
-import { Secret } from '../daemon/secret.js';
-import { TokenStore } from '../daemon/token-store.js';
+import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
+import { Secret } from '../daemon/store/secret.js';
+import { TokenStore } from '../daemon/store/token-store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 

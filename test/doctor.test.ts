@@ -10,8 +10,8 @@ import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:f
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { DoctorReport } from '../client/doctor.js';
-import { nodeSupport } from '../client/node-support.js';
+import type { DoctorReport } from '../client/cli/doctor.js';
+import { nodeSupport } from '../client/cli/node-support.js';
 import type { CredentialSummary, StatusResult } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { runCli, runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';

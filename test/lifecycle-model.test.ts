@@ -27,7 +27,7 @@ import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HTTP_TIMEOUT_MS } from '../daemon/http-fetch.js';
+import { HTTP_TIMEOUT_MS } from '../daemon/oauth/http-fetch.js';
 import { finalCheck, lifecycleCommands, logIn, type LifecycleModel } from './helpers/lifecycle-commands.js';
 import { LifecycleWorld, type FaultKind } from './helpers/lifecycle-world.js';
 

@@ -17,9 +17,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HTTP_TIMEOUT_MS, MAX_REDIRECTS, MAX_RESPONSE_BYTES, fetchMetadataDocument } from '../daemon/http-fetch.js';
-import { MAX_PENDING_LOGINS } from '../daemon/login-flow.js';
-import { DEFAULT_LIMITS } from '../daemon/socket-server.js';
+import { HTTP_TIMEOUT_MS, MAX_REDIRECTS, MAX_RESPONSE_BYTES, fetchMetadataDocument } from '../daemon/oauth/http-fetch.js';
+import { MAX_PENDING_LOGINS } from '../daemon/login/login-flow.js';
+import { DEFAULT_LIMITS } from '../daemon/server/socket-server.js';
 import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol.js';
 import { AuthdError } from '../shared/errors.js';
 import { REPO_ROOT } from './helpers/daemon-process.js';

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { decodeJwtPayload } from '../daemon/token-response.js';
+import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
 import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

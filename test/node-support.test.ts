@@ -5,8 +5,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDoctor } from '../client/doctor.js';
-import { ENGINES_RANGE, nodeSupport } from '../client/node-support.js';
+import { runDoctor } from '../client/cli/doctor.js';
+import { ENGINES_RANGE, nodeSupport } from '../client/cli/node-support.js';
 import { REPO_ROOT } from './helpers/daemon-process.js';
 import { makeTempHome } from './helpers/temp-home.js';
 

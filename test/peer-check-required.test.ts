@@ -9,7 +9,7 @@
  * NODE_OPTIONS): no test code in the daemon.
  */
 import { describe, expect, it } from '@jest/globals';
-import { assertPeerCheckAllowed, directoryPermissionsOnly, createPeerChecker } from '../daemon/peer-check.js';
+import { assertPeerCheckAllowed, directoryPermissionsOnly, createPeerChecker } from '../daemon/server/peer-check.js';
 import { isAuthdError } from '../shared/errors.js';
 import { runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome } from './helpers/temp-home.js';

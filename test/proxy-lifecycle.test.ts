@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { PROXY_ERROR_CODE, PROXY_LOGIN_WAIT_MS } from '../client/proxy.js';
+import { PROXY_ERROR_CODE, PROXY_LOGIN_WAIT_MS } from '../client/cli/proxy.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

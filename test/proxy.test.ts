@@ -1,6 +1,6 @@
 /**
  * `mcpauthd proxy` as stdio-only MCP clients run it: an SDK client spawns
- * `node dist/client/cli.js proxy <url>` (StdioClientTransport) and talks,
+ * `node dist/client/cli/main.js proxy <url>` (StdioClientTransport) and talks,
  * through it, to a real SDK server that checks the token's audience, with a
  * real authorization server and the daemon as a child process. Logins go
  * through the scripted browser, started by the proxy via $BROWSER.
@@ -12,7 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { McpAuthdClient } from '../client/index.js';
-import { PROXY_ERROR_CODE } from '../client/proxy.js';
+import { PROXY_ERROR_CODE } from '../client/cli/proxy.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

@@ -9,8 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
-import { Secret } from '../daemon/secret.js';
-import { TokenStore } from '../daemon/token-store.js';
+import { Secret } from '../daemon/store/secret.js';
+import { TokenStore } from '../daemon/store/token-store.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

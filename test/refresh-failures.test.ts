@@ -9,9 +9,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle, type DaemonOptions } from '../daemon/daemon.js';
-import { HTTP_TIMEOUT_MS } from '../daemon/http-fetch.js';
-import { createLogger } from '../daemon/logger.js';
-import { decodeJwtPayload } from '../daemon/token-response.js';
+import { HTTP_TIMEOUT_MS } from '../daemon/oauth/http-fetch.js';
+import { createLogger } from '../daemon/os/logger.js';
+import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
 import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger } from '../daemon/os/logger.js';
 import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

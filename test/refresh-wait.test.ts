@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger } from '../daemon/os/logger.js';
 import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/refresh-timing.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
@@ -149,7 +149,7 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
   });
 
   // `token` runs through the installed bin (client/bin.cts, the CommonJS fast path), `refresh` through the ESM CLI.
-  const BIN = join(REPO_ROOT, 'dist', 'client', 'bin.cjs');
+  const BIN = join(REPO_ROOT, 'dist', 'client', 'cli', 'bin.cjs');
   it.each([
     ['refresh', CLI, (url: string) => ['refresh', url], (url: string) => new RegExp(`^refreshed ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)],
     ['token --min-ttl', BIN, (url: string) => ['token', url, '--min-ttl', '25'], () => /^[\w-]+\.[\w-]+\.[\w-]+\n$/],

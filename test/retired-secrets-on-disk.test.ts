@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger } from '../daemon/os/logger.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { McpAuthdClient } from '../client/index.js';
-import { directoryPermissionsOnly } from '../daemon/peer-check.js';
+import { directoryPermissionsOnly } from '../daemon/server/peer-check.js';
 import { encodeFrame } from '../shared/protocol.js';
 import { startTestDaemon } from './helpers/in-process-daemon.js';
 import { openRaw } from './helpers/raw-socket.js';

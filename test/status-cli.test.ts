@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { ensurePrivateDirectory } from '../daemon/private-path.js';
-import { Secret } from '../daemon/secret.js';
-import { TokenStore } from '../daemon/token-store.js';
-import { findOnPath } from '../client/run-command.js';
+import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
+import { Secret } from '../daemon/store/secret.js';
+import { TokenStore } from '../daemon/store/token-store.js';
+import { findOnPath } from '../client/cli/run-command.js';
 import { CLI, runCli, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 

@@ -13,9 +13,9 @@ import { resolvePaths, type Paths } from '../../shared/paths.js';
 /** dist/scripts/bench → the repository. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DIST = join(REPO_ROOT, 'dist');
-export const CLI = join(DIST, 'client', 'cli.js');
+export const CLI = join(DIST, 'client', 'cli', 'main.js');
 /** The executable users run (package.json "bin"): token and status load the CommonJS build from here. */
-export const BIN = join(DIST, 'client', 'bin.cjs');
+export const BIN = join(DIST, 'client', 'cli', 'bin.cjs');
 export const BENCH_DIST = join(DIST, 'scripts', 'bench');
 
 /**
@@ -85,8 +85,8 @@ export function fakeAccessToken(i: number): string {
  * expiry and refresh far in the future: nothing gets refreshed during a run.
  */
 export async function plantCredentials(home: BenchHome, count: number): Promise<{ ms: number }> {
-  const { TokenStore } = await import('../../daemon/token-store.js');
-  const { Secret } = await import('../../daemon/secret.js');
+  const { TokenStore } = await import('../../daemon/store/token-store.js');
+  const { Secret } = await import('../../daemon/store/secret.js');
   const previous = process.umask(0o077);
   const started = performance.now();
   const store = TokenStore.open(home.paths.database);

@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { startDaemon, type DaemonHandle } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/logger.js';
+import { createLogger } from '../../daemon/os/logger.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { serveRpc } from './rpc.js';
 

@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { McpAuthdClient } from '../../client/index.js';
-import { DEFAULT_REFRESH_CONCURRENCY } from '../../daemon/refresh-scheduler.js';
+import { DEFAULT_REFRESH_CONCURRENCY } from '../../daemon/refresh/refresh-scheduler.js';
 import type { CredentialUpdated } from '../../shared/protocol.js';
 import { startAuthServer, type AuthServer } from '../../test/fixtures/auth-server.js';
 import type { CompleteLoginOptions, CompleteLoginResult } from '../../test/fixtures/scripted-browser.mjs';

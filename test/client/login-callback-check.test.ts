@@ -5,8 +5,8 @@
  * because the daemon then refuses every callback (fail closed).
  */
 import { describe, expect, it } from '@jest/globals';
-import { loginCallbackCheck } from '../../client/login-callback-check.js';
-import { formatStatus } from '../../client/status-format.js';
+import { loginCallbackCheck } from '../../client/cli/login-callback-check.js';
+import { formatStatus } from '../../client/cli/status-format.js';
 import type { StatusResult } from '../../shared/protocol.js';
 
 describe('doctor login_callback', () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/metadata-probe.js';
+import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/cli/metadata-probe.js';
 
 describe('probeAuthorizationServer()', () => {
   let server: Server;

@@ -20,8 +20,8 @@ import { McpAuthdClient } from '../../client/index.js';
 import { createOAuthClientProvider } from '../../client/mcp-auth-provider.js';
 import { createAuthorizedFetch } from '../../client/mcp-fetch.js';
 import { createRedirectGuardedFetch } from '../../client/redirect-guard.js';
-import { runProxy } from '../../client/proxy.js';
-import { Secret } from '../../daemon/secret.js';
+import { runProxy } from '../../client/cli/proxy.js';
+import { Secret } from '../../daemon/store/secret.js';
 import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 

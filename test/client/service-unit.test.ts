@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findOnPath } from '../../client/run-command.js';
-import { LAUNCHD_LABEL, renderLaunchdPlist, renderSystemdUnit, systemdUnitPath, type ServiceInputs } from '../../client/service-unit.js';
+import { findOnPath } from '../../client/cli/run-command.js';
+import { LAUNCHD_LABEL, renderLaunchdPlist, renderSystemdUnit, systemdUnitPath, type ServiceInputs } from '../../client/cli/service-unit.js';
 import { DAEMON_NODE_OPTIONS } from '../../shared/daemon-launch.js';
 import { CLI, REPO_ROOT } from '../helpers/daemon-process.js';
 import { parsePlist } from '../helpers/plist.js';
@@ -59,7 +59,7 @@ function verify(unit: string): { status: number | null; output: string } {
 describe('the daemon\'s Node options (shared/daemon-launch.ts)', () => {
   it('npm start should start the daemon with the same Node options as the service units', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts['start']).toBe(`node ${DAEMON_NODE_OPTIONS.join(' ')} dist/client/cli.js daemon`);
+    expect(pkg.scripts['start']).toBe(`node ${DAEMON_NODE_OPTIONS.join(' ')} dist/client/cli/main.js daemon`);
     expect(DAEMON_NODE_OPTIONS).toEqual(['--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--optimize-for-size']);
   });
 

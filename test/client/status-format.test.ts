@@ -3,8 +3,8 @@
  * for every credential state, with and without colour.
  */
 import { describe, expect, it } from '@jest/globals';
-import { formatStatus, needsLogin, relativeTime, uptime } from '../../client/status-format.js';
-import { shouldUseColor } from '../../client/terminal-color.js';
+import { formatStatus, needsLogin, relativeTime, uptime } from '../../client/cli/status-format.js';
+import { shouldUseColor } from '../../client/cli/terminal-color.js';
 import type { CredentialSummary, StatusResult } from '../../shared/protocol.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);

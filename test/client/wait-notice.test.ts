@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { WAIT_NOTICE_AFTER_MS, withWaitNotice, type WaitNoticeStream } from '../../client/wait-notice.js';
+import { WAIT_NOTICE_AFTER_MS, withWaitNotice, type WaitNoticeStream } from '../../client/cli/wait-notice.js';
 
 function stream(isTTY: boolean): WaitNoticeStream & { text: () => string } {
   let text = '';

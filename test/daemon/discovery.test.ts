@@ -9,8 +9,8 @@ import {
   loadAuthorizationServer,
   protectedResourceMetadataLocations,
   validateAuthorizationServerMetadata,
-} from '../../daemon/discovery.js';
-import { TokenStore } from '../../daemon/token-store.js';
+} from '../../daemon/oauth/discovery.js';
+import { TokenStore } from '../../daemon/store/token-store.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyServer } from './support/tiny-http.js';
 import { failure } from './support/expect-failure.js';

@@ -7,8 +7,8 @@ import {
   httpRequest,
   MAX_RESPONSE_BYTES,
   parseJsonObject,
-} from '../../daemon/http-fetch.js';
-import type { FetchFunction, ObservedResponse } from '../../daemon/http-fetch.js';
+} from '../../daemon/oauth/http-fetch.js';
+import type { FetchFunction, ObservedResponse } from '../../daemon/oauth/http-fetch.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyServer } from './support/tiny-http.js';
 import { failure } from './support/expect-failure.js';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquireInstanceLock, kernelLockHolder, LOCK_FILE_NAME } from '../../daemon/instance-lock.js';
+import { acquireInstanceLock, kernelLockHolder, LOCK_FILE_NAME } from '../../daemon/os/instance-lock.js';
 import { isAuthdError } from '../../shared/errors.js';
 import { CLI } from '../helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';

@@ -5,8 +5,8 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { openLogFileTransport } from '../../daemon/log-file.js';
-import { createLogger } from '../../daemon/logger.js';
+import { openLogFileTransport } from '../../daemon/os/log-file.js';
+import { createLogger } from '../../daemon/os/logger.js';
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 

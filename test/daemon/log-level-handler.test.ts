@@ -1,8 +1,8 @@
 /** The `log.level` method: its parameters are checked like every other, and the handler moves the logger's level. */
 import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
-import { createLogLevelHandler } from '../../daemon/log-level-handler.js';
-import { createLogger } from '../../daemon/logger.js';
+import { createLogLevelHandler } from '../../daemon/server/log-level-handler.js';
+import { createLogger } from '../../daemon/os/logger.js';
 import { parseRequest } from '../../shared/protocol.js';
 
 describe('log.level', () => {

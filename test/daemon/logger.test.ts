@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel, type LogFormat } from '../../daemon/logger.js';
-import { Secret } from '../../daemon/secret.js';
+import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel, type LogFormat } from '../../daemon/os/logger.js';
+import { Secret } from '../../daemon/store/secret.js';
 
 function capture() {
   let text = '';

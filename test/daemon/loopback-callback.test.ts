@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { checkAuthorizationResponse, LoopbackCallback } from '../../daemon/loopback-callback.js';
-import type { AuthorizationResponse } from '../../daemon/loopback-callback.js';
+import { checkAuthorizationResponse, LoopbackCallback } from '../../daemon/oauth/loopback-callback.js';
+import type { AuthorizationResponse } from '../../daemon/oauth/loopback-callback.js';
 import { AuthdError } from '../../shared/errors.js';
 
 const ISSUER = 'https://as.example';

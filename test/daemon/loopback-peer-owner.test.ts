@@ -12,7 +12,7 @@ import {
   ownerFromProcTable,
   PeerOwnerResolver,
   procRowKey,
-} from '../../daemon/loopback-peer-owner.js';
+} from '../../daemon/oauth/loopback-peer-owner.js';
 
 const HEADER4 = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 const HEADER6 = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { AuthorizationServerMetadata } from '../../daemon/discovery.js';
-import type { FetchFunction } from '../../daemon/http-fetch.js';
+import type { AuthorizationServerMetadata } from '../../daemon/oauth/discovery.js';
+import type { FetchFunction } from '../../daemon/oauth/http-fetch.js';
 import {
   assertPkceS256,
   buildAuthorizationRequest,
@@ -14,10 +14,10 @@ import {
   refreshTokenGrant,
   registerClient,
   revokeToken,
-} from '../../daemon/oauth-client.js';
-import type { AuthorizationRequest, ClientCredentials, OAuthClient } from '../../daemon/oauth-client.js';
-import { Secret } from '../../daemon/secret.js';
-import type { ClientRegistration } from '../../daemon/token-store.js';
+} from '../../daemon/oauth/oauth-client.js';
+import type { AuthorizationRequest, ClientCredentials, OAuthClient } from '../../daemon/oauth/oauth-client.js';
+import { Secret } from '../../daemon/store/secret.js';
+import type { ClientRegistration } from '../../daemon/store/token-store.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyRequest, TinyServer } from './support/tiny-http.js';
 import { failure } from './support/expect-failure.js';

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../../client/index.js';
-import { createPeerChecker, directoryPermissionsOnly, loadPeerChecker, socketFd, type PeerChecker } from '../../daemon/peer-check.js';
+import { createPeerChecker, directoryPermissionsOnly, loadPeerChecker, socketFd, type PeerChecker } from '../../daemon/server/peer-check.js';
 import { encodeFrame } from '../../shared/protocol.js';
 import { REPO_ROOT } from '../helpers/daemon-process.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
@@ -127,7 +127,7 @@ describe('peer-check', () => {
         if (/^import[^;]*from\s+['"]koffi['"]/m.test(text)) importers.push(`${join(dir, file)} (static import)`);
       }
     }
-    expect(importers).toEqual([join('daemon', 'peer-check.ts')]);
+    expect(importers).toEqual([join('daemon', 'server', 'peer-check.ts')]);
   });
 });
 

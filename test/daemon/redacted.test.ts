@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { format, inspect } from 'node:util';
-import { EncodedResult } from '../../daemon/encoded-result.js';
-import { REDACTED, Redacted, Secret } from '../../daemon/secret.js';
+import { EncodedResult } from '../../daemon/server/encoded-result.js';
+import { REDACTED, Redacted, Secret } from '../../daemon/store/secret.js';
 
 const TOKEN = 'at-never-printed-7f3a9c';
 

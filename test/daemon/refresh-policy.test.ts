@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BACKOFF_CAP_MS, backoffDelay, computeRefreshAt, UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS, unknownOutcomeRetryAt } from '../../daemon/refresh-policy.js';
+import { BACKOFF_CAP_MS, backoffDelay, computeRefreshAt, UNKNOWN_OUTCOME_NO_EXPIRY_RETRY_MS, unknownOutcomeRetryAt } from '../../daemon/refresh/refresh-policy.js';
 
 describe('computeRefreshAt', () => {
   it('should refresh after about two thirds of the lifetime, jittered between 60% and 75%', () => {

@@ -5,11 +5,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../daemon/logger.js';
-import { RefreshScheduler } from '../../daemon/refresh-scheduler.js';
-import { Secret } from '../../daemon/secret.js';
-import { TokenRefresher, type RefreshGrant, type RefreshedTokens } from '../../daemon/token-refresher.js';
-import { TokenStore } from '../../daemon/token-store.js';
+import { createLogger } from '../../daemon/os/logger.js';
+import { RefreshScheduler } from '../../daemon/refresh/refresh-scheduler.js';
+import { Secret } from '../../daemon/store/secret.js';
+import { TokenRefresher, type RefreshGrant, type RefreshedTokens } from '../../daemon/refresh/token-refresher.js';
+import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createConnection } from 'node:net';
-import { loadPeerChecker } from '../../daemon/peer-check.js';
-import { RefusalLog } from '../../daemon/refusal-log.js';
-import { DEFAULT_LIMITS } from '../../daemon/socket-server.js';
+import { loadPeerChecker } from '../../daemon/server/peer-check.js';
+import { RefusalLog } from '../../daemon/server/refusal-log.js';
+import { DEFAULT_LIMITS } from '../../daemon/server/socket-server.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 

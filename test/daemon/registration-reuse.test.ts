@@ -10,11 +10,11 @@ import type { AuthServer, AuthServerOptions } from '../fixtures/auth-server.js';
 import { completeLogin } from '../fixtures/browser.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpTestServer } from '../fixtures/mcp-server.js';
-import { runLogin } from '../../daemon/login-flow.js';
-import { createLogger } from '../../daemon/logger.js';
-import { createRefreshGrant } from '../../daemon/refresh-grant.js';
-import { Secret } from '../../daemon/secret.js';
-import { TokenStore } from '../../daemon/token-store.js';
+import { runLogin } from '../../daemon/login/login-flow.js';
+import { createLogger } from '../../daemon/os/logger.js';
+import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
+import { Secret } from '../../daemon/store/secret.js';
+import { TokenStore } from '../../daemon/store/token-store.js';
 import type { LoginResult } from '../../shared/protocol.js';
 
 const started: { stop(): Promise<void> }[] = [];

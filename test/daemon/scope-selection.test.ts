@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { selectScopes } from '../../daemon/scope-selection.js';
+import { selectScopes } from '../../daemon/oauth/scope-selection.js';
 import { unionScopes } from '../../shared/scopes.js';
 
 describe('scope selection', () => {

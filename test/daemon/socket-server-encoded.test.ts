@@ -8,9 +8,9 @@ import { mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { EncodedResult } from '../../daemon/encoded-result.js';
-import { createLogger } from '../../daemon/logger.js';
-import { SocketServer } from '../../daemon/socket-server.js';
+import { EncodedResult } from '../../daemon/server/encoded-result.js';
+import { createLogger } from '../../daemon/os/logger.js';
+import { SocketServer } from '../../daemon/server/socket-server.js';
 import { encodeFrame, MAX_FRAME_BYTES, type Request } from '../../shared/protocol.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';
 

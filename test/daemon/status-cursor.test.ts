@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../../client/index.js';
-import { Secret } from '../../daemon/secret.js';
-import type { TokenStore } from '../../daemon/token-store.js';
+import { Secret } from '../../daemon/store/secret.js';
+import type { TokenStore } from '../../daemon/store/token-store.js';
 import { encodeFrame, type StatusResult } from '../../shared/protocol.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { openRaw } from '../helpers/raw-socket.js';

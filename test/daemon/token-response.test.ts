@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { inspect } from 'node:util';
-import { checkAudience, decodeJwtPayload, MAX_EXPIRES_IN_SEC, RejectedTokenResponse, validateTokenResponse } from '../../daemon/token-response.js';
+import { checkAudience, decodeJwtPayload, MAX_EXPIRES_IN_SEC, RejectedTokenResponse, validateTokenResponse } from '../../daemon/oauth/token-response.js';
 import { AuthdError } from '../../shared/errors.js';
 
 const RESOURCE = 'https://mcp.example/mcp';

@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { inspect } from 'node:util';
-import { EncodedResult } from '../../daemon/encoded-result.js';
-import { Secret } from '../../daemon/secret.js';
-import type { CredentialRecord } from '../../daemon/token-store.js';
-import { encodeTokenResult } from '../../daemon/token-service.js';
+import { EncodedResult } from '../../daemon/server/encoded-result.js';
+import { Secret } from '../../daemon/store/secret.js';
+import type { CredentialRecord } from '../../daemon/store/token-store.js';
+import { encodeTokenResult } from '../../daemon/serve/token-service.js';
 import type { TokenGetResult } from '../../shared/protocol.js';
 
 // Every kind of character JSON.stringify treats specially, and a few it doesn't.

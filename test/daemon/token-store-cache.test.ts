@@ -5,9 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { ensurePrivateDirectory } from '../../daemon/private-path.js';
-import { Secret } from '../../daemon/secret.js';
-import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/token-store.js';
+import { ensurePrivateDirectory } from '../../daemon/os/private-path.js';
+import { Secret } from '../../daemon/store/secret.js';
+import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/store/token-store.js';
 import { newCredential } from '../helpers/new-credential.js';
 import { makeTempHome } from '../helpers/temp-home.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { outputStream, recordOutput } from './secret-ledger.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(REPO_ROOT, 'dist', 'client', 'cli.js');
+export const CLI = join(REPO_ROOT, 'dist', 'client', 'cli', 'main.js');
 
 export interface DaemonProcess {
   child: ChildProcess;

@@ -1,11 +1,11 @@
 /** A daemon in the test's own process, with a logger whose lines the test can read. */
 import { Writable } from 'node:stream';
 import { startDaemon, type DaemonHandle } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/logger.js';
-import type { PeerChecker } from '../../daemon/peer-check.js';
-import type { SchedulerClock } from '../../daemon/scheduler-clock.js';
-import type { ServerLimits } from '../../daemon/socket-server.js';
-import type { RefreshGrant } from '../../daemon/token-refresher.js';
+import { createLogger } from '../../daemon/os/logger.js';
+import type { PeerChecker } from '../../daemon/server/peer-check.js';
+import type { SchedulerClock } from '../../daemon/refresh/scheduler-clock.js';
+import type { ServerLimits } from '../../daemon/server/socket-server.js';
+import type { RefreshGrant } from '../../daemon/refresh/token-refresher.js';
 import { outputStream } from './secret-ledger.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 

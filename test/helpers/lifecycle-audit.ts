@@ -14,7 +14,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { decodeJwtPayload } from '../../daemon/token-response.js';
+import { decodeJwtPayload } from '../../daemon/oauth/token-response.js';
 import { paramValues, type RecordedRequest } from '../fixtures/auth-server.js';
 import type { LifecycleWorld } from './lifecycle-world.js';
 

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import type { AuthdError, TokenGetResult } from '../../client/index.js';
-import { decodeJwtPayload } from '../../daemon/token-response.js';
+import { decodeJwtPayload } from '../../daemon/oauth/token-response.js';
 import { completeLogin } from '../fixtures/browser.js';
 import { auditReuse, auditStore, loginChainRoot, serverRejectedGrant, storedExpiry, type CredentialModel, type ReuseCase } from './lifecycle-audit.js';
 import { NARROWED_SCOPE, type FaultKind, type LifecycleWorld } from './lifecycle-world.js';

@@ -3,7 +3,7 @@
  * passes them; `jump` moves time without firing wake-ups (a laptop waking up
  * from sleep), so only the sweep can notice.
  */
-import type { SchedulerClock } from '../../daemon/scheduler-clock.js';
+import type { SchedulerClock } from '../../daemon/refresh/scheduler-clock.js';
 
 interface Wake {
   at: number;

@@ -1,6 +1,6 @@
 /** A complete login result for planting credentials in store tests; fake tokens. */
-import { Secret } from '../../daemon/secret.js';
-import type { NewCredential } from '../../daemon/token-store.js';
+import { Secret } from '../../daemon/store/secret.js';
+import type { NewCredential } from '../../daemon/store/token-store.js';
 
 export function newCredential(overrides: Partial<NewCredential> = {}): NewCredential {
   return {

@@ -3,7 +3,7 @@
  * the daemon's and doctor's tests, and doctor probing the daemon's locations.
  */
 import { describe, expect, it } from '@jest/globals';
-import { probeAuthorizationServer } from '../../client/metadata-probe.js';
+import { probeAuthorizationServer } from '../../client/cli/metadata-probe.js';
 import { authorizationServerMetadataUrls } from '../../shared/as-metadata-urls.js';
 
 describe('authorizationServerMetadataUrls()', () => {

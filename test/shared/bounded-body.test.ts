@@ -4,7 +4,7 @@
  * server on 127.0.0.1; and doctor now refusing what the daemon refuses.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/metadata-probe.js';
+import { MAX_METADATA_BYTES, probeAuthorizationServer } from '../../client/cli/metadata-probe.js';
 import { discardBody, readBoundedBody } from '../../shared/bounded-body.js';
 import { startTinyServer, type TinyServer } from '../daemon/support/tiny-http.js';
 

@@ -4,7 +4,7 @@
  * they disagreed on, checked through both callers so they cannot drift again.
  */
 import { describe, expect, it } from '@jest/globals';
-import { probeAuthorizationServer } from '../../client/metadata-probe.js';
+import { probeAuthorizationServer } from '../../client/cli/metadata-probe.js';
 import { isLoopbackHost } from '../../shared/loopback.js';
 import { assertSecureUrl } from '../../shared/resource-uri.js';
 

@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkPrivatePath } from '../../client/private-path-check.js';
-import { assertPrivateFileIfExists, ensurePrivateDirectory } from '../../daemon/private-path.js';
+import { checkPrivatePath } from '../../client/cli/private-path-check.js';
+import { assertPrivateFileIfExists, ensurePrivateDirectory } from '../../daemon/os/private-path.js';
 import { currentUid, lstatOrNull, modeString, ownerOnlyProblem } from '../../shared/owner-only.js';
 import { describePrivateDirProblem } from '../../shared/socket-check.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../../client/index.js';
-import { Secret } from '../../daemon/secret.js';
+import { Secret } from '../../daemon/store/secret.js';
 import { isAuthdError } from '../../shared/errors.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';

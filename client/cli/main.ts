@@ -1,0 +1,433 @@
+#!/usr/bin/env node
+/**
+ * The `mcpauthd` command: argv → client API → stdout and an exit status.
+ * Commands that only talk to the daemon load no OAuth or database code; the
+ * daemon itself is imported only by `mcpauthd daemon`, and each command's
+ * other modules only by that command.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AuthdError } from '../../shared/errors.js';
+import { resolvePaths, type Paths } from '../../shared/paths.js';
+import type { LoginProgress } from '../../shared/protocol.js';
+// Everything else is imported inside the command that uses it: start-up time
+// is what a `token` call in a shell pipeline or a headers helper pays for on
+// every use (docs/benchmarks.md), and --version and --help need none of it.
+// `token` and `status` live in cli-core.ts, which client/cli/bin.cts also loads as CommonJS.
+import {
+  COMMON,
+  EXIT,
+  HOT_COMMANDS,
+  UsageError,
+  commandHelp,
+  onePositional,
+  optional,
+  parseSeconds,
+  runCommand,
+  splitScopes,
+  str,
+  waitNotice,
+  withClient,
+  type Command,
+} from './cli-core.js';
+
+export { EXIT } from './cli-core.js';
+
+const COMMANDS: Record<string, Command> = {
+  daemon: {
+    summary: 'run the daemon in the foreground',
+    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH] [--allow-no-peer-check]',
+    details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
+it never forks). Logs to stderr (secrets redacted); prints one "mcpauthd ready" line on
+stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
+Exits non-zero when it cannot start, so a supervisor's restart policy applies.
+
+  --log-level L    error, warn, info (default) or debug (env MCPAUTHD_LOG_LEVEL);
+                   change it later with: mcpauthd log-level L
+  --log-format F   json (one object per line) or text (time level message key=value);
+                   default text when stderr is a terminal, else json (env MCPAUTHD_LOG_FORMAT).
+                   Times in fields are Unix seconds, as in status --json
+  --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
+                   directory must be yours and 0700, e.g. <state dir>/logs/daemon.log
+  --allow-no-peer-check
+                   start even when the check of who connects (SO_PEERCRED on
+                   Linux, getpeereid on macOS) cannot be loaded; without it the
+                   daemon refuses, because only the 0700 socket directory would
+                   then keep other users out (docs/security.md)`,
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' } },
+    async run(values) {
+      const { runDaemonCommand } = await import('../../daemon/main.js');
+      return runDaemonCommand({
+        home: str(values['home']),
+        socket: str(values['socket']),
+        logLevel: str(values['log-level']),
+        logFormat: str(values['log-format']),
+        logFile: str(values['log-file']),
+        allowNoPeerCheck: values['allow-no-peer-check'] === true,
+      });
+    },
+  },
+  status: HOT_COMMANDS.status,
+  token: HOT_COMMANDS.token,
+  refresh: {
+    summary: 'refresh a credential now and show its new expiry',
+    usage: 'mcpauthd refresh <server-url|resource> [--json]',
+    details: `Refreshes the credential now (the daemon also does this by itself before
+expiry). If a refresh for it is already running, waits for that one instead of
+presenting the refresh token twice. Waits as long as the daemon may for a slow
+authorization server (140 s), saying so on stderr after 2 s.
+
+  --json           print {"resource", "expires_at", "scopes"}`,
+    options: { ...COMMON, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const target = onePositional(positionals, 'server-url|resource');
+      const result = await withClient(values, (c) => waitNotice(c.refresh(target)));
+      const { relativeTime } = await import('./status-format.js');
+      process.stdout.write(
+        values['json'] === true
+          ? `${JSON.stringify(result)}\n`
+          : `refreshed ${result.resource}; expires ${result.expires_at === null ? 'at an unknown time' : `${new Date(result.expires_at * 1000).toISOString()} (${relativeTime(result.expires_at, Date.now())})`}\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  logout: {
+    summary: 'forget the credential of an MCP server or resource',
+    usage: 'mcpauthd logout <server-url|resource> [--json]',
+    details: `Revokes the tokens at the authorization server when it offers revocation, then
+deletes the credential. The local credential is deleted even if revocation fails.
+
+  --json           print the result as JSON`,
+    options: { ...COMMON, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      const target = onePositional(positionals, 'server-url|resource');
+      const result = await withClient(values, (c) => c.logout(target));
+      if (values['json'] === true) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        const names = result.revoked_tokens.map((t) => t.replace('_', ' '));
+        const revoked = names.length === 0 ? '; nothing revoked at the authorization server' : `; revoked at the authorization server: ${names.join(' and ')}`;
+        process.stdout.write(`logged out of ${result.resource ?? target}${revoked}\n`);
+        if (result.revocation_note !== null) say(`note: ${result.revocation_note}`);
+      }
+      return EXIT.ok;
+    },
+  },
+  login: {
+    summary: 'log into an MCP server (OAuth, in your browser)',
+    usage: `mcpauthd login <mcp-server-url> [--scope "a b"] [--client-id ID]
+               [--client-secret-file FILE | --client-secret-stdin] [--client-metadata-url URL]
+               [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]`,
+    details: `Asks the daemon to log into the MCP server the spec way: protected resource
+metadata, authorization server metadata, client registration, PKCE, a loopback
+redirect, and the server's resource indicator on every request. Opens the
+authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
+
+  --scope "a b"             scopes to request instead of the discovered ones
+  --client-id ID            use a pre-registered client
+  --client-secret-file F    read its secret from a file (never from argv)
+  --client-secret-stdin     read its secret from standard input
+  --client-metadata-url U   use a Client ID Metadata Document URL as client_id
+  --resource URI            resource to use for servers WITHOUT protected resource metadata
+  --no-browser              only print the URL; paste the final redirect URL here
+  --timeout SEC             how long to wait for approval (default 300)
+  --insecure-loopback       allow plain http to 127.0.0.1/localhost (testing only;
+                            env MCPAUTHD_INSECURE_LOOPBACK=1)
+  --json                    print the result as one JSON object
+
+Examples:
+  mcpauthd login https://mcp.example.com/mcp
+  mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser`,
+    options: {
+      ...COMMON,
+      scope: { type: 'string' },
+      'client-id': { type: 'string' },
+      'client-secret-file': { type: 'string' },
+      'client-secret-stdin': { type: 'boolean' },
+      'client-metadata-url': { type: 'string' },
+      resource: { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    async run(values, positionals) {
+      return runLogin(values, onePositional(positionals, 'mcp-server-url'));
+    },
+  },
+  proxy: {
+    summary: 'serve a remote MCP server on stdio, with the daemon\'s token',
+    usage: `mcpauthd proxy <mcp-server-url> [--scope "a b"] [--no-browser] [--timeout SEC]
+               [--login-wait SEC] [--insecure-loopback]`,
+    details: `A stdio MCP server for clients that can only start local servers: every
+message is forwarded to the remote server (Streamable HTTP, or the old HTTP+SSE
+transport for servers that only speak that) with the daemon's access token.
+A rejected token is refreshed through the daemon; when a login is needed the
+authorize URL is printed on stderr and opened like "mcpauthd login" does.
+stdout carries protocol messages only; diagnostics go to stderr. Exits when
+stdin closes.
+
+  --scope "a b"           scopes to ask for if a login is needed
+  --no-browser            print the authorize URL but do not open a browser
+  --timeout SEC           how long a login waits for approval (default 300)
+  --login-wait SEC        how long a request waits for that approval before the
+                          client gets an error naming "mcpauthd login <url>"
+                          (default 45: inside MCP clients' usual 60 s timeout)
+  --insecure-loopback     allow plain http to 127.0.0.1/localhost (testing only;
+                          env MCPAUTHD_INSECURE_LOOPBACK=1)
+
+Example (Codex CLI, ~/.codex/config.toml):
+  [mcp_servers.example]
+  command = "mcpauthd"
+  args = ["proxy", "https://mcp.example.com/mcp"]`,
+    options: {
+      ...COMMON,
+      scope: { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'login-wait': { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+    },
+    async run(values, positionals) {
+      const serverUrl = onePositional(positionals, 'mcp-server-url');
+      const loginWait = values['login-wait'] === undefined ? undefined : parseSeconds(String(values['login-wait']), '--login-wait');
+      if (!/^https?:\/\/[^/]/i.test(serverUrl)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(serverUrl)}`);
+      const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
+      const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
+      // Loaded here, not at the top: it pulls in the MCP SDK, which `mcpauthd token` must not pay for.
+      const { runProxy } = await import('./proxy.js');
+      return withClient(values, (client) =>
+        runProxy({
+          serverUrl,
+          client,
+          openBrowser: values['no-browser'] !== true,
+          ...(loginWait === undefined ? {} : { loginWaitMs: loginWait * 1000 }),
+          login: {
+            ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
+            ...(insecure ? { insecure_loopback: true } : {}),
+            ...(timeout === undefined ? {} : { timeout }),
+          },
+        }),
+      );
+    },
+  },
+  'install-service': {
+    summary: 'run the daemon as a systemd user service or a LaunchAgent',
+    usage: 'mcpauthd install-service [--print | --uninstall] [--home DIR] [--socket PATH]',
+    details: `Linux: writes ~/.config/systemd/user/mcpauthd.service (sandboxed, restarted on
+failure, no core dumps), then runs systemctl --user daemon-reload and
+enable --now; without systemctl it prints those commands. macOS: writes
+~/Library/LaunchAgents/io.github.mcpauthd.mcpauthd.plist and bootstraps it into
+gui/<uid>. The unit runs this node and this CLI with the state directory and
+socket pinned. Running it again is safe: it updates and restarts only on change.
+
+  --print          write the unit to stdout; change nothing
+  --uninstall      stop, disable and remove the service`,
+    options: { ...COMMON, print: { type: 'boolean' }, uninstall: { type: 'boolean' } },
+    async run(values) {
+      if (values['print'] === true && values['uninstall'] === true) throw new UsageError('use either --print or --uninstall');
+      const { installService, localServiceContext, serviceDefinition, uninstallService } = await import('./install-service.js');
+      const ctx = localServiceContext({ paths: pathsFrom(values), cliPath: cliPath(), say: (line) => process.stdout.write(`${line}\n`) });
+      if (values['print'] === true) {
+        process.stdout.write(serviceDefinition(ctx).text);
+        return EXIT.ok;
+      }
+      return (values['uninstall'] === true ? uninstallService(ctx) : installService(ctx)).ok ? EXIT.ok : EXIT.error;
+    },
+  },
+  doctor: {
+    summary: "check this machine's mcpauthd set-up and say how to fix problems",
+    usage: 'mcpauthd doctor [--json]',
+    details: `Checks the Node.js version (warns on one past its end of life or not supported),
+the state and socket directories and the database (owner-only), that the
+daemon answers and runs this CLI's version, the service (installed, enabled, up
+to date), the clock, every credential's state, and that each authorization
+server's metadata can be fetched (5 s timeout). Prints the fix for each problem.
+Exit status 1 when a check fails; warnings alone exit 0.
+
+  --json           print {"version", "ok", "checks": [{id, subject?, status, message, fix?}]}`,
+    options: { ...COMMON, json: { type: 'boolean' } },
+    async run(values) {
+      const paths = pathsFrom(values);
+      const [{ formatDoctorReport, runDoctor }, { localServiceContext }, { shouldUseColor }] = await Promise.all([
+        import('./doctor.js'),
+        import('./install-service.js'),
+        import('./terminal-color.js'),
+      ]);
+      const report = await runDoctor({ paths, service: localServiceContext({ paths, cliPath: cliPath(), say: () => undefined }) });
+      process.stdout.write(
+        values['json'] === true ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, shouldUseColor(process.stdout, process.env)),
+      );
+      return report.ok ? EXIT.ok : EXIT.error;
+    },
+  },
+  'log-level': {
+    summary: "change the running daemon's log level without a restart",
+    usage: 'mcpauthd log-level <error|warn|info|debug>',
+    details: `Sets the log level of the running daemon (stderr and --log-file alike) until it
+stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
+    options: { ...COMMON },
+    async run(values, positionals) {
+      const target = onePositional(positionals, 'level');
+      const { parseLevel, setDaemonLogLevel } = await import('./log-level.js');
+      const level = parseLevel(target);
+      const result = await setDaemonLogLevel(pathsFrom(values).socketCandidates, level);
+      process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
+      return EXIT.ok;
+    },
+  },
+};
+
+function usageText(VERSION: string): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
+  return `mcpauthd ${VERSION}: one place for every MCP OAuth credential on this machine
+
+Usage: mcpauthd <command> [options]
+
+Commands:
+${lines.join('\n')}
+
+Run "mcpauthd <command> --help" for a command's options.
+
+Exit status: 0 success, 1 error, 2 usage, 3 daemon not reachable, 4 a login is needed.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const { VERSION } = await import('../../shared/version.js');
+    const topic = name === 'help' ? rest[0] : undefined;
+    const cmd = topic === undefined ? undefined : COMMANDS[topic];
+    process.stdout.write(cmd === undefined ? usageText(VERSION) : commandHelp(topic as string, cmd));
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    const { VERSION } = await import('../../shared/version.js');
+    process.stdout.write(`mcpauthd ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (cmd === undefined) {
+    const { VERSION } = await import('../../shared/version.js');
+    process.stderr.write(`mcpauthd: unknown command "${name}"\n\n${usageText(VERSION)}`);
+    return EXIT.usage;
+  }
+  return runCommand(name, cmd, rest);
+}
+
+// ---------------------------------------------------------------- login
+
+async function runLogin(values: Record<string, string | boolean | undefined>, serverUrl: string): Promise<number> {
+  if (values['client-secret-file'] !== undefined && values['client-secret-stdin'] === true) {
+    throw new UsageError('use either --client-secret-file or --client-secret-stdin, not both');
+  }
+  let clientSecret: string | undefined;
+  if (typeof values['client-secret-file'] === 'string') clientSecret = readFileSync(values['client-secret-file'], 'utf8').trim();
+  if (values['client-secret-stdin'] === true) clientSecret = (await readAllStdin()).trim();
+  if (clientSecret !== undefined && clientSecret === '') throw new UsageError('the client secret is empty');
+  if (clientSecret !== undefined && values['client-id'] === undefined) throw new UsageError('a client secret needs --client-id');
+  const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
+  const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
+  const json = values['json'] === true;
+  const openBrowser = values['no-browser'] !== true;
+  // Loaded before the request: the progress callback that uses them is synchronous.
+  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
+    import('../authd-client.js'),
+    import('./open-browser.js'),
+    import('node:readline'),
+  ]);
+
+  const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
+  let pasteReader: ReturnType<typeof createInterface> | undefined;
+  try {
+    const result = await client.login(
+      {
+        server_url: serverUrl,
+        ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
+        ...optional('client_id', str(values['client-id'])),
+        ...optional('client_secret', clientSecret),
+        ...optional('client_metadata_url', str(values['client-metadata-url'])),
+        ...optional('resource', str(values['resource'])),
+        ...(insecure ? { insecure_loopback: true } : {}),
+        ...(timeout === undefined ? {} : { timeout }),
+      },
+      (progress: LoginProgress) => {
+        if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
+        if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
+          if (openBrowser && progress.start_url !== undefined) {
+            // The single-use local start URL: no state or challenge on the browser's command line.
+            say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
+            launchBrowser(progress.start_url, say);
+          } else {
+            say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
+            // The browser may be on another machine: the URL it ends on can be pasted
+            // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
+            say('(or paste the URL your browser ended on here, then press Enter)');
+            pasteReader = createInterface({ input: process.stdin });
+            pasteReader.on('line', (line) => {
+              const url = line.trim();
+              if (url !== '') client.submitCallback(progress.login_id, url).catch((err: unknown) => say(`that URL was not accepted: ${(err as Error).message}`));
+            });
+          }
+          say('waiting for approval in the browser...');
+        }
+        if (progress.stage === 'exchanging') say('approved; exchanging the code for tokens...');
+      },
+    );
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      process.stdout.write(
+        `logged in\n  resource  ${result.resource}\n  issuer    ${result.issuer}\n  scopes    ${result.scopes.join(' ') || '(none)'}\n  expires   ${result.expires_at === null ? 'unknown' : new Date(result.expires_at * 1000).toISOString()}\n  refresh   ${result.has_refresh_token ? 'yes' : 'no refresh token: you will log in again when it expires'}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    pasteReader?.close();
+    client.close();
+  }
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// ---------------------------------------------------------------- service and doctor
+
+function pathsFrom(values: Record<string, string | boolean | undefined>): Paths {
+  return resolvePaths({ home: str(values['home']), socket: str(values['socket']) });
+}
+
+/** This file, symlinks resolved: what a service unit must run (npm's bin link may move). */
+function cliPath(): string {
+  return realpathSync(fileURLToPath(import.meta.url));
+}
+
+// Run when executed as a program (`node dist/client/cli/main.js`, the service
+// unit), not when imported by tests or by client/bin.cts, which calls main().
+function invokedAsProgram(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === cliPath();
+  } catch {
+    return false;
+  }
+}
+if (invokedAsProgram()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`mcpauthd: ${err instanceof AuthdError ? err.message : String(err)}\n`);
+      process.exitCode = EXIT.error;
+    },
+  );
+}

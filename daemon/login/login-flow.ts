@@ -1,0 +1,448 @@
+/**
+ * The daemon's login, from an MCP server URL to a stored credential:
+ *
+ *   discovery (D1-D7) → PKCE check (A1) → scopes (S1-S3)
+ *   → loopback listener (A4) → client: pre-registered, CIMD or DCR (C1-C3)
+ *   → authorization URL (A2, R1) → callback (A2, A3) → code exchange (R1, R4)
+ *   → token checks (R5, T3) → store.
+ *
+ * Nothing is stored as a credential unless every step passed; a failure at
+ * any step leaves the store's credentials as they were. Every failure
+ * reaches the caller as AuthdError('login_failed') with `data.reason`.
+ *
+ * Also here: the registry of logins waiting for their callback, so that a
+ * redirect URL pasted by the user can be fed in (submitCallbackUrl), and
+ * logout's revocation (T4).
+ */
+import { randomUUID } from 'node:crypto';
+import { AuthdError, isAuthdError } from '../../shared/errors.js';
+import type { ErrorCode, ErrorData } from '../../shared/errors.js';
+import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol.js';
+import { WIRE_ERROR_CODES } from '../../shared/protocol.js';
+import { isLoopbackHost } from '../../shared/loopback.js';
+import { discover, validateAuthorizationServerMetadata } from '../oauth/discovery.js';
+import type { AuthorizationServerMetadata } from '../oauth/discovery.js';
+import { serverText } from '../oauth/http-fetch.js';
+import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
+import type { Logger } from '../os/logger.js';
+import { callbackOptions } from '../oauth/login-callback-options.js';
+import { LoopbackCallback } from '../oauth/loopback-callback.js';
+import {
+  assertPkceS256,
+  buildAuthorizationRequest,
+  checkRegistration,
+  createOAuthClient,
+  exchangeAuthorizationCode,
+  metadataDocumentClient,
+  preRegisteredClient,
+  registerClient,
+  revokeToken,
+} from '../oauth/oauth-client.js';
+import type { NewRegistration, OAuthClient } from '../oauth/oauth-client.js';
+import { computeRefreshAt } from '../refresh/refresh-policy.js';
+import { selectScopes } from '../oauth/scope-selection.js';
+import { Secret } from '../store/secret.js';
+import type { CredentialRecord, RegistrationKind, TokenStore } from '../store/token-store.js';
+
+/** Logins waiting for a browser at once; each holds a listening port. */
+export const MAX_PENDING_LOGINS = 8;
+/** Seconds to wait for the user when the request does not say. */
+export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
+
+export interface LoginDeps {
+  store: TokenStore;
+  logger: Logger;
+  /** Outbound fetch (tests); default the global one. */
+  fetch?: FetchFunction;
+  /** Clock, epoch ms; default Date.now. */
+  now?: () => number;
+}
+
+// Login id → its callback listener (null while discovery runs). Bounded by MAX_PENDING_LOGINS.
+const pendingLogins = new Map<string, LoopbackCallback | null>();
+
+interface LoginContext {
+  loginId: string;
+  params: LoginParams;
+  store: TokenStore;
+  log: Logger;
+  http: HttpPolicy;
+  now: () => number;
+  signal: AbortSignal | undefined;
+  onProgress: (progress: LoginProgress) => void;
+}
+
+/** What an attempt got to before it failed, to decide whether one more is worth it. */
+interface AttemptFacts {
+  metadataFromCache: boolean;
+  userInvolved: boolean;
+}
+
+/**
+ * Runs one login. Progress goes to `onProgress` (the `authorize_url` stage
+ * carries the URL to open); the promise settles when the login is stored or
+ * has failed.
+ * @throws AuthdError `login_failed` (with data.reason), or `busy` / `invalid_request`.
+ */
+export async function runLogin(
+  params: LoginParams,
+  deps: LoginDeps,
+  onProgress: (progress: LoginProgress) => void,
+  signal?: AbortSignal,
+): Promise<LoginResult> {
+  if (pendingLogins.size >= MAX_PENDING_LOGINS) {
+    throw new AuthdError('busy', `${MAX_PENDING_LOGINS} logins are already in progress; finish or cancel one first`);
+  }
+  const loginId = randomUUID();
+  pendingLogins.set(loginId, null);
+  const http: HttpPolicy = { allowInsecureLoopback: params.insecure_loopback === true };
+  if (deps.fetch !== undefined) http.fetch = deps.fetch;
+  if (signal !== undefined) http.signal = signal;
+  const ctx: LoginContext = {
+    loginId,
+    params,
+    store: deps.store,
+    log: deps.logger.child({ login_id: loginId }),
+    http,
+    now: deps.now ?? Date.now,
+    signal,
+    onProgress,
+  };
+  ctx.log.info('login started', { server_url: params.server_url });
+  try {
+    const result = await loginWithOneRetry(ctx);
+    ctx.log.info('login succeeded', { resource: result.resource, issuer: result.issuer, scopes: result.scopes });
+    return result;
+  } catch (err) {
+    const failure = toLoginFailure(err);
+    ctx.log.warn('login failed', { reason: failure.data?.['reason'], error: failure.message });
+    throw failure;
+  } finally {
+    pendingLogins.get(loginId)?.close();
+    pendingLogins.delete(loginId);
+  }
+}
+
+/**
+ * Feeds the redirect URL the user pasted (browser on another machine) to a
+ * waiting login. The login's own response says how it ended.
+ * @throws AuthdError not_found (no such login waiting) or invalid_request (not its
+ *   redirect URL, or not its answer: wrong state or iss; the login keeps waiting).
+ */
+export function submitCallbackUrl(loginId: string, url: string): { accepted: boolean } {
+  const callback = pendingLogins.get(loginId);
+  if (callback === undefined || callback === null) {
+    throw new AuthdError('not_found', `no login ${JSON.stringify(loginId.slice(0, 64))} is waiting for a callback`);
+  }
+  const result = callback.submitUrl(url);
+  if (result.accepted) return { accepted: true };
+  if (callback.settled) return { accepted: false };
+  throw new AuthdError('invalid_request', result.message);
+}
+
+/** How many logins are waiting (for status output and tests). */
+export function pendingLoginCount(): number {
+  return pendingLogins.size;
+}
+
+async function loginWithOneRetry(ctx: LoginContext): Promise<LoginResult> {
+  const facts: AttemptFacts = { metadataFromCache: false, userInvolved: false };
+  try {
+    return await attemptLogin(ctx, facts, false);
+  } catch (err) {
+    // Stored AS metadata may be what failed (an endpoint moved): fetch it again, once,
+    // but only while the user has not been sent to the browser yet.
+    const retry = facts.metadataFromCache && !facts.userInvolved && isAuthdError(err) && (err.code === 'HTTP_FAILED' || err.code === 'OAUTH_FAILED');
+    if (!retry) throw err;
+    ctx.log.info('retrying with fresh authorization server metadata', { error: err.message });
+    return attemptLogin(ctx, { metadataFromCache: false, userInvolved: false }, true);
+  }
+}
+
+async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetadata: boolean): Promise<LoginResult> {
+  const { params, store, log, http, now, loginId } = ctx;
+  if (params.client_secret !== undefined && params.client_id === undefined) {
+    throw new AuthdError('invalid_request', 'a client secret needs the client id it belongs to');
+  }
+  if (params.client_id !== undefined && params.client_metadata_url !== undefined) {
+    throw new AuthdError('invalid_request', 'give a client id or a client metadata document URL, not both');
+  }
+
+  const previous = findByServerUrl(store, params.server_url);
+  const discovery = await discover(params.server_url, {
+    http,
+    cache: { store, now, forceRefresh: refreshMetadata },
+    ...(params.resource === undefined ? {} : { fallbackResource: params.resource }),
+    ...(previous === undefined ? {} : { preferredIssuer: previous.issuer }),
+  });
+  facts.metadataFromCache = discovery.metadataFromCache;
+  if (discovery.ignoredResource !== undefined) {
+    log.warn('the given resource was ignored: the server publishes protected resource metadata', {
+      given: discovery.ignoredResource,
+      resource: discovery.resource,
+    });
+  }
+  const { issuer, resource, authorizationServer: metadata } = discovery;
+  assertPkceS256(metadata);
+  ctx.onProgress({ stage: 'discovered', login_id: loginId, resource, issuer });
+  log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache });
+
+  // S2: a new login for a resource never narrows what its credential had.
+  const existing = store.findByResource(resource);
+  const scopes = selectScopes({
+    requested: params.scopes,
+    challenged: discovery.challenge?.scope,
+    resourceScopes: discovery.prm?.scopesSupported,
+    serverScopes: metadata.scopes_supported,
+    granted: existing !== undefined && existing.issuer === issuer ? existing.scopes : undefined,
+  });
+
+  const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
+  pendingLogins.set(loginId, callback);
+  try {
+    const { client, kind, unsaved } = await obtainClient(ctx, metadata, callback.redirectUri);
+    ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
+
+    const request = await buildAuthorizationRequest(client, { redirectUri: callback.redirectUri, resource, scopes });
+    const issRequired = metadata.authorization_response_iss_parameter_supported === true;
+    callback.expect({ state: request.state, issuer, issRequired, authorizationUrl: request.url });
+    facts.userInvolved = true;
+    // start_url is what a browser on this machine opens (no state or challenge in its argv);
+    // authorize_url is for a browser elsewhere, whose redirect the user pastes back.
+    ctx.onProgress({ stage: 'authorize_url', login_id: loginId, authorize_url: request.url, start_url: callback.startUrl, resource, issuer });
+
+    const response = await callback.wait();
+    ctx.onProgress({ stage: 'exchanging', login_id: loginId, resource, issuer });
+    let tokens;
+    try {
+      tokens = await exchangeAuthorizationCode(client, request, response, now);
+    } catch (err) {
+      if (kind === 'dynamic' && isAuthdError(err) && err.data?.['error'] === 'invalid_client') {
+        // C3: the AS forgot our registration. Drop it so the next login registers afresh;
+        // this one cannot continue, the code was issued to the old client.
+        store.deleteClientRegistration(issuer, client.clientId);
+        throw new AuthdError('OAUTH_FAILED', `${issuer} no longer knows client ${client.clientId}; its registration was dropped, log in again`, {
+          cause: err,
+          data: { reason: 'invalid_client' },
+        });
+      }
+      throw err;
+    }
+
+    store.transaction(() => {
+      // A user-supplied client is kept only once it has proved to work.
+      if (unsaved !== undefined) store.saveClientRegistration(unsaved);
+      store.saveCredential({
+        resource,
+        serverUrl: params.server_url,
+        issuer,
+        clientId: client.clientId,
+        scopes: tokens.scopes,
+        accessToken: tokens.accessToken,
+        tokenType: tokens.tokenType,
+        expiresAt: tokens.expiresAt,
+        refreshToken: tokens.refreshToken,
+        // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
+        refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
+      });
+    });
+    return {
+      resource,
+      server_url: params.server_url,
+      issuer,
+      scopes: tokens.scopes,
+      expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
+      has_refresh_token: tokens.refreshToken !== null,
+    };
+  } finally {
+    callback.close();
+  }
+}
+
+function findByServerUrl(store: TokenStore, serverUrl: string): CredentialRecord | undefined {
+  try {
+    return store.findByServerUrl(serverUrl);
+  } catch (err) {
+    // Not in canonical form: refuse now, before the user approves anything that could not be stored.
+    if (isAuthdError(err, 'invalid_request')) throw err;
+    // Not a valid URL: discovery reports that properly.
+    return undefined;
+  }
+}
+
+interface ObtainedClient {
+  client: OAuthClient;
+  kind: RegistrationKind;
+  /** A registration to store together with the credential. */
+  unsaved?: NewRegistration;
+}
+
+/** C1, C2, C3 in priority order; a stored registration for the issuer is reused (D4: per issuer). */
+async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMetadata, redirectUri: string): Promise<ObtainedClient> {
+  const { params, store, http, log } = ctx;
+  const issuer = metadata.issuer;
+  const userClient = (kind: 'preregistered' | 'metadata_document', credentials: ReturnType<typeof preRegisteredClient>): ObtainedClient => ({
+    client: createOAuthClient(metadata, credentials, http),
+    kind,
+    unsaved: { issuer, ...credentials, registrationAccessToken: null, registrationClientUri: null, redirectUris: [redirectUri], kind },
+  });
+  if (params.client_id !== undefined) {
+    const secret = params.client_secret === undefined ? null : new Secret(params.client_secret);
+    return userClient('preregistered', preRegisteredClient(metadata, params.client_id, secret));
+  }
+  // C2 is a preference, as in the MCP SDK: used where the AS supports client ID
+  // metadata documents, and registration (C3) everywhere else.
+  if (params.client_metadata_url !== undefined) {
+    if (metadata.client_id_metadata_document_supported === true) {
+      return userClient('metadata_document', metadataDocumentClient(metadata, params.client_metadata_url, http.allowInsecureLoopback));
+    }
+    log.info('the authorization server does not support client ID metadata documents; registering instead', { issuer });
+  }
+
+  const stored = store.getClientRegistration(issuer);
+  if (stored !== undefined) {
+    const check = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : { status: 'unknown', rotatedAccessToken: null };
+    // Stored before anything else can fail: the old token may already be dead at the AS.
+    if (check.rotatedAccessToken !== null) store.updateRegistrationAccessToken(issuer, stored.clientId, check.rotatedAccessToken);
+    if (check.status !== 'invalid') {
+      log.debug('reusing client registration', { issuer, client_id: stored.clientId, kind: stored.kind });
+      return { client: createOAuthClient(metadata, stored, http), kind: stored.kind };
+    }
+    // A failed read is no proof the client is gone (a 401 may be a rotated or
+    // expired token): credentials that refresh with it keep it, and this login
+    // registers a client of its own.
+    if (store.isClientInUse(issuer, stored.clientId)) {
+      log.info('stored client registration cannot be read; registering a new client for this login and keeping the old one for the credentials that use it', {
+        issuer,
+        client_id: stored.clientId,
+      });
+    } else {
+      log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
+      store.deleteClientRegistration(issuer, stored.clientId);
+    }
+  }
+  const registration = await registerClient(metadata, redirectUri, http);
+  // Kept even if this login fails later: the AS knows the client now, and the next login reuses it.
+  store.saveClientRegistration(registration);
+  log.info('registered client', { issuer, client_id: registration.clientId, auth_method: registration.tokenEndpointAuthMethod });
+  return { client: createOAuthClient(metadata, registration, http), kind: 'dynamic' };
+}
+
+const LOCAL_TO_REASON: Partial<Record<ErrorCode, FailureReason>> = {
+  INVALID_RESOURCE: 'invalid_url',
+  HTTP_FAILED: 'http_failed',
+  DISCOVERY_FAILED: 'discovery_failed',
+  OAUTH_FAILED: 'oauth_failed',
+};
+
+/**
+ * Wire codes pass through (busy, invalid_request, ...); every local failure
+ * becomes `login_failed` with its message and a stable `reason`.
+ */
+function toLoginFailure(err: unknown): AuthdError {
+  if (isAuthdError(err)) {
+    if (WIRE_ERROR_CODES.has(err.code) && err.code !== 'internal') return err;
+    const reason: FailureReason = err.data?.reason ?? LOCAL_TO_REASON[err.code] ?? 'internal';
+    const data: ErrorData = { ...err.data, reason };
+    return new AuthdError('login_failed' satisfies WireErrorCode, `login failed: ${err.message}`, { cause: err, data });
+  }
+  const message = err instanceof Error ? serverText(err.message, 300) : 'unknown error';
+  return new AuthdError('login_failed', `login failed: unexpected error: ${message}`, { cause: err, data: { reason: 'internal' } });
+}
+
+// ------------------------------------------------------------ logout (T4)
+
+export interface LogoutDeps {
+  store: TokenStore;
+  logger: Logger;
+  fetch?: FetchFunction;
+  /**
+   * Plain http to a loopback AS. Default: allowed when the credential's issuer
+   * itself is a loopback http URL, which discovery accepted only under the
+   * user's opt-in at login.
+   */
+  allowInsecureLoopback?: boolean;
+}
+
+export type RevocableToken = 'refresh_token' | 'access_token';
+
+export interface LogoutResult {
+  /** Every token the credential held was revoked. */
+  revoked: boolean;
+  /** False when the AS has no revocation endpoint (or its metadata is not stored). */
+  revocationSupported: boolean;
+  /** What failed, for the user; the caller deletes the credential regardless. */
+  errors: string[];
+  /** The tokens the AS accepted to revoke, in the order they were sent. */
+  revokedTokens: RevocableToken[];
+  /** Tokens the AS declined as a type it does not revoke (RFC 7009 §2.2.1 unsupported_token_type). */
+  declinedTokens: RevocableToken[];
+}
+
+/**
+ * T4: RFC 7009 revocation of a credential's refresh and access tokens. Never
+ * throws for a revocation failure: it reports it, and the caller still
+ * deletes the credential locally.
+ */
+export async function logout(record: CredentialRecord, deps: LogoutDeps): Promise<LogoutResult> {
+  const { store, logger } = deps;
+  const stored = store.getAuthorizationServer(record.issuer);
+  if (stored === undefined) {
+    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`], revokedTokens: [], declinedTokens: [] };
+  }
+  const allowInsecureLoopback = deps.allowInsecureLoopback ?? isLoopbackHttp(record.issuer);
+  let metadata: AuthorizationServerMetadata;
+  try {
+    metadata = validateAuthorizationServerMetadata(stored.metadata, record.issuer, allowInsecureLoopback, record.issuer);
+  } catch (err) {
+    return { revoked: false, revocationSupported: false, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
+  }
+  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [], revokedTokens: [], declinedTokens: [] };
+
+  const registration = store.getClientRegistration(record.issuer, record.clientId);
+  const http: HttpPolicy = { allowInsecureLoopback };
+  if (deps.fetch !== undefined) http.fetch = deps.fetch;
+  const errors: string[] = [];
+  let client: OAuthClient;
+  try {
+    client = createOAuthClient(metadata, registration ?? { clientId: record.clientId, clientSecret: null, tokenEndpointAuthMethod: 'none' }, http);
+  } catch (err) {
+    return { revoked: false, revocationSupported: true, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
+  }
+  const revokedTokens: RevocableToken[] = [];
+  const declinedTokens: RevocableToken[] = [];
+  // The refresh token first: revoking it ends the grant, so a leaked access token dies with it at most ASes.
+  const tokens: [Secret | null, 'refresh_token' | 'access_token'][] = [
+    [record.refreshToken, 'refresh_token'],
+    [record.accessToken, 'access_token'],
+  ];
+  for (const [token, hint] of tokens) {
+    if (token === null) continue;
+    try {
+      await revokeToken(client, token, hint);
+      revokedTokens.push(hint);
+    } catch (err) {
+      // RFC 7009 §2.2.1: the AS cannot revoke this kind of token (oidc-provider says so for JWT
+      // access tokens); nothing more can be done, but the user is told it stays valid.
+      if (isAuthdError(err) && err.data?.['error'] === 'unsupported_token_type') {
+        logger.debug('the authorization server cannot revoke this token type', { hint });
+        declinedTokens.push(hint);
+        continue;
+      }
+      errors.push(`${hint.replace('_', ' ')} not revoked: ${(err as Error).message}`);
+    }
+  }
+  if (errors.length > 0) logger.warn('revocation failed', { resource: record.resource, issuer: record.issuer, errors });
+  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer, revoked: revokedTokens, declined: declinedTokens });
+  const held = tokens.filter(([token]) => token !== null).length;
+  return { revoked: revokedTokens.length === held, revocationSupported: true, errors, revokedTokens, declinedTokens };
+}
+
+function isLoopbackHttp(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname);
+  } catch {
+    return false;
+  }
+}
