@@ -5,24 +5,17 @@
  * and docs/benchmarks.md are for.
  */
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './helpers/daemon-process.js';
+import { runProcess, type ProcessRun } from './helpers/run-process.js';
+import { recordOutput } from './helpers/secret-ledger.js';
 
 const RUN = join(REPO_ROOT, 'dist', 'scripts', 'bench', 'run.js');
 
-function runBench(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function runBench(args: string[]): Promise<ProcessRun> {
+  return runProcess(process.execPath, [RUN, ...args]);
 }
 
 const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
@@ -34,6 +27,10 @@ describe('npm run bench -- --quick', () => {
       const json = join(dir, 'results.json');
       const svg = join(dir, 'latency.svg');
       const { status, stdout, stderr } = await runBench(['--quick', '--json', json, '--svg', svg]);
+      // The bench logs in and refreshes through the test authorization server (its secrets reach the
+      // ledger from the bench process): what it prints and writes must carry none of them.
+      recordOutput('npm run bench -- --quick stdout and stderr (bench-smoke.test.ts)', `${stdout}\n${stderr}`);
+      if (existsSync(json)) recordOutput('npm run bench -- --quick results.json (bench-smoke.test.ts)', readFileSync(json, 'utf8'));
       expect({ status, stderr: status === 0 ? '' : stderr }).toEqual({ status: 0, stderr: '' });
       expect(stdout).toMatch(/^\| measure \| mcpauthd \|/m);
 

@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { until } from './helpers/until.js';
 
 describe('the daemon under a supervisor', () => {
   let home: TempHome;
@@ -33,30 +34,36 @@ describe('the daemon under a supervisor', () => {
     expect(daemon.stdout()).toBe(`mcpauthd ready pid=${daemon.child.pid} socket=${home.paths.socket}\n`);
   });
 
-  it('should log JSON lines to stderr, and the same lines to --log-file, created 0600 in a 0700 directory', () => {
+  it('should log JSON lines to stderr, and the same lines to --log-file, created 0600 in a 0700 directory', async () => {
     const lines = daemon.stderr().trim().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
     expect(lines.some((l) => l.level === 'info' && l.message === 'daemon started')).toBe(true);
     expect(statSync(join(home.root, 'logs')).mode & 0o777).toBe(0o700);
     expect(statSync(logFile).mode & 0o777).toBe(0o600);
-    expect(readFileSync(logFile, 'utf8')).toContain('"message":"daemon started"');
+    await until(() => readFileSync(logFile, 'utf8').includes('"message":"daemon started"'), 'the start line in the log file');
   });
 
   it('log-level: should change the running daemon\'s level at once, for every transport', async () => {
-    const requestLines = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"message":"request"')).length;
-    runCli(['status'], home.env);
-    expect(requestLines()).toBe(0); // per-request lines are debug
+    // The file transport writes asynchronously, but in order: a line that shows up proves every line before it is there.
+    const statusLines = (text: string) => text.split('\n').filter((l) => l.includes('"message":"request"') && l.includes('"method":"status"')).length;
+    const fileStatusLines = () => statusLines(readFileSync(logFile, 'utf8'));
+    runCli(['status'], home.env); // per-request lines are debug: not logged at info
 
     expect(runCli(['log-level', 'debug'], home.env)).toMatchObject({ status: 0, stdout: 'log level debug (was info)\n' });
     runCli(['status'], home.env);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the file transport writes asynchronously
-    expect(requestLines()).toBeGreaterThan(0);
-    expect(daemon.stderr()).toContain('"message":"request"');
+    await until(() => fileStatusLines() > 0, 'the status request line in the log file');
+    await until(() => statusLines(daemon.stderr()) > 0, 'the status request line on stderr');
+    // Exactly one: the status at info level was not logged.
+    expect(fileStatusLines()).toBe(1);
 
     expect(runCli(['log-level', 'ERROR'], home.env).stdout).toBe('log level error (was debug)\n');
-    const before = requestLines();
+    runCli(['status'], home.env); // not logged at error
+    // Back to debug and one more status: when its line shows up, the one at error level would be before it.
+    expect(runCli(['log-level', 'debug'], home.env).status).toBe(0);
     runCli(['status'], home.env);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(requestLines()).toBe(before);
+    await until(() => fileStatusLines() >= 2, 'the second logged status request line');
+    expect(fileStatusLines()).toBe(2);
+    await until(() => statusLines(daemon.stderr()) >= 2, 'the second status request line on stderr');
+    expect(statusLines(daemon.stderr())).toBe(2);
   });
 
   it('log-level: should reject an unknown level (exit 2) and report a missing daemon (exit 3)', () => {

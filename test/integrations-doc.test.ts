@@ -10,7 +10,6 @@
  * or python3.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { CLI, REPO_ROOT, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
+import { runProcess, type ProcessRun } from './helpers/run-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
@@ -32,12 +32,6 @@ const MARK = /<!-- exercised by test\/integrations-doc\.test\.ts \("([^"]+)"\)[^
 interface Snippet {
   lang: string;
   code: string;
-}
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
 }
 
 function snippets(): Map<string, Snippet> {
@@ -60,15 +54,8 @@ function commandOf(snippet: Snippet): string[] {
 }
 
 // Asynchronous: the authorization and MCP servers run in this process and must keep answering.
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<ProcessRun> {
+  return runProcess(command, args, { env });
 }
 
 describe('docs/integrations.md', () => {

@@ -10,30 +10,23 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { McpAuthdClient } from '../client/index.js';
 import { createOAuthClientProvider, type McpAuthdOAuthProvider } from '../client/mcp-auth-provider.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { startTestDaemon, type TestDaemon } from './helpers/in-process-daemon.js';
-import { ManualClock } from './helpers/manual-clock.js';
-import { scriptedApprover, type ScriptedApprover } from './helpers/scripted-approver.js';
+import { startAuthServer } from './fixtures/auth-server.js';
+import { startMcpServer } from './fixtures/mcp-server.js';
+import { echo, presentedJtis, startMcpAuthStack, tokenRequests, type McpAuthStack } from './helpers/mcp-auth-stack.js';
+import { scriptedApprover } from './helpers/scripted-approver.js';
 
 const HOUR_MS = 3_600_000;
 
 describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)', () => {
-  let as: AuthServer;
-  let mcp: McpTestServer;
-  let clock: ManualClock;
-  let daemon: TestDaemon;
-  let authd: McpAuthdClient;
-  let approver: ScriptedApprover;
+  let stack: McpAuthStack;
   let provider: McpAuthdOAuthProvider;
   let client: Client;
   // Everything tokens() handed to the SDK.
   const handed: (OAuthTokens | undefined)[] = [];
 
   const makeProvider = (url: string, onAuthorizeUrl?: (u: string) => void) => {
-    const p = createOAuthClientProvider(url, { client: authd, login: { insecure_loopback: true }, ...(onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl }) });
+    const p = createOAuthClientProvider(url, { client: stack.authd, login: { insecure_loopback: true }, ...(onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl }) });
     const tokens = p.tokens.bind(p);
     p.tokens = async () => {
       const t = await tokens();
@@ -43,51 +36,40 @@ describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)
     return p;
   };
   const transportFor = (url: string, p: McpAuthdOAuthProvider) => new StreamableHTTPClientTransport(new URL(url), { authProvider: p });
-  const echo = async (c: Client, text: string) => ((await c.callTool({ name: 'echo', arguments: { text } })).content as { text: string }[])[0]?.text;
-  const tokenRequests = (grant: string) => as.requests('token').filter((r) => r.grantType === grant);
-  const presentedJtis = () => [...new Set(mcp.requests().filter((r) => r.outcome === 'mcp').map((r) => r.tokenJti))];
 
   beforeAll(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as });
-    clock = new ManualClock(Date.now());
-    daemon = await startTestDaemon({ clock });
-    authd = new McpAuthdClient({ socket: daemon.home.paths.socket });
-    approver = scriptedApprover();
-    provider = makeProvider(mcp.url, approver.onAuthorizeUrl);
+    stack = await startMcpAuthStack();
+    provider = makeProvider(stack.mcp.url, stack.approver.onAuthorizeUrl);
     client = new Client({ name: 'provider-test', version: '1.0.0' });
   });
   afterAll(async () => {
     await client.close();
-    authd.close();
-    await daemon.stop();
-    await mcp.stop();
-    await as.stop();
+    await stack.stop();
   });
 
   it('should log in through the daemon on the first 401; the SDK reports it once, the reconnect works', async () => {
     // The documented limit: auth() ends in REDIRECT, so this connect fails although the login is done.
-    await expect(client.connect(transportFor(mcp.url, provider))).rejects.toBeInstanceOf(UnauthorizedError);
-    expect(approver.errors).toEqual([]);
-    expect(approver.urls).toHaveLength(1);
-    expect((await authd.status()).credentials.map((c) => c.resource)).toEqual([mcp.url]);
-    await client.connect(transportFor(mcp.url, provider));
+    await expect(client.connect(transportFor(stack.mcp.url, provider))).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(stack.approver.errors).toEqual([]);
+    expect(stack.approver.urls).toHaveLength(1);
+    expect((await stack.authd.status()).credentials.map((c) => c.resource)).toEqual([stack.mcp.url]);
+    await client.connect(transportFor(stack.mcp.url, provider));
     expect(await echo(client, 'one')).toBe('one');
     expect(await echo(client, 'two')).toBe('two');
-    expect(presentedJtis()).toHaveLength(1);
-    for (const r of mcp.requests().filter((x) => x.outcome === 'mcp')) expect(r.tokenAud).toEqual([mcp.url]);
+    expect(presentedJtis(stack.mcp)).toHaveLength(1);
+    for (const r of stack.mcp.requests().filter((x) => x.outcome === 'mcp')) expect(r.tokenAud).toEqual([stack.mcp.url]);
     // The SDK neither registered a client nor asked for a token: only the daemon did, once each.
-    expect(as.requests('register')).toHaveLength(1);
-    expect(as.requests('token')).toHaveLength(1);
+    expect(stack.as.requests('register')).toHaveLength(1);
+    expect(stack.as.requests('token')).toHaveLength(1);
   });
 
   it('should have the daemon refresh an expired token; the SDK never holds a refresh token', async () => {
-    clock.jump(2 * HOUR_MS);
+    stack.clock.jump(2 * HOUR_MS);
     expect(await echo(client, 'after expiry')).toBe('after expiry');
-    expect(tokenRequests('refresh_token')).toHaveLength(1);
-    const [credential] = (await authd.status()).credentials;
-    expect(new Set(as.requests('token').map((r) => r.clientId))).toEqual(new Set([credential!.client_id]));
-    expect(presentedJtis()).toHaveLength(2);
+    expect(tokenRequests(stack.as, 'refresh_token')).toHaveLength(1);
+    const [credential] = (await stack.authd.status()).credentials;
+    expect(new Set(stack.as.requests('token').map((r) => r.clientId))).toEqual(new Set([credential!.client_id]));
+    expect(presentedJtis(stack.mcp)).toHaveLength(2);
     const tokens = handed.filter((t): t is OAuthTokens => t !== undefined);
     expect(tokens.length).toBeGreaterThan(3);
     for (const t of tokens) {
@@ -98,19 +80,19 @@ describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)
 
   it('should renew a token the server refuses (401) through the daemon; retryAfterAuthorization repeats the call', async () => {
     const before = provider.authorizations;
-    mcp.revokeTokens();
+    stack.mcp.revokeTokens();
     expect(await provider.retryAfterAuthorization(() => echo(client, 'after revocation'))).toBe('after revocation');
     expect(provider.authorizations).toBe(before + 1);
-    expect(tokenRequests('refresh_token')).toHaveLength(2);
-    expect(approver.urls).toHaveLength(1);
-    expect(as.requests('token').every((r) => r.clientId !== 'mcpauthd-daemon')).toBe(true);
+    expect(tokenRequests(stack.as, 'refresh_token')).toHaveLength(2);
+    expect(stack.approver.urls).toHaveLength(1);
+    expect(stack.as.requests('token').every((r) => r.clientId !== 'mcpauthd-daemon')).toBe(true);
   });
 
   it('should step up on 403 insufficient_scope through a daemon login', async () => {
     const result = await provider.retryAfterAuthorization(() => client.callTool({ name: 'admin-tool' }));
     expect((result.content as { text: string }[])[0]?.text).toBe('admin-tool ok');
-    expect(approver.urls).toHaveLength(2);
-    expect(approver.scopes()[1]).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
+    expect(stack.approver.urls).toHaveLength(2);
+    expect(stack.approver.scopes()[1]).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
   });
 
   it('should give up after 3 step-up logins that never grant the scope', async () => {
@@ -137,7 +119,7 @@ describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)
   });
 
   it('should work with the SSE transport against an old HTTP+SSE server', async () => {
-    const legacy = await startMcpServer({ authServer: as, legacySse: true });
+    const legacy = await startMcpServer({ authServer: stack.as, legacySse: true });
     const own = scriptedApprover();
     const p = makeProvider(legacy.url, own.onAuthorizeUrl);
     const c = new Client({ name: 'provider-test-sse', version: '1.0.0' });
@@ -157,13 +139,13 @@ describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)
   });
 
   it('should fail with needs_login, and start no login, when no onAuthorizeUrl was given', async () => {
-    const other = await startMcpServer({ authServer: as });
+    const other = await startMcpServer({ authServer: stack.as });
     const p = makeProvider(other.url);
     const c = new Client({ name: 'provider-test-nologin', version: '1.0.0' });
-    const logins = as.requests('authorize').length;
+    const logins = stack.as.requests('authorize').length;
     try {
       await expect(c.connect(transportFor(other.url, p))).rejects.toMatchObject({ code: 'needs_login' });
-      expect(as.requests('authorize')).toHaveLength(logins);
+      expect(stack.as.requests('authorize')).toHaveLength(logins);
     } finally {
       await c.close();
       await other.stop();
@@ -171,12 +153,12 @@ describe('createOAuthClientProvider (the SDK authProvider, backed by the daemon)
   });
 
   it('should refuse to complete an SDK-side authorization (finishAuth)', async () => {
-    const tokenRequestsBefore = as.requests('token').length;
-    await expect(transportFor(mcp.url, provider).finishAuth('some-code')).rejects.toMatchObject({ code: 'USAGE' });
-    expect(as.requests('token')).toHaveLength(tokenRequestsBefore);
+    const tokenRequestsBefore = stack.as.requests('token').length;
+    await expect(transportFor(stack.mcp.url, provider).finishAuth('some-code')).rejects.toMatchObject({ code: 'USAGE' });
+    expect(stack.as.requests('token')).toHaveLength(tokenRequestsBefore);
   });
 
   it('should leave no secret the authorization server issued in the daemon log', () => {
-    for (const secret of as.issuedSecrets()) expect(daemon.logs()).not.toContain(secret);
+    for (const secret of stack.as.issuedSecrets()) expect(stack.daemon.logs()).not.toContain(secret);
   });
 });

@@ -8,13 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpAuthdClient } from '../client/index.js';
 import { createAuthorizedFetch, type FetchLike } from '../client/mcp-fetch.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { startTestDaemon, type TestDaemon } from './helpers/in-process-daemon.js';
-import { ManualClock } from './helpers/manual-clock.js';
-import { scriptedApprover, type ScriptedApprover } from './helpers/scripted-approver.js';
+import { startAuthServer } from './fixtures/auth-server.js';
+import { startMcpServer } from './fixtures/mcp-server.js';
+import { echo, presentedJtis, startMcpAuthStack, tokenRequests, type McpAuthStack } from './helpers/mcp-auth-stack.js';
+import { scriptedApprover } from './helpers/scripted-approver.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -24,12 +22,7 @@ interface Seen {
 }
 
 describe('createAuthorizedFetch', () => {
-  let as: AuthServer;
-  let mcp: McpTestServer;
-  let clock: ManualClock;
-  let daemon: TestDaemon;
-  let authd: McpAuthdClient;
-  let approver: ScriptedApprover;
+  let stack: McpAuthStack;
   let seen: Seen[];
   let client: Client;
 
@@ -39,76 +32,65 @@ describe('createAuthorizedFetch', () => {
     return fetch(url, init);
   };
   const wrapped = (serverUrl: string, extra: Partial<Parameters<typeof createAuthorizedFetch>[1]> = {}) =>
-    createAuthorizedFetch(serverUrl, { client: authd, login: { insecure_loopback: true }, onAuthorizeUrl: approver.onAuthorizeUrl, fetch: recordingFetch, ...extra });
-  const echo = async (c: Client, text: string) => ((await c.callTool({ name: 'echo', arguments: { text } })).content as { text: string }[])[0]?.text;
-  const tokenRequests = (grant: string) => as.requests('token').filter((r) => r.grantType === grant);
-  const presentedJtis = () => [...new Set(mcp.requests().filter((r) => r.outcome === 'mcp').map((r) => r.tokenJti))];
+    createAuthorizedFetch(serverUrl, { client: stack.authd, login: { insecure_loopback: true }, onAuthorizeUrl: stack.approver.onAuthorizeUrl, fetch: recordingFetch, ...extra });
 
   beforeAll(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as });
-    clock = new ManualClock(Date.now());
-    daemon = await startTestDaemon({ clock });
-    authd = new McpAuthdClient({ socket: daemon.home.paths.socket });
-    approver = scriptedApprover();
+    stack = await startMcpAuthStack();
     seen = [];
     client = new Client({ name: 'fetch-test', version: '1.0.0' });
   });
   afterAll(async () => {
     await client.close();
-    authd.close();
-    await daemon.stop();
-    await mcp.stop();
-    await as.stop();
+    await stack.stop();
   });
 
   it('should log in through the daemon on the first call, then reuse the token', async () => {
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { fetch: wrapped(mcp.url) }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(stack.mcp.url), { fetch: wrapped(stack.mcp.url) }));
     expect(await echo(client, 'one')).toBe('one');
     expect(await echo(client, 'two')).toBe('two');
-    expect(approver.errors).toEqual([]);
-    expect(approver.urls).toHaveLength(1);
-    expect(approver.scopes()[0]).toContain('mcp:tools');
-    expect(tokenRequests('authorization_code')).toHaveLength(1);
-    expect(tokenRequests('refresh_token')).toHaveLength(0);
+    expect(stack.approver.errors).toEqual([]);
+    expect(stack.approver.urls).toHaveLength(1);
+    expect(stack.approver.scopes()[0]).toContain('mcp:tools');
+    expect(tokenRequests(stack.as, 'authorization_code')).toHaveLength(1);
+    expect(tokenRequests(stack.as, 'refresh_token')).toHaveLength(0);
     // One token for every call, and the server checked that it was issued for it.
-    expect(presentedJtis()).toHaveLength(1);
-    for (const r of mcp.requests().filter((x) => x.outcome === 'mcp')) expect(r.tokenAud).toEqual([mcp.url]);
-    expect((await authd.status()).credentials.map((c) => c.resource)).toEqual([mcp.url]);
+    expect(presentedJtis(stack.mcp)).toHaveLength(1);
+    for (const r of stack.mcp.requests().filter((x) => x.outcome === 'mcp')) expect(r.tokenAud).toEqual([stack.mcp.url]);
+    expect((await stack.authd.status()).credentials.map((c) => c.resource)).toEqual([stack.mcp.url]);
   });
 
   it('should have the daemon refresh an expired token; the SDK never sees a refresh token or the AS', async () => {
-    const before = presentedJtis();
-    clock.jump(2 * HOUR_MS); // the daemon's token is now expired (the AS issues 1-hour tokens)
+    const before = presentedJtis(stack.mcp);
+    stack.clock.jump(2 * HOUR_MS); // the daemon's token is now expired (the AS issues 1-hour tokens)
     expect(await echo(client, 'after expiry')).toBe('after expiry');
-    const refreshes = tokenRequests('refresh_token');
+    const refreshes = tokenRequests(stack.as, 'refresh_token');
     expect(refreshes).toHaveLength(1);
-    const [credential] = (await authd.status()).credentials;
+    const [credential] = (await stack.authd.status()).credentials;
     // Every token request came from the daemon's registered client, and only the daemon registered.
-    expect(new Set(as.requests('token').map((r) => r.clientId))).toEqual(new Set([credential!.client_id]));
-    expect(as.requests('register')).toHaveLength(1);
-    expect(presentedJtis().filter((j) => !before.includes(j))).toHaveLength(1);
+    expect(new Set(stack.as.requests('token').map((r) => r.clientId))).toEqual(new Set([credential!.client_id]));
+    expect(stack.as.requests('register')).toHaveLength(1);
+    expect(presentedJtis(stack.mcp).filter((j) => !before.includes(j))).toHaveLength(1);
     // The SDK's HTTP went to the MCP server only, and carried access tokens only.
-    expect(seen.every((s) => new URL(s.url).origin === mcp.origin)).toBe(true);
-    const refreshTokens = as.issuedSecrets().filter((s) => !s.startsWith('eyJ'));
+    expect(seen.every((s) => new URL(s.url).origin === stack.mcp.origin)).toBe(true);
+    const refreshTokens = stack.as.issuedSecrets().filter((s) => !s.startsWith('eyJ'));
     for (const s of seen) for (const secret of refreshTokens) expect(s.authorization ?? '').not.toContain(secret);
   });
 
   it('should renew a token the server refuses (401) through the daemon and retry once', async () => {
-    const refreshesBefore = tokenRequests('refresh_token').length;
-    expect(mcp.revokeTokens()).toBeGreaterThan(0);
+    const refreshesBefore = tokenRequests(stack.as, 'refresh_token').length;
+    expect(stack.mcp.revokeTokens()).toBeGreaterThan(0);
     expect(await echo(client, 'after revocation')).toBe('after revocation');
-    expect(tokenRequests('refresh_token')).toHaveLength(refreshesBefore + 1);
-    expect(approver.urls).toHaveLength(1); // a refresh was enough: no new login
-    expect(mcp.requests().filter((r) => r.outcome === 'invalid_token')).toHaveLength(1);
+    expect(tokenRequests(stack.as, 'refresh_token')).toHaveLength(refreshesBefore + 1);
+    expect(stack.approver.urls).toHaveLength(1); // a refresh was enough: no new login
+    expect(stack.mcp.requests().filter((r) => r.outcome === 'invalid_token')).toHaveLength(1);
   });
 
   it('should step up on 403 insufficient_scope with the granted and the challenged scopes, then retry', async () => {
     const result = await client.callTool({ name: 'admin-tool' });
     expect((result.content as { text: string }[])[0]?.text).toBe('admin-tool ok');
-    expect(approver.urls).toHaveLength(2);
-    expect(approver.scopes()[1]).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
-    expect((await authd.status()).credentials[0]?.scopes).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
+    expect(stack.approver.urls).toHaveLength(2);
+    expect(stack.approver.scopes()[1]).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
+    expect((await stack.authd.status()).credentials[0]?.scopes).toEqual(expect.arrayContaining(['mcp:tools', 'mcp:admin']));
   });
 
   it('should give up after 3 step-ups on a server whose tool always needs a scope the AS denies', async () => {
@@ -132,14 +114,14 @@ describe('createAuthorizedFetch', () => {
   });
 
   it('should fail with needs_login, and start no login, when no onAuthorizeUrl was given', async () => {
-    const other = await startMcpServer({ authServer: as });
+    const other = await startMcpServer({ authServer: stack.as });
     const c = new Client({ name: 'fetch-test-nologin', version: '1.0.0' });
-    const logins = as.requests('authorize').length;
+    const logins = stack.as.requests('authorize').length;
     try {
       await expect(
-        c.connect(new StreamableHTTPClientTransport(new URL(other.url), { fetch: createAuthorizedFetch(other.url, { client: authd }) })),
+        c.connect(new StreamableHTTPClientTransport(new URL(other.url), { fetch: createAuthorizedFetch(other.url, { client: stack.authd }) })),
       ).rejects.toMatchObject({ code: 'needs_login', message: expect.stringContaining(`mcpauthd login ${other.url}`) });
-      expect(as.requests('authorize')).toHaveLength(logins);
+      expect(stack.as.requests('authorize')).toHaveLength(logins);
     } finally {
       await c.close();
       await other.stop();
@@ -147,7 +129,7 @@ describe('createAuthorizedFetch', () => {
   });
 
   it('should start one login for concurrent requests that all need it', async () => {
-    const other = await startMcpServer({ authServer: as });
+    const other = await startMcpServer({ authServer: stack.as });
     const own = scriptedApprover();
     const f = wrapped(other.url, { onAuthorizeUrl: own.onAuthorizeUrl });
     const initialize = (id: number) =>
@@ -172,15 +154,15 @@ describe('createAuthorizedFetch', () => {
       calls.push({ url: String(url), authorization: new Headers(init?.headers).get('authorization') });
       return new Response('ok');
     };
-    const f = createAuthorizedFetch(mcp.url, { client: authd, fetch: stub });
-    await f(`${mcp.origin}/other/path`);
+    const f = createAuthorizedFetch(stack.mcp.url, { client: stack.authd, fetch: stub });
+    await f(`${stack.mcp.origin}/other/path`);
     await f('http://127.0.0.2:9/elsewhere', { headers: { authorization: 'Bearer caller-own' } });
     expect(calls[0]?.authorization).toMatch(/^Bearer eyJ/);
     expect(calls[1]?.authorization).toBe('Bearer caller-own');
   });
 
   it('should work with the SSE transport against an old HTTP+SSE server, logging in on the GET', async () => {
-    const legacy = await startMcpServer({ authServer: as, legacySse: true });
+    const legacy = await startMcpServer({ authServer: stack.as, legacySse: true });
     const own = scriptedApprover();
     const c = new Client({ name: 'fetch-test-sse', version: '1.0.0' });
     try {
@@ -197,7 +179,7 @@ describe('createAuthorizedFetch', () => {
   });
 
   it('should leave no secret the authorization server issued in the daemon log', () => {
-    expect(as.issuedSecrets().length).toBeGreaterThan(3);
-    for (const secret of as.issuedSecrets()) expect(daemon.logs()).not.toContain(secret);
+    expect(stack.as.issuedSecrets().length).toBeGreaterThan(3);
+    for (const secret of stack.as.issuedSecrets()) expect(stack.daemon.logs()).not.toContain(secret);
   });
 });

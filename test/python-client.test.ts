@@ -4,7 +4,6 @@
  * a real credential (oidc-provider login through the scripted browser).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,27 +14,15 @@ import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { REPO_ROOT, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
+import { runProcess, type ProcessRun } from './helpers/run-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 const SCRIPT = join(REPO_ROOT, 'client', 'python', 'mcpauthd_client.py');
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// Asynchronous: the authorization server runs in this process and must keep answering.
-function python(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn('python3', [SCRIPT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
+/** The Python client, run asynchronously (the authorization server runs in this process and must keep answering). */
+function python(args: string[], env: NodeJS.ProcessEnv): Promise<ProcessRun> {
+  return runProcess('python3', [SCRIPT, ...args], { env });
 }
 
 describe('client/python/mcpauthd_client.py', () => {
@@ -91,6 +78,8 @@ describe('client/python/mcpauthd_client.py', () => {
 
   it('status: should print the daemon and credentials as JSON, without a token', async () => {
     const result = await run(['status']);
+    // status stdout must never carry a secret: the suite-wide ledger checks it too (unlike token's stdout).
+    outputs.push(result.stdout);
     expect(result.status).toBe(0);
     const status = JSON.parse(result.stdout) as { daemon: { pid: number }; credentials: { resource: string }[] };
     expect(status.daemon.pid).toBe(daemon.pid);
@@ -165,7 +154,7 @@ describe('client/python/mcpauthd_client.py', () => {
   });
 
   it('should never print a secret except the token it was asked for, to stdout', () => {
-    recordOutput('mcpauthd_client.py stderr (python-client.test.ts)', outputs.join('\n'));
+    recordOutput('mcpauthd_client.py stderr and status stdout (python-client.test.ts)', outputs.join('\n'));
     for (const secret of as.issuedSecrets()) expect(outputs.join('\n')).not.toContain(secret);
   });
 });

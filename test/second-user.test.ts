@@ -5,7 +5,7 @@
  * connection before reading a byte, and the daemon log says why.
  *
  * Needs root (to create the user and to run as it). Tests run as root here and
- * in CI; elsewhere every case says loudly that it was skipped: a skip is not a pass.
+ * in CI; elsewhere the whole block is reported as skipped, with the reason in its name.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,14 +21,10 @@ import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 const PEER_USER = 'mcpauthd-test-peer';
 
 const isRoot = process.getuid?.() === 0;
-const skipReason = isRoot ? undefined : `not running as root (uid ${process.getuid?.() ?? 'unknown'}): cannot create or become a second user`;
-
-function skipped(name: string): boolean {
-  if (skipReason === undefined) return false;
-  // Visible in the run's output, not only in a verbose reporter.
-  process.stdout.write(`second-user: SKIPPED "${name}": ${skipReason}. This is not a pass.\n`);
-  return true;
-}
+// Skipped, not passed, where the reason holds: jest reports these as skipped.
+const describeAsRoot = isRoot ? describe : describe.skip;
+const hasPeerCredentialCall = process.platform === 'linux' || process.platform === 'darwin';
+const itWithPeerCredentialCall = hasPeerCredentialCall ? it : it.skip;
 
 /** Creates the unprivileged user once; `-M`: no home directory, `-r`: a system account without login. */
 function ensurePeerUser(): number {
@@ -99,13 +95,12 @@ catch (e) { process.stdout.write(JSON.stringify({ error: e.code || e.message }) 
 
 const STATUS_FRAME = encodeFrame('request', { v: 1, id: 1, method: 'status' });
 
-describe('a second local user', () => {
+describeAsRoot('a second local user (skipped unless root: needs to create and become a second user)', () => {
   let home: TempHome;
   let daemon: DaemonProcess | undefined;
   let peerUid = -1;
 
   beforeAll(async () => {
-    if (!isRoot) return;
     peerUid = ensurePeerUser();
     home = makeTempHome();
     // mkdtemp made the root 0700, which alone would stop the other user; open it so
@@ -119,20 +114,17 @@ describe('a second local user', () => {
   });
 
   afterAll(async () => {
-    if (!isRoot) return;
     await daemon?.stop();
     home.remove();
   });
 
   it('should not reach the socket: its directory is 0700', async () => {
-    if (skipped('cannot reach the socket')) return;
     expect(statSync(home.paths.socketDir).mode & 0o777).toBe(0o700);
     const attempt = await runAsPeer(CONNECT_SCRIPT, [home.paths.socket, STATUS_FRAME]);
     expect(attempt).toEqual({ connected: false, error: 'EACCES', received: '' });
   });
 
   it('should not read the database, even with the state directory opened for traversal', async () => {
-    if (skipped('cannot read the database')) return;
     expect(statSync(home.paths.home).mode & 0o777).toBe(0o700);
     expect(await runAsPeer(READ_SCRIPT, [home.paths.database])).toEqual({ error: 'EACCES' });
     // Second layer: the files themselves are 0600.
@@ -146,12 +138,7 @@ describe('a second local user', () => {
     }
   });
 
-  it('should be refused by the peer check when the socket directory is loosened, with the reason logged', async () => {
-    if (skipped('refused by the peer check')) return;
-    if (process.platform !== 'linux' && process.platform !== 'darwin') {
-      process.stdout.write(`second-user: SKIPPED the peer-check proof: no peer credential call on ${process.platform}. This is not a pass.\n`);
-      return;
-    }
+  itWithPeerCredentialCall('should be refused by the peer check when the socket directory is loosened, with the reason logged (skipped where no peer credential call exists: not Linux or macOS)', async () => {
     // The mistake the peer check exists for: someone opened the directory and the socket.
     chmodSync(home.paths.socketDir, 0o755);
     chmodSync(home.paths.socket, 0o666);
@@ -192,7 +179,6 @@ describe('a second local user', () => {
   });
 
   it('should be answered in that same state by a daemon without the peer check (the control: the check is what refused)', async () => {
-    if (skipped('control without the peer check')) return;
     const unchecked = await startTestDaemon({ peerCheck: directoryPermissionsOnly('test: control run without a peer check') });
     try {
       chmodSync(unchecked.home.root, 0o755);
