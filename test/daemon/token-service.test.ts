@@ -11,7 +11,7 @@ import { EncodedResult } from '../../daemon/server/encoded-result.js';
 import { Secret } from '../../daemon/store/secret.js';
 import type { CredentialRecord } from '../../daemon/store/token-store.js';
 import { encodeTokenResult } from '../../daemon/serve/token-service.js';
-import type { TokenGetResult } from '../../shared/protocol.js';
+import type { TokenGetResult } from '../../shared/protocol/types.js';
 
 // Every kind of character JSON.stringify treats specially, and a few it doesn't.
 const TOKENS = [
