@@ -18,7 +18,7 @@ import {
   type LoginResult,
   type StatusResult,
   type TokenGetResult,
-} from '../shared/protocol.js';
+} from '../shared/protocol/types.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
 import { requestFullStatus } from './status-pages.js';
 

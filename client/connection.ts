@@ -1,6 +1,6 @@
 /**
  * The client side of the socket: one connection, many requests matched by id,
- * a timeout on each. It speaks node-ipc's framing (shared/protocol.ts) over
+ * a timeout on each. It speaks node-ipc's framing (shared/protocol/framing.ts) over
  * node:net directly: that keeps `mcpauthd token` free of node-ipc's start-up
  * cost and reconnect machinery, and proves the protocol document is enough to
  * write a client.
@@ -10,15 +10,13 @@ import { AuthdError } from '../shared/errors.js';
 import {
   EVENT_NOTIFY,
   EVENT_RESPONSE,
-  FrameReader,
   WIRE_ERROR_CODES,
-  encodeRequestFrame,
-  isPlainObject,
   type MethodName,
   type Methods,
   type Notification,
   type WireErrorCode,
-} from '../shared/protocol.js';
+} from '../shared/protocol/types.js';
+import { FrameReader, encodeRequestFrame, isPlainObject } from '../shared/protocol/framing.js';
 import { describeSocketProblem } from '../shared/socket-check.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

@@ -5,7 +5,7 @@
  * daemon that predates cursors is followed by offset.
  */
 import { AuthdError } from '../shared/errors.js';
-import type { StatusParams, StatusResult } from '../shared/protocol.js';
+import type { StatusParams, StatusResult } from '../shared/protocol/types.js';
 import type { Connection } from './connection.js';
 
 /** Enough pages for a million credentials; a daemon that never ends paging is broken. */

@@ -4,7 +4,7 @@
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
 import { AuthdError } from '../shared/errors.js';
-import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol.js';
+import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol/types.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState } from './serve/credential-view.js';

@@ -5,7 +5,7 @@
  * /proc/net/tcp{,6}. Elsewhere (macOS included) no owner check is wired: the
  * callback is protected by the OAuth `state` alone.
  */
-import type { CallbackPeerCheckMode } from './protocol.js';
+import type { CallbackPeerCheckMode } from './protocol/types.js';
 
 export type { CallbackPeerCheckMode };
 

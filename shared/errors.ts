@@ -5,7 +5,7 @@
  * lower_snake_case because they are part of the documented protocol; local
  * codes (what only happens inside one process) are UPPER_SNAKE_CASE.
  */
-import type { FailureReason, WireErrorCode } from './protocol.js';
+import type { FailureReason, WireErrorCode } from './protocol/types.js';
 
 export type LocalErrorCode =
   | 'DAEMON_UNAVAILABLE'

@@ -64,7 +64,7 @@ describe('the mcpauthd executable (bin.cjs)', () => {
     const token = bin(['token', URL]);
     expect(token).toMatchObject({ status: 0, stdout: `${ACCESS}\n` });
     // The request itself went through the CommonJS client, not the ESM one.
-    expect(token.cjs).toEqual(expect.arrayContaining(['dist/cjs/client/authd-client.js', 'dist/cjs/client/connection.js', 'dist/cjs/shared/protocol.js']));
+    expect(token.cjs).toEqual(expect.arrayContaining(['dist/cjs/client/authd-client.js', 'dist/cjs/client/connection.js', 'dist/cjs/shared/protocol/types.js', 'dist/cjs/shared/protocol/framing.js']));
   });
 
   it('every other command: should run the ESM CLI and load nothing from dist/cjs', () => {

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { coreDumpCheck } from '../client/cli/doctor-core-dumps.js';
 import { McpAuthdClient } from '../client/index.js';
 import { coreDumpsOff, disableCoreDumps } from '../daemon/os/process-hardening.js';
-import type { DaemonInfo } from '../shared/protocol.js';
+import type { DaemonInfo } from '../shared/protocol/types.js';
 import { resolvePaths } from '../shared/paths.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';

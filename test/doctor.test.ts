@@ -12,7 +12,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { DoctorReport } from '../client/cli/doctor.js';
 import { nodeSupport } from '../client/cli/node-support.js';
-import type { CredentialSummary, StatusResult } from '../shared/protocol.js';
+import type { CredentialSummary, StatusResult } from '../shared/protocol/types.js';
 import { VERSION } from '../shared/version.js';
 import { runCli, runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';
 import { startFakeDaemon } from './helpers/fake-daemon.js';

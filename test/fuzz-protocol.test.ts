@@ -24,7 +24,7 @@ import { createLogger } from '../daemon/os/logger.js';
 import { pendingLoginCount } from '../daemon/login/login-flow.js';
 import { Secret } from '../daemon/store/secret.js';
 import type { RefreshGrant } from '../daemon/refresh/token-refresher.js';
-import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol.js';
+import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol/framing.js';
 import { openRaw, type RawClient } from './helpers/raw-socket.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { seededRandom } from './helpers/seeded-random.js';

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { HTTP_TIMEOUT_MS, MAX_REDIRECTS, MAX_RESPONSE_BYTES, fetchMetadataDocument } from '../daemon/oauth/http-fetch.js';
 import { MAX_PENDING_LOGINS } from '../daemon/login/login-flow.js';
 import { DEFAULT_LIMITS } from '../daemon/server/socket-server.js';
-import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol.js';
+import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol/framing.js';
 import { AuthdError } from '../shared/errors.js';
 import { REPO_ROOT } from './helpers/daemon-process.js';
 import { startTestDaemon, type TestDaemon } from './helpers/in-process-daemon.js';

@@ -6,7 +6,7 @@
  *
  * The check looked for OAUTH_FAILED, a code that only exists inside the
  * daemon: over the socket the failure is `login_failed` with
- * `data.reason: "timeout"` (FailureReason in shared/protocol.ts), so the hint
+ * `data.reason: "timeout"` (FailureReason in shared/protocol/types.ts), so the hint
  * never showed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

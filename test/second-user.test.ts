@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { McpAuthdClient } from '../client/index.js';
 import { directoryPermissionsOnly } from '../daemon/server/peer-check.js';
-import { encodeFrame } from '../shared/protocol.js';
+import { encodeFrame } from '../shared/protocol/framing.js';
 import { startTestDaemon } from './helpers/in-process-daemon.js';
 import { openRaw } from './helpers/raw-socket.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';

@@ -4,7 +4,7 @@
  * start, reads the result back from the kernel (getrlimit, PR_GET_DUMPABLE)
  * and reports it in `status` (daemon/process-hardening.ts); this reports that.
  */
-import type { DaemonInfo } from '../../shared/protocol.js';
+import type { DaemonInfo } from '../../shared/protocol/types.js';
 
 export interface CoreDumpCheck {
   id: 'core_dumps';

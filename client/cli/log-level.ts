@@ -3,7 +3,7 @@
  * without a restart (a restart would drop logins in progress).
  */
 import { AuthdError } from '../../shared/errors.js';
-import { LOG_LEVEL_NAMES, type LogLevelParams, type LogLevelResult } from '../../shared/protocol.js';
+import { LOG_LEVEL_NAMES, type LogLevelParams, type LogLevelResult } from '../../shared/protocol/types.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from '../connection.js';
 
 export function parseLevel(value: string): LogLevelParams['level'] {

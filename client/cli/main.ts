@@ -9,7 +9,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AuthdError } from '../../shared/errors.js';
 import { resolvePaths, type Paths } from '../../shared/paths.js';
-import type { LoginProgress } from '../../shared/protocol.js';
+import type { LoginProgress } from '../../shared/protocol/types.js';
 // Everything else is imported inside the command that uses it: start-up time
 // is what a `token` call in a shell pipeline or a headers helper pays for on
 // every use (docs/benchmarks.md), and --version and --help need none of it.

@@ -7,7 +7,7 @@
  */
 import { DATABASE_FILE_NAME } from '../../shared/paths.js';
 import { callbackPeerCheckText } from '../../shared/callback-peer-check.js';
-import type { CredentialState, CredentialSummary, StatusResult } from '../../shared/protocol.js';
+import type { CredentialState, CredentialSummary, StatusResult } from '../../shared/protocol/types.js';
 import { painter, type Tone } from './terminal-color.js';
 
 export interface StatusFormatOptions {

@@ -17,8 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { ErrorCode, ErrorData } from '../../shared/errors.js';
-import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol.js';
-import { WIRE_ERROR_CODES } from '../../shared/protocol.js';
+import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol/types.js';
+import { WIRE_ERROR_CODES } from '../../shared/protocol/types.js';
 import { isLoopbackHost } from '../../shared/loopback.js';
 import { discover, validateAuthorizationServerMetadata } from '../oauth/discovery.js';
 import type { AuthorizationServerMetadata } from '../oauth/discovery.js';

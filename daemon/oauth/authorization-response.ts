@@ -4,7 +4,7 @@
  * redirect URL the user pastes (`login.callback`).
  */
 import { AuthdError } from '../../shared/errors.js';
-import type { FailureReason } from '../../shared/protocol.js';
+import type { FailureReason } from '../../shared/protocol/types.js';
 import { serverText } from './http-fetch.js';
 import { Secret } from '../store/secret.js';
 

@@ -12,7 +12,7 @@
  */
 import { authorizationServerMetadataUrls } from '../../shared/as-metadata-urls.js';
 import { AuthdError } from '../../shared/errors.js';
-import type { FailureReason } from '../../shared/protocol.js';
+import type { FailureReason } from '../../shared/protocol/types.js';
 import { assertSecureUrl, sameResource } from '../../shared/resource-uri.js';
 import { parseBearerChallenge, type BearerChallenge } from '../../shared/www-authenticate.js';
 import { describeUrl, fetchMetadataDocument, httpRequest } from './http-fetch.js';

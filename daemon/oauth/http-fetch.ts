@@ -14,7 +14,8 @@
  */
 import { discardBody, readBoundedBody, type BoundedBody } from '../../shared/bounded-body.js';
 import { AuthdError } from '../../shared/errors.js';
-import { isPlainObject, type FailureReason } from '../../shared/protocol.js';
+import { type FailureReason } from '../../shared/protocol/types.js';
+import { isPlainObject } from '../../shared/protocol/framing.js';
 import { assertSecureUrl } from '../../shared/resource-uri.js';
 import { redactText } from '../os/logger.js';
 import { HTTP_TIMEOUT_MS } from '../../shared/refresh-timing.js';

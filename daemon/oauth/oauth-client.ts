@@ -14,7 +14,7 @@
  */
 import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
-import type { FailureReason } from '../../shared/protocol.js';
+import type { FailureReason } from '../../shared/protocol/types.js';
 import { assertSecureUrl } from '../../shared/resource-uri.js';
 import type { AuthorizationServerMetadata } from './discovery.js';
 import { createCustomFetch, describeUrl, HTTP_TIMEOUT_MS, httpRequest, parseJsonObject, serverText } from './http-fetch.js';

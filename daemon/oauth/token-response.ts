@@ -7,7 +7,8 @@
  * 200 with a perfectly valid token, only for another audience.
  */
 import { AuthdError } from '../../shared/errors.js';
-import { isPlainObject, type FailureReason } from '../../shared/protocol.js';
+import { type FailureReason } from '../../shared/protocol/types.js';
+import { isPlainObject } from '../../shared/protocol/framing.js';
 import { Secret } from '../store/secret.js';
 import { sameResource } from '../../shared/resource-uri.js';
 

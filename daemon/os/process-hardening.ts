@@ -11,7 +11,7 @@
  * Node has neither call, so they go through koffi, loaded by peer-check.ts
  * (the one module that imports it).
  */
-import type { CoreDumpProtection } from '../../shared/protocol.js';
+import type { CoreDumpProtection } from '../../shared/protocol/types.js';
 import type { KoffiLike } from '../server/peer-check.js';
 
 export type { CoreDumpProtection };

@@ -1,9 +1,9 @@
 /**
- * Request type → handler. Exhaustive: a method added to shared/protocol.ts
+ * Request type → handler. Exhaustive: a method added to shared/protocol/types.ts
  * without a handler does not compile (Handlers names every method, and the
  * daemon builds one). Knows requests, not sockets.
  */
-import type { MethodName, Methods, RequestId } from '../../shared/protocol.js';
+import type { MethodName, Methods, RequestId } from '../../shared/protocol/types.js';
 import type { EncodedResult } from './encoded-result.js';
 import type { RequestContext } from './socket-server.js';
 

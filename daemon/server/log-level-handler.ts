@@ -3,7 +3,7 @@
  * transport follows the logger's level), so debugging a live problem needs
  * no restart, which would lose logins in progress.
  */
-import type { LogLevelParams, LogLevelResult } from '../../shared/protocol.js';
+import type { LogLevelParams, LogLevelResult } from '../../shared/protocol/types.js';
 import type { Logger, LogLevel } from '../os/logger.js';
 
 export function createLogLevelHandler(logger: Logger): (params: LogLevelParams) => Promise<LogLevelResult> {

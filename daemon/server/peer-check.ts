@@ -23,7 +23,7 @@ import type { Socket } from 'node:net';
 import { endianness } from 'node:os';
 
 import { AuthdError } from '../../shared/errors.js';
-import type { PeerCheckMode } from '../../shared/protocol.js';
+import type { PeerCheckMode } from '../../shared/protocol/types.js';
 
 export type { PeerCheckMode };
 

@@ -5,7 +5,8 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { AuthdError } from '../../shared/errors.js';
-import { EVENT_REQUEST, EVENT_RESPONSE, FrameReader, PROTOCOL_VERSION, encodeFrame } from '../../shared/protocol.js';
+import { EVENT_REQUEST, EVENT_RESPONSE, PROTOCOL_VERSION } from '../../shared/protocol/types.js';
+import { FrameReader, encodeFrame } from '../../shared/protocol/framing.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 

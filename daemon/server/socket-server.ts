@@ -22,17 +22,16 @@ import {
   EVENT_NOTIFY,
   EVENT_REQUEST,
   EVENT_RESPONSE,
-  MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   WIRE_ERROR_CODES,
-  encodeResultFrame,
-  parseRequest,
   type Notification,
   type Request,
   type RequestId,
   type Response,
   type WireErrorCode,
-} from '../../shared/protocol.js';
+} from '../../shared/protocol/types.js';
+import { MAX_FRAME_BYTES, encodeResultFrame } from '../../shared/protocol/framing.js';
+import { parseRequest } from '../../shared/protocol/validate.js';
 
 export interface ServerLimits {
   /** Connections open at once; more are refused by the kernel listener. */
@@ -298,7 +297,7 @@ export class SocketServer {
 
   /**
    * The frame node-ipc's encode would make of the same response
-   * (shared/protocol.ts encodeResultFrame), with the result's JSON spliced in
+   * (shared/protocol/framing.ts encodeResultFrame), with the result's JSON spliced in
    * rather than serialized again. It goes out through node-ipc's own writer,
    * so the pending-bytes cap still holds.
    */

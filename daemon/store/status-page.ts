@@ -6,7 +6,8 @@
  * the rows it shows (plus at most one batch read ahead), not the whole table.
  */
 import { AuthdError } from '../../shared/errors.js';
-import { STATUS_PAGE_BYTES, type CredentialSummary, type DaemonInfo, type StatusParams, type StatusResult } from '../../shared/protocol.js';
+import { type CredentialSummary, type DaemonInfo, type StatusParams, type StatusResult } from '../../shared/protocol/types.js';
+import { STATUS_PAGE_BYTES } from '../../shared/protocol/framing.js';
 import { summarize } from '../serve/credential-view.js';
 import type { TokenStore } from './token-store.js';
 

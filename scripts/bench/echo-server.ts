@@ -17,7 +17,8 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { IPCModule } from 'node-ipc';
-import { ALLOWED_EVENTS, EVENT_REQUEST, EVENT_RESPONSE, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { ALLOWED_EVENTS, EVENT_REQUEST, EVENT_RESPONSE, PROTOCOL_VERSION } from '../../shared/protocol/types.js';
+import { MAX_FRAME_BYTES } from '../../shared/protocol/framing.js';
 import { fakeAccessToken, fakeServerUrl } from './common.js';
 
 const [socketPath, resultFile, countArg] = process.argv.slice(2);

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../client/connection.js';
 import { AuthdError } from '../../shared/errors.js';
-import { EVENT_RESPONSE, FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame } from '../../shared/protocol.js';
+import { EVENT_RESPONSE } from '../../shared/protocol/types.js';
+import { FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame } from '../../shared/protocol/framing.js';
 import { REPO_ROOT } from '../helpers/daemon-process.js';
 
 interface Held {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loginCallbackCheck } from '../../client/cli/login-callback-check.js';
 import { formatStatus } from '../../client/cli/status-format.js';
-import type { StatusResult } from '../../shared/protocol.js';
+import type { StatusResult } from '../../shared/protocol/types.js';
 
 describe('doctor login_callback', () => {
   it('Linux with a readable /proc/net/tcp: ok, only this user and root', () => {

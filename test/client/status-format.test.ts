@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { formatStatus, needsLogin, relativeTime, uptime } from '../../client/cli/status-format.js';
 import { shouldUseColor } from '../../client/cli/terminal-color.js';
-import type { CredentialSummary, StatusResult } from '../../shared/protocol.js';
+import type { CredentialSummary, StatusResult } from '../../shared/protocol/types.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const s = Math.floor(NOW / 1000);

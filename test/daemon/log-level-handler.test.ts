@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { createLogLevelHandler } from '../../daemon/server/log-level-handler.js';
 import { createLogger } from '../../daemon/os/logger.js';
-import { parseRequest } from '../../shared/protocol.js';
+import { parseRequest } from '../../shared/protocol/validate.js';
 
 describe('log.level', () => {
   it('parseRequest(): should accept the four levels and refuse anything else', () => {

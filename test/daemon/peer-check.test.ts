@@ -8,7 +8,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../../client/index.js';
 import { createPeerChecker, directoryPermissionsOnly, loadPeerChecker, socketFd, type PeerChecker } from '../../daemon/server/peer-check.js';
-import { encodeFrame } from '../../shared/protocol.js';
+import { encodeFrame } from '../../shared/protocol/framing.js';
 import { REPO_ROOT } from '../helpers/daemon-process.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { openRaw } from '../helpers/raw-socket.js';

@@ -15,7 +15,7 @@ import { createLogger } from '../../daemon/os/logger.js';
 import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
-import type { LoginResult } from '../../shared/protocol.js';
+import type { LoginResult } from '../../shared/protocol/types.js';
 
 const started: { stop(): Promise<void> }[] = [];
 const stores: TokenStore[] = [];

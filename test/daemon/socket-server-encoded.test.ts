@@ -11,7 +11,8 @@ import { PassThrough } from 'node:stream';
 import { EncodedResult } from '../../daemon/server/encoded-result.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { SocketServer } from '../../daemon/server/socket-server.js';
-import { encodeFrame, MAX_FRAME_BYTES, type Request } from '../../shared/protocol.js';
+import { type Request } from '../../shared/protocol/types.js';
+import { encodeFrame, MAX_FRAME_BYTES } from '../../shared/protocol/framing.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';
 
 const ANSWER = { access_token: 'to"ken\f\u2028ü', token_type: 'Bearer', expires_at: 1_800_000_000, resource: 'https://mcp.example.com/mcp', scopes: ['a', 'b'] };

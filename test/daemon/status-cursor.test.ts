@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../../client/index.js';
 import { Secret } from '../../daemon/store/secret.js';
 import type { TokenStore } from '../../daemon/store/token-store.js';
-import { encodeFrame, type StatusResult } from '../../shared/protocol.js';
+import { type StatusResult } from '../../shared/protocol/types.js';
+import { encodeFrame } from '../../shared/protocol/framing.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { openRaw } from '../helpers/raw-socket.js';
 

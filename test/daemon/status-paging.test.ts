@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../../client/index.js';
 import { Secret } from '../../daemon/store/secret.js';
-import { MAX_FRAME_BYTES, encodeFrame } from '../../shared/protocol.js';
+import { MAX_FRAME_BYTES, encodeFrame } from '../../shared/protocol/framing.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/in-process-daemon.js';
 import { openRaw } from '../helpers/raw-socket.js';
 

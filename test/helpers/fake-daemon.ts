@@ -6,7 +6,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { EVENT_RESPONSE, FrameReader, encodeFrame, isPlainObject } from '../../shared/protocol.js';
+import { EVENT_RESPONSE } from '../../shared/protocol/types.js';
+import { FrameReader, encodeFrame, isPlainObject } from '../../shared/protocol/framing.js';
 
 export type FakeAnswers = Record<string, (params: Record<string, unknown>) => unknown>;
 

@@ -1,6 +1,6 @@
 /** A deliberately dumb socket client for feeding the daemon bytes a real client never would. */
 import { connect, type Socket } from 'node:net';
-import { FrameReader } from '../../shared/protocol.js';
+import { FrameReader } from '../../shared/protocol/framing.js';
 
 export interface RawClient {
   socket: Socket;

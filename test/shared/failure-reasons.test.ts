@@ -1,11 +1,11 @@
 /**
- * data.reason is one closed list (FailureReason, shared/protocol.ts) and
+ * data.reason is one closed list (FailureReason, shared/protocol/types.ts) and
  * docs/protocol.md documents exactly that list: a reason added in one place
  * and not the other fails here.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { FAILURE_REASONS } from '../../shared/protocol.js';
+import { FAILURE_REASONS } from '../../shared/protocol/types.js';
 
 function documentedReasons(): string[] {
   const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { StringDecoder } from 'node:string_decoder';
-import { FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame, encodeRequestFrame, encodeResultFrame, exceedsFrameCap, parseRequest, type MethodName, type Methods } from '../../shared/protocol.js';
+import { type MethodName, type Methods } from '../../shared/protocol/types.js';
+import { FrameError, FrameReader, MAX_FRAME_BYTES, encodeFrame, encodeRequestFrame, encodeResultFrame, exceedsFrameCap } from '../../shared/protocol/framing.js';
+import { parseRequest } from '../../shared/protocol/validate.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 describe('encodeFrame / FrameReader', () => {

@@ -1,0 +1,307 @@
+/**
+ * The mcpauthd wire protocol's vocabulary: protocol version, event names,
+ * methods with their params and results, error codes and failure reasons.
+ * Types and constants only, no code: both sides and the tests share them.
+ * docs/protocol.md is the prose version; framing.ts puts these on the wire,
+ * validate.ts checks what comes off it.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** node-ipc event names. The daemon's `assured` parser allows exactly these. */
+export const EVENT_REQUEST = 'request';
+export const EVENT_RESPONSE = 'response';
+export const EVENT_NOTIFY = 'event';
+export const ALLOWED_EVENTS: readonly string[] = [EVENT_REQUEST, EVENT_RESPONSE, EVENT_NOTIFY];
+
+/** Error codes the daemon may put on the wire. Documented in docs/protocol.md. */
+export type WireErrorCode =
+  | 'invalid_request'
+  | 'unsupported_method'
+  | 'unsupported_version'
+  | 'not_found'
+  | 'needs_login'
+  | 'insufficient_scope'
+  | 'expired'
+  | 'busy'
+  | 'login_failed'
+  | 'refresh_failed'
+  | 'timeout'
+  | 'internal';
+
+export const WIRE_ERROR_CODES: ReadonlySet<string> = new Set<WireErrorCode>([
+  'invalid_request', 'unsupported_method', 'unsupported_version', 'not_found', 'needs_login',
+  'insufficient_scope', 'expired', 'busy', 'login_failed', 'refresh_failed', 'timeout', 'internal',
+]);
+
+/**
+ * Why an operation failed, in `error.data.reason`: on `login_failed` over the
+ * wire, and on the local HTTP_FAILED / DISCOVERY_FAILED / OAUTH_FAILED errors
+ * a login or refresh is built from. Programs branch on it, so it is a closed
+ * list, documented in docs/protocol.md (Error codes); a new reason is added
+ * here and there together. A client may meet a reason from a newer daemon:
+ * treat one it does not know like the error code alone.
+ */
+export const FAILURE_REASONS = [
+  // Outbound HTTP (HTTP_FAILED).
+  'network', 'timeout', 'aborted', 'too_large', 'not_json', 'bad_redirect', 'cross_origin_redirect',
+  'too_many_redirects', 'bad_method', 'unexpected_status', 'insecure', 'invalid_response', 'interrupted',
+  // Discovery (DISCOVERY_FAILED).
+  'not_found', 'no_metadata', 'invalid_metadata', 'resource_mismatch', 'issuer_mismatch',
+  'no_authorization_server', 'insecure_endpoint',
+  // Client registration and the token endpoint (OAUTH_FAILED).
+  'client_secret_required', 'unsupported_auth_method', 'cimd_unsupported', 'invalid_client_metadata_url',
+  'registration_unsupported', 'registration_failed', 'pkce_unsupported', 'invalid_client', 'oauth_error',
+  'authorization_error', 'invalid_token_response', 'unsupported_token_type', 'invalid_expires_in',
+  'audience_mismatch', 'revocation_unsupported',
+  // The authorization callback (OAUTH_FAILED).
+  'state_mismatch', 'iss_mismatch', 'invalid_callback', 'start_reused',
+  // A login failure with no more specific reason, by the kind of local error.
+  'invalid_url', 'http_failed', 'discovery_failed', 'oauth_failed', 'internal',
+] as const;
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export type CredentialState = 'valid' | 'expiring' | 'expired' | 'refreshing' | 'needs_login' | 'error';
+
+/** Selects one credential: by the resource it was issued for, or by an MCP server URL it was obtained for. */
+export interface CredentialRef {
+  resource?: string;
+  server_url?: string;
+}
+
+export interface TokenGetParams extends CredentialRef {
+  /** Scopes the caller needs; each must have been granted. */
+  scopes?: string[];
+  /** Seconds the token must still be valid for; a shorter-lived token is refreshed first. */
+  min_ttl?: number;
+}
+
+export interface TokenGetResult {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Unix seconds, or null when the authorization server did not say. */
+  expires_at: number | null;
+  resource: string;
+  scopes: string[];
+}
+
+/** What `status` shows of a credential: never a token. */
+export interface CredentialSummary {
+  resource: string;
+  server_urls: string[];
+  issuer: string;
+  client_id: string;
+  scopes: string[];
+  state: CredentialState;
+  expires_at: number | null;
+  refresh_at: number | null;
+  has_refresh_token: boolean;
+  last_refresh_at: number | null;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** How the daemon checks who connects (docs/security.md). */
+export type PeerCheckMode = 'peercred' | 'getpeereid' | 'directory-permissions-only';
+
+/** What the daemon verified about core dumps at start (daemon/process-hardening.ts). */
+export interface CoreDumpProtection {
+  /** RLIMIT_CORE read back as 0 (soft and hard). */
+  core_limit_zero: boolean;
+  /** Linux: the process's dumpable flag after PR_SET_DUMPABLE 0; null where there is no such flag. */
+  dumpable: boolean | null;
+  /** Why something could not be turned off; null when all went well. */
+  reason: string | null;
+}
+
+export interface DaemonInfo {
+  pid: number;
+  version: string;
+  protocol: number;
+  socket: string;
+  home: string;
+  started_at: number;
+  peer_check: PeerCheckMode;
+  /** Absent from daemons older than this field and from daemons started in-process (tests). */
+  core_dumps?: CoreDumpProtection;
+  /**
+   * How the login's loopback callback tells the user from other local users:
+   * `proc_net_tcp` (Linux: only this uid and root), `state_only` (no owner
+   * information on this platform: protected by the OAuth `state` alone).
+   */
+  callback_peer_check?: CallbackPeerCheckMode;
+}
+
+export type CallbackPeerCheckMode = 'proc_net_tcp' | 'state_only';
+
+export interface StatusParams {
+  /** Where this page starts: the previous page's `next_cursor` (opaque). Not with `offset`. */
+  cursor?: string;
+  /**
+   * Older paging by position, still served: a login or logout between pages
+   * can shift it, so a credential may be skipped or repeated. Use `cursor`.
+   */
+  offset?: number;
+}
+
+/**
+ * One page of status. Credentials come in pages that fit a frame (thousands
+ * of them do not); `next_offset` is null on the last page.
+ */
+export interface StatusResult {
+  daemon: DaemonInfo;
+  credentials: CredentialSummary[];
+  total: number;
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+  /** Only on pages asked for without a cursor (offset paging); null otherwise and on the last page. */
+  next_offset: number | null;
+}
+
+export interface HelloParams {
+  versions: number[];
+  client?: string;
+}
+
+export interface HelloResult {
+  protocol: number;
+  version: string;
+  pid: number;
+}
+
+export interface DeleteResult {
+  deleted: boolean;
+  resource: string | null;
+  /** Every token the credential held was revoked at the authorization server (RFC 7009). */
+  revoked: boolean;
+  /** The tokens the authorization server revoked, in the order they were sent. */
+  revoked_tokens: ('refresh_token' | 'access_token')[];
+  /** Unix seconds until which the access token stays valid when it was not revoked; null when it was, or its expiry is unknown. */
+  access_token_expires_at: number | null;
+  /** Why revocation did not happen or failed; the credential is deleted anyway. */
+  revocation_note: string | null;
+}
+
+export interface LoginParams {
+  /** The MCP server to log into (its Streamable HTTP / SSE endpoint URL). */
+  server_url: string;
+  /** Scopes to request instead of the discovered ones (checklist S1). */
+  scopes?: string[];
+  /** Pre-registered client (checklist C1). */
+  client_id?: string;
+  client_secret?: string;
+  /** Client ID Metadata Document URL to use as client_id (checklist C2). */
+  client_metadata_url?: string;
+  /** Only for servers without protected resource metadata; never overrides metadata that exists. */
+  resource?: string;
+  /** Allow plain http to loopback hosts (local testing only, checklist A5). */
+  insecure_loopback?: boolean;
+  /** Seconds to wait for the user to approve; default 300. */
+  timeout?: number;
+}
+
+export interface LoginResult {
+  resource: string;
+  server_url: string;
+  issuer: string;
+  scopes: string[];
+  expires_at: number | null;
+  has_refresh_token: boolean;
+}
+
+/**
+ * Progress of a login, sent as `event` frames with `request_id` set to the
+ * login request's id, in this order: discovered, registered, authorize_url
+ * (the client opens it in a browser), then the final response.
+ */
+export interface LoginProgress {
+  stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging';
+  login_id: string;
+  /** The full authorization URL (carries `state`): for a browser on another machine only. */
+  authorize_url?: string;
+  /**
+   * Single-use http://127.0.0.1:PORT/start/<nonce> that redirects to authorize_url: what a
+   * browser on this machine is started with, so no state or challenge is in any argv.
+   */
+  start_url?: string;
+  resource?: string;
+  issuer?: string;
+}
+
+export interface LoginCallbackParams {
+  login_id: string;
+  /** The full redirect URL the browser ended on, pasted by the user (browser on another machine). */
+  url: string;
+}
+
+export interface RefreshResult {
+  resource: string;
+  expires_at: number | null;
+  scopes: string[];
+}
+
+/** What changed, in a `credential.updated` event sent to subscribers. */
+export interface CredentialUpdated {
+  resource: string;
+  change: 'refreshed' | 'needs_login' | 'deleted' | 'logged_in' | 'refresh_failed';
+  state: CredentialState | 'deleted';
+  expires_at: number | null;
+}
+
+export const EVENT_CREDENTIAL_UPDATED = 'credential.updated';
+export const EVENT_LOGIN_PROGRESS = 'login.progress';
+
+export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug'] as const;
+
+/** `log.level`: the running daemon's log level, changed without a restart. */
+export interface LogLevelParams {
+  level: (typeof LOG_LEVEL_NAMES)[number];
+}
+
+export interface LogLevelResult {
+  level: LogLevelParams['level'];
+  previous: LogLevelParams['level'];
+}
+
+/**
+ * Every method: its params and its result. Adding a method here without a
+ * handler in daemon/dispatch.ts fails to compile.
+ */
+export interface Methods {
+  hello: { params: HelloParams; result: HelloResult };
+  status: { params: StatusParams; result: StatusResult };
+  'token.get': { params: TokenGetParams; result: TokenGetResult };
+  'credential.delete': { params: CredentialRef; result: DeleteResult };
+  login: { params: LoginParams; result: LoginResult };
+  'login.callback': { params: LoginCallbackParams; result: { accepted: boolean } };
+  'credential.refresh': { params: CredentialRef; result: RefreshResult };
+  subscribe: { params: Record<string, never>; result: { subscribed: true } };
+  'log.level': { params: LogLevelParams; result: LogLevelResult };
+}
+
+export type MethodName = keyof Methods;
+export type RequestId = string | number;
+
+export type Request = {
+  [M in MethodName]: { v: number; id: RequestId; method: M; params: Methods[M]['params'] };
+}[MethodName];
+
+export interface WireError {
+  code: WireErrorCode;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export type Response =
+  | { v: number; id: RequestId | null; ok: true; result: unknown }
+  | { v: number; id: RequestId | null; ok: false; error: WireError };
+
+export interface Notification {
+  v: number;
+  event: string;
+  request_id?: RequestId;
+  data: Record<string, unknown>;
+}
