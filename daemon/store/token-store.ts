@@ -19,75 +19,24 @@ import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import { assertPrivateFileIfExists } from '../os/private-path.js';
-import { Secret, secretOrNull } from './secret.js';
+import { toCredential, toListing, toRegistration, type CredentialRow, type ListingRow, type RegistrationRow } from './credential-rows.js';
+import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration, type CredentialListing, type CredentialRecord, type NewCredential, type RotatedTokens, type StoredState } from './records.js';
+import { configure, migrate } from './schema.js';
+import type { Secret } from './secret.js';
+import { prepareStatements, type Statements } from './statements.js';
 
-/** States kept on disk. `expiring` and `expired` are derived from the clock when read. */
-export type StoredState = 'valid' | 'refreshing' | 'needs_login' | 'error';
-const STORED_STATES: readonly StoredState[] = ['valid', 'refreshing', 'needs_login', 'error'];
-
-export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
-export type RegistrationKind = 'dynamic' | 'preregistered' | 'metadata_document';
-
-export interface ClientRegistration {
-  issuer: string;
-  clientId: string;
-  clientSecret: Secret | null;
-  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
-  registrationAccessToken: Secret | null;
-  registrationClientUri: string | null;
-  redirectUris: string[];
-  kind: RegistrationKind;
-  createdAt: number;
-}
-
-export interface AuthorizationServerRecord {
-  issuer: string;
-  /** RFC 8414 metadata as received (JSON object). */
-  metadata: Record<string, unknown>;
-  fetchedAt: number;
-}
-
-export interface CredentialRecord {
-  resource: string;
-  resourceKey: string;
-  serverUrls: string[];
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  accessToken: Secret;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshToken: Secret | null;
-  refreshAt: number | null;
-  state: StoredState;
-  lastRefreshAt: number | null;
-  lastError: string | null;
-  nextAttemptAt: number | null;
-  failureCount: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A credential without its tokens: what `status` reads. */
-export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
-
-/** What a login produces: the record's own fields and the one server URL used; the store fills in the bookkeeping. */
-export type NewCredential = Pick<
+export type {
+  AuthorizationServerRecord,
+  ClientRegistration,
+  CredentialListing,
   CredentialRecord,
-  'resource' | 'issuer' | 'clientId' | 'scopes' | 'accessToken' | 'tokenType' | 'expiresAt' | 'refreshToken' | 'refreshAt'
-> & { serverUrl: string };
-
-/** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
-export interface RotatedTokens {
-  accessToken: Secret;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshToken: Secret | null;
-  refreshAt: number | null;
-  scopes?: string[];
-}
-
-export const SCHEMA_VERSION = 2;
+  NewCredential,
+  RegistrationKind,
+  RotatedTokens,
+  StoredState,
+  TokenEndpointAuthMethod,
+} from './records.js';
+export { SCHEMA_VERSION } from './schema.js';
 
 /**
  * Credentials kept in the read cache; beyond this the oldest entry goes. A
@@ -95,118 +44,6 @@ export const SCHEMA_VERSION = 2;
  * about 25 MB: well inside the memory budget for 10,000 credentials.
  */
 export const CREDENTIAL_CACHE_SIZE = 16_384;
-
-/**
- * Forward migrations, index = the version it produces minus one. Each runs in
- * one transaction together with the user_version bump.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE authorization_servers (
-    issuer      TEXT PRIMARY KEY,
-    metadata    TEXT NOT NULL,
-    fetched_at  INTEGER NOT NULL
-  ) STRICT;
-
-  CREATE TABLE client_registrations (
-    issuer                      TEXT NOT NULL,
-    client_id                   TEXT NOT NULL,
-    client_secret               TEXT,
-    token_endpoint_auth_method  TEXT NOT NULL CHECK (token_endpoint_auth_method IN ('none','client_secret_basic','client_secret_post')),
-    registration_access_token   TEXT,
-    registration_client_uri     TEXT,
-    redirect_uris               TEXT NOT NULL,
-    kind                        TEXT NOT NULL CHECK (kind IN ('dynamic','preregistered','metadata_document')),
-    created_at                  INTEGER NOT NULL,
-    PRIMARY KEY (issuer, client_id)
-  ) STRICT;
-
-  CREATE TABLE credentials (
-    resource_key     TEXT PRIMARY KEY,
-    resource         TEXT NOT NULL,
-    issuer           TEXT NOT NULL,
-    client_id        TEXT NOT NULL,
-    scopes           TEXT NOT NULL,
-    access_token     TEXT NOT NULL CHECK (length(access_token) > 0),
-    token_type       TEXT NOT NULL,
-    expires_at       INTEGER,
-    refresh_token    TEXT,
-    refresh_at       INTEGER,
-    state            TEXT NOT NULL CHECK (state IN ('valid','refreshing','needs_login','error')),
-    last_refresh_at  INTEGER,
-    last_error       TEXT,
-    next_attempt_at  INTEGER,
-    failure_count    INTEGER NOT NULL DEFAULT 0,
-    created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL
-  ) STRICT;
-
-  CREATE INDEX credentials_refresh_at ON credentials (refresh_at);
-
-  -- Several MCP server URLs can share one resource (PRM may name the origin).
-  CREATE TABLE credential_servers (
-    server_key    TEXT PRIMARY KEY,
-    server_url    TEXT NOT NULL,
-    resource_key  TEXT NOT NULL REFERENCES credentials (resource_key) ON DELETE CASCADE
-  ) STRICT;
-
-  CREATE INDEX credential_servers_resource ON credential_servers (resource_key);
-  `,
-  // 2: the scheduler asks "what is due, earliest first" after every refresh and
-  // every sweep (dueForRefresh, nextDueAt). Without an index on exactly that
-  // expression each question scanned every credential: 3.4 ms per pump at
-  // 10,000 credentials (docs/benchmarks.md); with it, O(log n).
-  `
-  CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
-    WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error');
-  `,
-];
-
-interface CredentialRow {
-  resource_key: string;
-  resource: string;
-  issuer: string;
-  client_id: string;
-  scopes: string;
-  access_token: string;
-  token_type: string;
-  expires_at: number | null;
-  refresh_token: string | null;
-  refresh_at: number | null;
-  state: string;
-  last_refresh_at: number | null;
-  last_error: string | null;
-  next_attempt_at: number | null;
-  failure_count: number;
-  created_at: number;
-  updated_at: number;
-  server_urls: string | null;
-}
-
-interface RegistrationRow {
-  issuer: string;
-  client_id: string;
-  client_secret: string | null;
-  token_endpoint_auth_method: string;
-  registration_access_token: string | null;
-  registration_client_uri: string | null;
-  redirect_uris: string;
-  kind: string;
-  created_at: number;
-}
-
-const SELECT_CREDENTIAL = `
-  SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
-  FROM credentials c`;
-
-/** Every column but the tokens: status never decodes a token. */
-const SELECT_LISTING = `
-  SELECT c.resource_key, c.resource, c.issuer, c.client_id, c.scopes, c.expires_at, c.refresh_token IS NOT NULL AS has_refresh_token,
-    c.refresh_at, c.state, c.last_refresh_at, c.last_error, c.next_attempt_at, c.failure_count, c.created_at, c.updated_at,
-    (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
-  FROM credentials c`;
-
-type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
 
 export interface TokenStoreOptions {
   now?: () => number;
@@ -217,7 +54,7 @@ export interface TokenStoreOptions {
 export class TokenStore {
   readonly #db: Database.Database;
   readonly #now: () => number;
-  readonly #stmts: ReturnType<typeof prepareStatements>;
+  readonly #stmts: Statements;
   /** Read cache: resource key → record as last read from the database. */
   readonly #byKey = new Map<string, CredentialRecord>();
   /** Read cache: server key → resource key, or null for "no credential has this server URL". */
@@ -255,21 +92,7 @@ export class TokenStore {
       throw new AuthdError('STORE_UNAVAILABLE', `cannot open the database ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      // A deleted or overwritten row's bytes are zeroed, not left in free page space (issue 13 item 7).
-      db.pragma('secure_delete = ON');
-      // SQLite's own default (better-sqlite3 builds with 16 MB): hot reads are
-      // served from this object's record cache, and the scheduler's queries are
-      // indexed, so a bigger page cache only held the whole file in memory after
-      // the start-up integrity check (+16 MB at 10,000 credentials).
-      db.pragma('cache_size = -2000');
-      const integrity = db.pragma('integrity_check', { simple: true });
-      if (integrity !== 'ok') {
-        throw new AuthdError('STORE_UNAVAILABLE', `database ${path} failed its integrity check (${String(integrity)}); move it aside and log in again`);
-      }
+      configure(db, path);
       migrate(db, path);
       for (const file of files) assertPrivateFileIfExists(file);
       return new TokenStore(db, options.now ?? Date.now);
@@ -630,143 +453,4 @@ export class TokenStore {
     if (record === undefined) throw new AuthdError('internal', 'credential vanished during its own write');
     return record;
   }
-}
-
-function migrate(db: Database.Database, path: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new AuthdError('STORE_UNAVAILABLE', `database ${path} has schema version ${current}, newer than this mcpauthd understands (${MIGRATIONS.length}); upgrade mcpauthd`);
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    const sql = MIGRATIONS[version] as string;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
-}
-
-function prepareStatements(db: Database.Database) {
-  return {
-    upsertAs: db.prepare(
-      `INSERT INTO authorization_servers (issuer, metadata, fetched_at) VALUES (@issuer, @metadata, @fetched_at)
-       ON CONFLICT (issuer) DO UPDATE SET metadata = excluded.metadata, fetched_at = excluded.fetched_at`,
-    ),
-    getAs: db.prepare('SELECT * FROM authorization_servers WHERE issuer = ?'),
-    upsertRegistration: db.prepare(
-      `INSERT INTO client_registrations (issuer, client_id, client_secret, token_endpoint_auth_method, registration_access_token, registration_client_uri, redirect_uris, kind, created_at)
-       VALUES (@issuer, @client_id, @client_secret, @token_endpoint_auth_method, @registration_access_token, @registration_client_uri, @redirect_uris, @kind, @created_at)
-       ON CONFLICT (issuer, client_id) DO UPDATE SET client_secret = excluded.client_secret,
-         token_endpoint_auth_method = excluded.token_endpoint_auth_method, registration_access_token = excluded.registration_access_token,
-         registration_client_uri = excluded.registration_client_uri, redirect_uris = excluded.redirect_uris, kind = excluded.kind`,
-    ),
-    getRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? AND client_id = ?'),
-    newestRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
-    updateRegistrationToken: db.prepare('UPDATE client_registrations SET registration_access_token = ? WHERE issuer = ? AND client_id = ?'),
-    clientInUse: db.prepare('SELECT 1 FROM credentials WHERE issuer = ? AND client_id = ? LIMIT 1'),
-    deleteRegistration: db.prepare('DELETE FROM client_registrations WHERE issuer = ? AND client_id = ?'),
-    upsertCredential: db.prepare(
-      `INSERT INTO credentials (resource_key, resource, issuer, client_id, scopes, access_token, token_type, expires_at, refresh_token, refresh_at, state, last_refresh_at, last_error, next_attempt_at, failure_count, created_at, updated_at)
-       VALUES (@resource_key, @resource, @issuer, @client_id, @scopes, @access_token, @token_type, @expires_at, @refresh_token, @refresh_at, 'valid', NULL, NULL, NULL, 0, @created_at, @updated_at)
-       ON CONFLICT (resource_key) DO UPDATE SET resource = excluded.resource, issuer = excluded.issuer, client_id = excluded.client_id,
-         scopes = excluded.scopes, access_token = excluded.access_token, token_type = excluded.token_type, expires_at = excluded.expires_at,
-         refresh_token = excluded.refresh_token, refresh_at = excluded.refresh_at, state = 'valid', last_error = NULL,
-         next_attempt_at = NULL, failure_count = 0, updated_at = excluded.updated_at`,
-    ),
-    upsertServer: db.prepare(
-      `INSERT INTO credential_servers (server_key, server_url, resource_key) VALUES (@server_key, @server_url, @resource_key)
-       ON CONFLICT (server_key) DO UPDATE SET server_url = excluded.server_url, resource_key = excluded.resource_key`,
-    ),
-    getCredential: db.prepare(`${SELECT_CREDENTIAL} WHERE c.resource_key = ?`),
-    getByServer: db.prepare(`${SELECT_CREDENTIAL} JOIN credential_servers s2 ON s2.resource_key = c.resource_key WHERE s2.server_key = ?`),
-    listCredentials: db.prepare(`${SELECT_CREDENTIAL} ORDER BY c.resource_key`),
-    listingAfter: db.prepare(`${SELECT_LISTING} WHERE c.resource_key > @after ORDER BY c.resource_key LIMIT @limit`),
-    listingAt: db.prepare(`${SELECT_LISTING} ORDER BY c.resource_key LIMIT @limit OFFSET @offset`),
-    countCredentials: db.prepare('SELECT count(*) AS n FROM credentials'),
-    deleteCredential: db.prepare('DELETE FROM credentials WHERE resource_key = ?'),
-    rotate: db.prepare(
-      `UPDATE credentials SET access_token = @access_token, token_type = @token_type, expires_at = @expires_at,
-         refresh_token = @refresh_token, refresh_at = @refresh_at, scopes = @scopes, state = 'valid', last_refresh_at = @now,
-         last_error = NULL, next_attempt_at = NULL, failure_count = 0, updated_at = @now
-       WHERE resource_key = @resource_key`,
-    ),
-    replaceRefreshToken: db.prepare('UPDATE credentials SET refresh_token = @refresh_token, updated_at = @now WHERE resource_key = @resource_key'),
-    setState: db.prepare(
-      `UPDATE credentials SET state = @state,
-         last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @last_error END,
-         next_attempt_at = @next_attempt_at,
-         failure_count = COALESCE(@failure_count, failure_count), updated_at = @now
-       WHERE resource_key = @resource_key`,
-    ),
-    due: db.prepare(
-      `${SELECT_CREDENTIAL}
-       WHERE c.refresh_token IS NOT NULL AND c.state IN ('valid','refreshing','error')
-         AND COALESCE(c.next_attempt_at, c.refresh_at) <= @at
-       ORDER BY COALESCE(c.next_attempt_at, c.refresh_at) LIMIT @limit`,
-    ),
-    nextDue: db.prepare(
-      `SELECT min(COALESCE(next_attempt_at, refresh_at)) AS at FROM credentials
-       WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error')`,
-    ),
-  };
-}
-
-/** Records are frozen: the cache hands the same object to every reader (callers copy arrays before changing them). */
-function toCredential(row: CredentialRow): CredentialRecord {
-  const state = row.state as StoredState;
-  return Object.freeze({
-    resource: row.resource,
-    resourceKey: row.resource_key,
-    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
-    issuer: row.issuer,
-    clientId: row.client_id,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    accessToken: new Secret(row.access_token),
-    tokenType: row.token_type,
-    expiresAt: row.expires_at,
-    refreshToken: secretOrNull(row.refresh_token),
-    refreshAt: row.refresh_at,
-    state,
-    lastRefreshAt: row.last_refresh_at,
-    lastError: row.last_error,
-    nextAttemptAt: row.next_attempt_at,
-    failureCount: row.failure_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
-}
-
-function toListing(row: ListingRow): CredentialListing {
-  return {
-    resource: row.resource,
-    resourceKey: row.resource_key,
-    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
-    issuer: row.issuer,
-    clientId: row.client_id,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    expiresAt: row.expires_at,
-    hasRefreshToken: row.has_refresh_token === 1,
-    refreshAt: row.refresh_at,
-    state: row.state as StoredState,
-    lastRefreshAt: row.last_refresh_at,
-    lastError: row.last_error,
-    nextAttemptAt: row.next_attempt_at,
-    failureCount: row.failure_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toRegistration(row: RegistrationRow): ClientRegistration {
-  return {
-    issuer: row.issuer,
-    clientId: row.client_id,
-    clientSecret: secretOrNull(row.client_secret),
-    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
-    registrationAccessToken: secretOrNull(row.registration_access_token),
-    registrationClientUri: row.registration_client_uri,
-    redirectUris: JSON.parse(row.redirect_uris) as string[],
-    kind: row.kind as RegistrationKind,
-    createdAt: row.created_at,
-  };
 }
