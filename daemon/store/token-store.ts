@@ -24,6 +24,7 @@ import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration,
 import { configure, migrate } from './schema.js';
 import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { CredentialCache } from './cache.js';
 
 export type {
   AuthorizationServerRecord,
@@ -37,13 +38,7 @@ export type {
   TokenEndpointAuthMethod,
 } from './records.js';
 export { SCHEMA_VERSION } from './schema.js';
-
-/**
- * Credentials kept in the read cache; beyond this the oldest entry goes. A
- * cached record costs about 1.5 kB (mostly its tokens), so a full cache is
- * about 25 MB: well inside the memory budget for 10,000 credentials.
- */
-export const CREDENTIAL_CACHE_SIZE = 16_384;
+export { CREDENTIAL_CACHE_SIZE } from './cache.js';
 
 export interface TokenStoreOptions {
   now?: () => number;
@@ -55,21 +50,8 @@ export class TokenStore {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #stmts: Statements;
-  /** Read cache: resource key → record as last read from the database. */
-  readonly #byKey = new Map<string, CredentialRecord>();
-  /** Read cache: server key → resource key, or null for "no credential has this server URL". */
-  readonly #serverKeys = new Map<string, string | null>();
-  /** URL as asked for → its lookup key (a pure function, memoised: parsing a URL costs more than the lookup). */
-  readonly #keys = new Map<string, string>();
-  /**
-   * Read cache, first level: a server URL exactly as it was asked for → the
-   * record found for it. One lookup instead of three on token.get's path: with
-   * 10,000 credentials asked for at random, the cache misses of the three were
-   * an eighth of the daemon's busy time (docs/benchmarks.md). Emptied by every
-   * credential write, whichever credential it touches, so it can never hold a
-   * record the levels below have forgotten; it refills on the next reads.
-   */
-  readonly #byServerUrl = new Map<string, CredentialRecord>();
+  /** Reads of single credentials, so token.get runs no SQL on its hot path (see cache.ts). */
+  readonly #cache = new CredentialCache();
 
   private constructor(db: Database.Database, now: () => number) {
     this.#db = db;
@@ -103,7 +85,7 @@ export class TokenStore {
   }
 
   close(): void {
-    this.#forgetAll();
+    this.#cache.forgetAll();
     if (this.#db.open) this.#db.close();
   }
 
@@ -195,48 +177,48 @@ export class TokenStore {
     })();
     this.#scrubWal();
     // A server URL may have moved from another credential: forget every cached read.
-    this.#forgetAll();
+    this.#cache.forgetAll();
     return this.#mustGet(key);
   }
 
   /** Exact lookup by resource (canonical key); never a prefix or "closest" match. */
   findByResource(resource: string): CredentialRecord | undefined {
-    return this.getByKey(this.#keyOf(resource));
+    return this.getByKey(this.#cache.keyOf(resource));
   }
 
   /** Exact lookup by an MCP server URL a credential was obtained for. */
   findByServerUrl(serverUrl: string): CredentialRecord | undefined {
-    const hit = this.#byServerUrl.get(serverUrl);
+    const hit = this.#cache.byServerUrl(serverUrl);
     if (hit !== undefined) return hit;
     const record = this.#findByServerUrl(serverUrl);
-    if (record !== undefined && this.#cacheable()) this.#remember(this.#byServerUrl, serverUrl, record);
+    if (record !== undefined && this.#cacheable()) this.#cache.rememberServerUrl(serverUrl, record);
     return record;
   }
 
   #findByServerUrl(serverUrl: string): CredentialRecord | undefined {
-    const serverKey = this.#keyOf(serverUrl);
-    const known = this.#serverKeys.get(serverKey);
+    const serverKey = this.#cache.keyOf(serverUrl);
+    const known = this.#cache.serverKey(serverKey);
     if (known === null) return undefined;
     if (known !== undefined) {
-      const cached = this.#byKey.get(known);
+      const cached = this.#cache.byKey(known);
       if (cached !== undefined) return cached;
     }
     const row = this.#stmts.getByServer.get(serverKey) as CredentialRow | undefined;
     const record = row === undefined ? undefined : toCredential(row);
     if (this.#cacheable()) {
-      this.#remember(this.#serverKeys, serverKey, record === undefined ? null : record.resourceKey);
-      if (record !== undefined) this.#remember(this.#byKey, record.resourceKey, record);
+      this.#cache.rememberServerKey(serverKey, record === undefined ? null : record.resourceKey);
+      if (record !== undefined) this.#cache.rememberKey(record.resourceKey, record);
     }
     return record;
   }
 
   getByKey(key: string): CredentialRecord | undefined {
-    const cached = this.#byKey.get(key);
+    const cached = this.#cache.byKey(key);
     if (cached !== undefined) return cached;
     const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
     if (row === undefined) return undefined;
     const record = toCredential(row);
-    if (this.#cacheable()) this.#remember(this.#byKey, key, record);
+    if (this.#cacheable()) this.#cache.rememberKey(key, record);
     return record;
   }
 
@@ -260,7 +242,7 @@ export class TokenStore {
 
   deleteCredential(key: string): boolean {
     // Its server URLs go with it (ON DELETE CASCADE): forget every cached read.
-    this.#forgetAll();
+    this.#cache.forgetAll();
     const deleted = this.#stmts.deleteCredential.run(key).changes > 0;
     this.#scrubWal();
     return deleted;
@@ -275,8 +257,7 @@ export class TokenStore {
    */
   rotateTokens(key: string, presented: Secret | null, tokens: RotatedTokens): CredentialRecord | undefined {
     const now = this.#now();
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     const changed = this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
@@ -312,8 +293,7 @@ export class TokenStore {
     details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
     dropRegistration?: { issuer: string; clientId: string },
   ): boolean {
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     return this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
@@ -346,8 +326,7 @@ export class TokenStore {
     issued: Secret,
     details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
   ): boolean {
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     return this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
@@ -369,8 +348,7 @@ export class TokenStore {
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
   setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
     if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     this.#stmts.setState.run({
       resource_key: key,
       state,
@@ -423,29 +401,6 @@ export class TokenStore {
    */
   #cacheable(): boolean {
     return !this.#db.inTransaction;
-  }
-
-  /** resourceKey(url), memoised; throws as it does for a URL that is not one. */
-  #keyOf(url: string): string {
-    const known = this.#keys.get(url);
-    if (known !== undefined) return known;
-    const key = resourceKey(url);
-    this.#remember(this.#keys, url, key);
-    return key;
-  }
-
-  #remember<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size >= CREDENTIAL_CACHE_SIZE && !map.has(key)) {
-      const oldest = map.keys().next();
-      if (oldest.done !== true) map.delete(oldest.value);
-    }
-    map.set(key, value);
-  }
-
-  #forgetAll(): void {
-    this.#byServerUrl.clear();
-    this.#byKey.clear();
-    this.#serverKeys.clear();
   }
 
   #mustGet(key: string): CredentialRecord {
