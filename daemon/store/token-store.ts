@@ -1,6 +1,9 @@
 /**
- * The only SQL in mcpauthd: authorization servers, client registrations and
- * credentials, in one SQLite file (better-sqlite3).
+ * The token store: authorization servers, client registrations and
+ * credentials, in one SQLite file (better-sqlite3). This file opens the
+ * connection and owns the credential writes; its parts live beside it:
+ * records.ts (types), schema.ts (pragmas, migrations), statements.ts (SQL),
+ * credential-rows.ts (row <-> record), registrations.ts, cache.ts.
  *
  * - Credentials are keyed by the lookup key of their resource (see
  *   shared/resource-uri.ts); the resource string itself is stored verbatim and
@@ -19,12 +22,13 @@ import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import { assertPrivateFileIfExists } from '../os/private-path.js';
-import { toCredential, toListing, toRegistration, type CredentialRow, type ListingRow, type RegistrationRow } from './credential-rows.js';
+import { toCredential, toListing, type CredentialRow, type ListingRow } from './credential-rows.js';
 import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration, type CredentialListing, type CredentialRecord, type NewCredential, type RotatedTokens, type StoredState } from './records.js';
 import { configure, migrate } from './schema.js';
 import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { CredentialCache } from './cache.js';
+import * as registrations from './registrations.js';
 
 export type {
   AuthorizationServerRecord,
@@ -93,56 +97,37 @@ export class TokenStore {
     return this.#db.pragma('user_version', { simple: true }) as number;
   }
 
-  // ------------------------------------------------------ authorization servers
+  // ------------------------------------------------------ authorization servers and client registrations (registrations.ts)
 
   saveAuthorizationServer(issuer: string, metadata: Record<string, unknown>): void {
-    this.#stmts.upsertAs.run({ issuer, metadata: JSON.stringify(metadata), fetched_at: this.#now() });
+    registrations.saveAuthorizationServer(this.#stmts, issuer, metadata, this.#now());
   }
 
   getAuthorizationServer(issuer: string): AuthorizationServerRecord | undefined {
-    const row = this.#stmts.getAs.get(issuer) as { issuer: string; metadata: string; fetched_at: number } | undefined;
-    if (row === undefined) return undefined;
-    return { issuer: row.issuer, metadata: JSON.parse(row.metadata) as Record<string, unknown>, fetchedAt: row.fetched_at };
+    return registrations.getAuthorizationServer(this.#stmts, issuer);
   }
-
-  // ------------------------------------------------------ client registrations
 
   saveClientRegistration(reg: Omit<ClientRegistration, 'createdAt'>): ClientRegistration {
-    const createdAt = this.#now();
-    this.#stmts.upsertRegistration.run({
-      issuer: reg.issuer,
-      client_id: reg.clientId,
-      client_secret: reg.clientSecret?.reveal() ?? null,
-      token_endpoint_auth_method: reg.tokenEndpointAuthMethod,
-      registration_access_token: reg.registrationAccessToken?.reveal() ?? null,
-      registration_client_uri: reg.registrationClientUri,
-      redirect_uris: JSON.stringify(reg.redirectUris),
-      kind: reg.kind,
-      created_at: createdAt,
-    });
-    return { ...reg, createdAt };
+    return registrations.saveClientRegistration(this.#stmts, reg, this.#now());
   }
 
-  /** The newest registration for an issuer, optionally of one kind. */
+  /** The newest registration for an issuer, or the one with this client id. */
   getClientRegistration(issuer: string, clientId?: string): ClientRegistration | undefined {
-    const row = (clientId === undefined ? this.#stmts.newestRegistration.get(issuer) : this.#stmts.getRegistration.get(issuer, clientId)) as
-      | RegistrationRow
-      | undefined;
-    return row === undefined ? undefined : toRegistration(row);
+    return registrations.getClientRegistration(this.#stmts, issuer, clientId);
   }
 
   /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
   updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
-    this.#stmts.updateRegistrationToken.run(token.reveal(), issuer, clientId);
+    registrations.updateRegistrationAccessToken(this.#stmts, issuer, clientId, token);
   }
 
   /** True when some credential refreshes with this client. */
   isClientInUse(issuer: string, clientId: string): boolean {
-    return this.#stmts.clientInUse.get(issuer, clientId) !== undefined;
+    return registrations.isClientInUse(this.#stmts, issuer, clientId);
   }
 
   deleteClientRegistration(issuer: string, clientId: string): boolean {
-    const deleted = this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
+    const deleted = registrations.deleteClientRegistration(this.#stmts, issuer, clientId);
     this.#scrubWal();
     return deleted;
   }
