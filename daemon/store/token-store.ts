@@ -1,6 +1,9 @@
 /**
- * The only SQL in mcpauthd: authorization servers, client registrations and
- * credentials, in one SQLite file (better-sqlite3).
+ * The token store: authorization servers, client registrations and
+ * credentials, in one SQLite file (better-sqlite3). This file opens the
+ * connection and owns the credential writes; its parts live beside it:
+ * records.ts (types), schema.ts (pragmas, migrations), statements.ts (SQL),
+ * credential-rows.ts (row <-> record), registrations.ts, cache.ts.
  *
  * - Credentials are keyed by the lookup key of their resource (see
  *   shared/resource-uri.ts); the resource string itself is stored verbatim and
@@ -19,194 +22,27 @@ import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import { assertPrivateFileIfExists } from '../os/private-path.js';
-import { Secret, secretOrNull } from './secret.js';
+import { toCredential, toListing, type CredentialRow, type ListingRow } from './credential-rows.js';
+import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration, type CredentialListing, type CredentialRecord, type NewCredential, type RotatedTokens, type StoredState } from './records.js';
+import { configure, migrate } from './schema.js';
+import type { Secret } from './secret.js';
+import { prepareStatements, type Statements } from './statements.js';
+import { CredentialCache } from './cache.js';
+import * as registrations from './registrations.js';
 
-/** States kept on disk. `expiring` and `expired` are derived from the clock when read. */
-export type StoredState = 'valid' | 'refreshing' | 'needs_login' | 'error';
-const STORED_STATES: readonly StoredState[] = ['valid', 'refreshing', 'needs_login', 'error'];
-
-export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
-export type RegistrationKind = 'dynamic' | 'preregistered' | 'metadata_document';
-
-export interface ClientRegistration {
-  issuer: string;
-  clientId: string;
-  clientSecret: Secret | null;
-  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
-  registrationAccessToken: Secret | null;
-  registrationClientUri: string | null;
-  redirectUris: string[];
-  kind: RegistrationKind;
-  createdAt: number;
-}
-
-export interface AuthorizationServerRecord {
-  issuer: string;
-  /** RFC 8414 metadata as received (JSON object). */
-  metadata: Record<string, unknown>;
-  fetchedAt: number;
-}
-
-export interface CredentialRecord {
-  resource: string;
-  resourceKey: string;
-  serverUrls: string[];
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  accessToken: Secret;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshToken: Secret | null;
-  refreshAt: number | null;
-  state: StoredState;
-  lastRefreshAt: number | null;
-  lastError: string | null;
-  nextAttemptAt: number | null;
-  failureCount: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** A credential without its tokens: what `status` reads. */
-export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
-
-/** What a login produces: the record's own fields and the one server URL used; the store fills in the bookkeeping. */
-export type NewCredential = Pick<
+export type {
+  AuthorizationServerRecord,
+  ClientRegistration,
+  CredentialListing,
   CredentialRecord,
-  'resource' | 'issuer' | 'clientId' | 'scopes' | 'accessToken' | 'tokenType' | 'expiresAt' | 'refreshToken' | 'refreshAt'
-> & { serverUrl: string };
-
-/** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
-export interface RotatedTokens {
-  accessToken: Secret;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshToken: Secret | null;
-  refreshAt: number | null;
-  scopes?: string[];
-}
-
-export const SCHEMA_VERSION = 2;
-
-/**
- * Credentials kept in the read cache; beyond this the oldest entry goes. A
- * cached record costs about 1.5 kB (mostly its tokens), so a full cache is
- * about 25 MB: well inside the memory budget for 10,000 credentials.
- */
-export const CREDENTIAL_CACHE_SIZE = 16_384;
-
-/**
- * Forward migrations, index = the version it produces minus one. Each runs in
- * one transaction together with the user_version bump.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE authorization_servers (
-    issuer      TEXT PRIMARY KEY,
-    metadata    TEXT NOT NULL,
-    fetched_at  INTEGER NOT NULL
-  ) STRICT;
-
-  CREATE TABLE client_registrations (
-    issuer                      TEXT NOT NULL,
-    client_id                   TEXT NOT NULL,
-    client_secret               TEXT,
-    token_endpoint_auth_method  TEXT NOT NULL CHECK (token_endpoint_auth_method IN ('none','client_secret_basic','client_secret_post')),
-    registration_access_token   TEXT,
-    registration_client_uri     TEXT,
-    redirect_uris               TEXT NOT NULL,
-    kind                        TEXT NOT NULL CHECK (kind IN ('dynamic','preregistered','metadata_document')),
-    created_at                  INTEGER NOT NULL,
-    PRIMARY KEY (issuer, client_id)
-  ) STRICT;
-
-  CREATE TABLE credentials (
-    resource_key     TEXT PRIMARY KEY,
-    resource         TEXT NOT NULL,
-    issuer           TEXT NOT NULL,
-    client_id        TEXT NOT NULL,
-    scopes           TEXT NOT NULL,
-    access_token     TEXT NOT NULL CHECK (length(access_token) > 0),
-    token_type       TEXT NOT NULL,
-    expires_at       INTEGER,
-    refresh_token    TEXT,
-    refresh_at       INTEGER,
-    state            TEXT NOT NULL CHECK (state IN ('valid','refreshing','needs_login','error')),
-    last_refresh_at  INTEGER,
-    last_error       TEXT,
-    next_attempt_at  INTEGER,
-    failure_count    INTEGER NOT NULL DEFAULT 0,
-    created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL
-  ) STRICT;
-
-  CREATE INDEX credentials_refresh_at ON credentials (refresh_at);
-
-  -- Several MCP server URLs can share one resource (PRM may name the origin).
-  CREATE TABLE credential_servers (
-    server_key    TEXT PRIMARY KEY,
-    server_url    TEXT NOT NULL,
-    resource_key  TEXT NOT NULL REFERENCES credentials (resource_key) ON DELETE CASCADE
-  ) STRICT;
-
-  CREATE INDEX credential_servers_resource ON credential_servers (resource_key);
-  `,
-  // 2: the scheduler asks "what is due, earliest first" after every refresh and
-  // every sweep (dueForRefresh, nextDueAt). Without an index on exactly that
-  // expression each question scanned every credential: 3.4 ms per pump at
-  // 10,000 credentials (docs/benchmarks.md); with it, O(log n).
-  `
-  CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
-    WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error');
-  `,
-];
-
-interface CredentialRow {
-  resource_key: string;
-  resource: string;
-  issuer: string;
-  client_id: string;
-  scopes: string;
-  access_token: string;
-  token_type: string;
-  expires_at: number | null;
-  refresh_token: string | null;
-  refresh_at: number | null;
-  state: string;
-  last_refresh_at: number | null;
-  last_error: string | null;
-  next_attempt_at: number | null;
-  failure_count: number;
-  created_at: number;
-  updated_at: number;
-  server_urls: string | null;
-}
-
-interface RegistrationRow {
-  issuer: string;
-  client_id: string;
-  client_secret: string | null;
-  token_endpoint_auth_method: string;
-  registration_access_token: string | null;
-  registration_client_uri: string | null;
-  redirect_uris: string;
-  kind: string;
-  created_at: number;
-}
-
-const SELECT_CREDENTIAL = `
-  SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
-  FROM credentials c`;
-
-/** Every column but the tokens: status never decodes a token. */
-const SELECT_LISTING = `
-  SELECT c.resource_key, c.resource, c.issuer, c.client_id, c.scopes, c.expires_at, c.refresh_token IS NOT NULL AS has_refresh_token,
-    c.refresh_at, c.state, c.last_refresh_at, c.last_error, c.next_attempt_at, c.failure_count, c.created_at, c.updated_at,
-    (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
-  FROM credentials c`;
-
-type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
+  NewCredential,
+  RegistrationKind,
+  RotatedTokens,
+  StoredState,
+  TokenEndpointAuthMethod,
+} from './records.js';
+export { SCHEMA_VERSION } from './schema.js';
+export { CREDENTIAL_CACHE_SIZE } from './cache.js';
 
 export interface TokenStoreOptions {
   now?: () => number;
@@ -217,22 +53,9 @@ export interface TokenStoreOptions {
 export class TokenStore {
   readonly #db: Database.Database;
   readonly #now: () => number;
-  readonly #stmts: ReturnType<typeof prepareStatements>;
-  /** Read cache: resource key → record as last read from the database. */
-  readonly #byKey = new Map<string, CredentialRecord>();
-  /** Read cache: server key → resource key, or null for "no credential has this server URL". */
-  readonly #serverKeys = new Map<string, string | null>();
-  /** URL as asked for → its lookup key (a pure function, memoised: parsing a URL costs more than the lookup). */
-  readonly #keys = new Map<string, string>();
-  /**
-   * Read cache, first level: a server URL exactly as it was asked for → the
-   * record found for it. One lookup instead of three on token.get's path: with
-   * 10,000 credentials asked for at random, the cache misses of the three were
-   * an eighth of the daemon's busy time (docs/benchmarks.md). Emptied by every
-   * credential write, whichever credential it touches, so it can never hold a
-   * record the levels below have forgotten; it refills on the next reads.
-   */
-  readonly #byServerUrl = new Map<string, CredentialRecord>();
+  readonly #stmts: Statements;
+  /** Reads of single credentials, so token.get runs no SQL on its hot path (see cache.ts). */
+  readonly #cache = new CredentialCache();
 
   private constructor(db: Database.Database, now: () => number) {
     this.#db = db;
@@ -255,21 +78,7 @@ export class TokenStore {
       throw new AuthdError('STORE_UNAVAILABLE', `cannot open the database ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      // A deleted or overwritten row's bytes are zeroed, not left in free page space (issue 13 item 7).
-      db.pragma('secure_delete = ON');
-      // SQLite's own default (better-sqlite3 builds with 16 MB): hot reads are
-      // served from this object's record cache, and the scheduler's queries are
-      // indexed, so a bigger page cache only held the whole file in memory after
-      // the start-up integrity check (+16 MB at 10,000 credentials).
-      db.pragma('cache_size = -2000');
-      const integrity = db.pragma('integrity_check', { simple: true });
-      if (integrity !== 'ok') {
-        throw new AuthdError('STORE_UNAVAILABLE', `database ${path} failed its integrity check (${String(integrity)}); move it aside and log in again`);
-      }
+      configure(db, path);
       migrate(db, path);
       for (const file of files) assertPrivateFileIfExists(file);
       return new TokenStore(db, options.now ?? Date.now);
@@ -280,7 +89,7 @@ export class TokenStore {
   }
 
   close(): void {
-    this.#forgetAll();
+    this.#cache.forgetAll();
     if (this.#db.open) this.#db.close();
   }
 
@@ -288,56 +97,37 @@ export class TokenStore {
     return this.#db.pragma('user_version', { simple: true }) as number;
   }
 
-  // ------------------------------------------------------ authorization servers
+  // ------------------------------------------------------ authorization servers and client registrations (registrations.ts)
 
   saveAuthorizationServer(issuer: string, metadata: Record<string, unknown>): void {
-    this.#stmts.upsertAs.run({ issuer, metadata: JSON.stringify(metadata), fetched_at: this.#now() });
+    registrations.saveAuthorizationServer(this.#stmts, issuer, metadata, this.#now());
   }
 
   getAuthorizationServer(issuer: string): AuthorizationServerRecord | undefined {
-    const row = this.#stmts.getAs.get(issuer) as { issuer: string; metadata: string; fetched_at: number } | undefined;
-    if (row === undefined) return undefined;
-    return { issuer: row.issuer, metadata: JSON.parse(row.metadata) as Record<string, unknown>, fetchedAt: row.fetched_at };
+    return registrations.getAuthorizationServer(this.#stmts, issuer);
   }
-
-  // ------------------------------------------------------ client registrations
 
   saveClientRegistration(reg: Omit<ClientRegistration, 'createdAt'>): ClientRegistration {
-    const createdAt = this.#now();
-    this.#stmts.upsertRegistration.run({
-      issuer: reg.issuer,
-      client_id: reg.clientId,
-      client_secret: reg.clientSecret?.reveal() ?? null,
-      token_endpoint_auth_method: reg.tokenEndpointAuthMethod,
-      registration_access_token: reg.registrationAccessToken?.reveal() ?? null,
-      registration_client_uri: reg.registrationClientUri,
-      redirect_uris: JSON.stringify(reg.redirectUris),
-      kind: reg.kind,
-      created_at: createdAt,
-    });
-    return { ...reg, createdAt };
+    return registrations.saveClientRegistration(this.#stmts, reg, this.#now());
   }
 
-  /** The newest registration for an issuer, optionally of one kind. */
+  /** The newest registration for an issuer, or the one with this client id. */
   getClientRegistration(issuer: string, clientId?: string): ClientRegistration | undefined {
-    const row = (clientId === undefined ? this.#stmts.newestRegistration.get(issuer) : this.#stmts.getRegistration.get(issuer, clientId)) as
-      | RegistrationRow
-      | undefined;
-    return row === undefined ? undefined : toRegistration(row);
+    return registrations.getClientRegistration(this.#stmts, issuer, clientId);
   }
 
   /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
   updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
-    this.#stmts.updateRegistrationToken.run(token.reveal(), issuer, clientId);
+    registrations.updateRegistrationAccessToken(this.#stmts, issuer, clientId, token);
   }
 
   /** True when some credential refreshes with this client. */
   isClientInUse(issuer: string, clientId: string): boolean {
-    return this.#stmts.clientInUse.get(issuer, clientId) !== undefined;
+    return registrations.isClientInUse(this.#stmts, issuer, clientId);
   }
 
   deleteClientRegistration(issuer: string, clientId: string): boolean {
-    const deleted = this.#stmts.deleteRegistration.run(issuer, clientId).changes > 0;
+    const deleted = registrations.deleteClientRegistration(this.#stmts, issuer, clientId);
     this.#scrubWal();
     return deleted;
   }
@@ -372,48 +162,48 @@ export class TokenStore {
     })();
     this.#scrubWal();
     // A server URL may have moved from another credential: forget every cached read.
-    this.#forgetAll();
+    this.#cache.forgetAll();
     return this.#mustGet(key);
   }
 
   /** Exact lookup by resource (canonical key); never a prefix or "closest" match. */
   findByResource(resource: string): CredentialRecord | undefined {
-    return this.getByKey(this.#keyOf(resource));
+    return this.getByKey(this.#cache.keyOf(resource));
   }
 
   /** Exact lookup by an MCP server URL a credential was obtained for. */
   findByServerUrl(serverUrl: string): CredentialRecord | undefined {
-    const hit = this.#byServerUrl.get(serverUrl);
+    const hit = this.#cache.byServerUrl(serverUrl);
     if (hit !== undefined) return hit;
     const record = this.#findByServerUrl(serverUrl);
-    if (record !== undefined && this.#cacheable()) this.#remember(this.#byServerUrl, serverUrl, record);
+    if (record !== undefined && this.#cacheable()) this.#cache.rememberServerUrl(serverUrl, record);
     return record;
   }
 
   #findByServerUrl(serverUrl: string): CredentialRecord | undefined {
-    const serverKey = this.#keyOf(serverUrl);
-    const known = this.#serverKeys.get(serverKey);
+    const serverKey = this.#cache.keyOf(serverUrl);
+    const known = this.#cache.serverKey(serverKey);
     if (known === null) return undefined;
     if (known !== undefined) {
-      const cached = this.#byKey.get(known);
+      const cached = this.#cache.byKey(known);
       if (cached !== undefined) return cached;
     }
     const row = this.#stmts.getByServer.get(serverKey) as CredentialRow | undefined;
     const record = row === undefined ? undefined : toCredential(row);
     if (this.#cacheable()) {
-      this.#remember(this.#serverKeys, serverKey, record === undefined ? null : record.resourceKey);
-      if (record !== undefined) this.#remember(this.#byKey, record.resourceKey, record);
+      this.#cache.rememberServerKey(serverKey, record === undefined ? null : record.resourceKey);
+      if (record !== undefined) this.#cache.rememberKey(record.resourceKey, record);
     }
     return record;
   }
 
   getByKey(key: string): CredentialRecord | undefined {
-    const cached = this.#byKey.get(key);
+    const cached = this.#cache.byKey(key);
     if (cached !== undefined) return cached;
     const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
     if (row === undefined) return undefined;
     const record = toCredential(row);
-    if (this.#cacheable()) this.#remember(this.#byKey, key, record);
+    if (this.#cacheable()) this.#cache.rememberKey(key, record);
     return record;
   }
 
@@ -437,7 +227,7 @@ export class TokenStore {
 
   deleteCredential(key: string): boolean {
     // Its server URLs go with it (ON DELETE CASCADE): forget every cached read.
-    this.#forgetAll();
+    this.#cache.forgetAll();
     const deleted = this.#stmts.deleteCredential.run(key).changes > 0;
     this.#scrubWal();
     return deleted;
@@ -452,8 +242,7 @@ export class TokenStore {
    */
   rotateTokens(key: string, presented: Secret | null, tokens: RotatedTokens): CredentialRecord | undefined {
     const now = this.#now();
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     const changed = this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
@@ -489,8 +278,7 @@ export class TokenStore {
     details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
     dropRegistration?: { issuer: string; clientId: string },
   ): boolean {
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     return this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
@@ -523,8 +311,7 @@ export class TokenStore {
     issued: Secret,
     details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
   ): boolean {
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     return this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
@@ -546,8 +333,7 @@ export class TokenStore {
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
   setState(key: string, state: StoredState, details: { lastError?: string | null; nextAttemptAt?: number | null; failureCount?: number } = {}): void {
     if (!STORED_STATES.includes(state)) throw new TypeError(`unknown state ${state}`);
-    this.#byKey.delete(key);
-    this.#byServerUrl.clear();
+    this.#cache.forget(key);
     this.#stmts.setState.run({
       resource_key: key,
       state,
@@ -602,171 +388,9 @@ export class TokenStore {
     return !this.#db.inTransaction;
   }
 
-  /** resourceKey(url), memoised; throws as it does for a URL that is not one. */
-  #keyOf(url: string): string {
-    const known = this.#keys.get(url);
-    if (known !== undefined) return known;
-    const key = resourceKey(url);
-    this.#remember(this.#keys, url, key);
-    return key;
-  }
-
-  #remember<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size >= CREDENTIAL_CACHE_SIZE && !map.has(key)) {
-      const oldest = map.keys().next();
-      if (oldest.done !== true) map.delete(oldest.value);
-    }
-    map.set(key, value);
-  }
-
-  #forgetAll(): void {
-    this.#byServerUrl.clear();
-    this.#byKey.clear();
-    this.#serverKeys.clear();
-  }
-
   #mustGet(key: string): CredentialRecord {
     const record = this.getByKey(key);
     if (record === undefined) throw new AuthdError('internal', 'credential vanished during its own write');
     return record;
   }
-}
-
-function migrate(db: Database.Database, path: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new AuthdError('STORE_UNAVAILABLE', `database ${path} has schema version ${current}, newer than this mcpauthd understands (${MIGRATIONS.length}); upgrade mcpauthd`);
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    const sql = MIGRATIONS[version] as string;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
-}
-
-function prepareStatements(db: Database.Database) {
-  return {
-    upsertAs: db.prepare(
-      `INSERT INTO authorization_servers (issuer, metadata, fetched_at) VALUES (@issuer, @metadata, @fetched_at)
-       ON CONFLICT (issuer) DO UPDATE SET metadata = excluded.metadata, fetched_at = excluded.fetched_at`,
-    ),
-    getAs: db.prepare('SELECT * FROM authorization_servers WHERE issuer = ?'),
-    upsertRegistration: db.prepare(
-      `INSERT INTO client_registrations (issuer, client_id, client_secret, token_endpoint_auth_method, registration_access_token, registration_client_uri, redirect_uris, kind, created_at)
-       VALUES (@issuer, @client_id, @client_secret, @token_endpoint_auth_method, @registration_access_token, @registration_client_uri, @redirect_uris, @kind, @created_at)
-       ON CONFLICT (issuer, client_id) DO UPDATE SET client_secret = excluded.client_secret,
-         token_endpoint_auth_method = excluded.token_endpoint_auth_method, registration_access_token = excluded.registration_access_token,
-         registration_client_uri = excluded.registration_client_uri, redirect_uris = excluded.redirect_uris, kind = excluded.kind`,
-    ),
-    getRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? AND client_id = ?'),
-    newestRegistration: db.prepare('SELECT * FROM client_registrations WHERE issuer = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
-    updateRegistrationToken: db.prepare('UPDATE client_registrations SET registration_access_token = ? WHERE issuer = ? AND client_id = ?'),
-    clientInUse: db.prepare('SELECT 1 FROM credentials WHERE issuer = ? AND client_id = ? LIMIT 1'),
-    deleteRegistration: db.prepare('DELETE FROM client_registrations WHERE issuer = ? AND client_id = ?'),
-    upsertCredential: db.prepare(
-      `INSERT INTO credentials (resource_key, resource, issuer, client_id, scopes, access_token, token_type, expires_at, refresh_token, refresh_at, state, last_refresh_at, last_error, next_attempt_at, failure_count, created_at, updated_at)
-       VALUES (@resource_key, @resource, @issuer, @client_id, @scopes, @access_token, @token_type, @expires_at, @refresh_token, @refresh_at, 'valid', NULL, NULL, NULL, 0, @created_at, @updated_at)
-       ON CONFLICT (resource_key) DO UPDATE SET resource = excluded.resource, issuer = excluded.issuer, client_id = excluded.client_id,
-         scopes = excluded.scopes, access_token = excluded.access_token, token_type = excluded.token_type, expires_at = excluded.expires_at,
-         refresh_token = excluded.refresh_token, refresh_at = excluded.refresh_at, state = 'valid', last_error = NULL,
-         next_attempt_at = NULL, failure_count = 0, updated_at = excluded.updated_at`,
-    ),
-    upsertServer: db.prepare(
-      `INSERT INTO credential_servers (server_key, server_url, resource_key) VALUES (@server_key, @server_url, @resource_key)
-       ON CONFLICT (server_key) DO UPDATE SET server_url = excluded.server_url, resource_key = excluded.resource_key`,
-    ),
-    getCredential: db.prepare(`${SELECT_CREDENTIAL} WHERE c.resource_key = ?`),
-    getByServer: db.prepare(`${SELECT_CREDENTIAL} JOIN credential_servers s2 ON s2.resource_key = c.resource_key WHERE s2.server_key = ?`),
-    listCredentials: db.prepare(`${SELECT_CREDENTIAL} ORDER BY c.resource_key`),
-    listingAfter: db.prepare(`${SELECT_LISTING} WHERE c.resource_key > @after ORDER BY c.resource_key LIMIT @limit`),
-    listingAt: db.prepare(`${SELECT_LISTING} ORDER BY c.resource_key LIMIT @limit OFFSET @offset`),
-    countCredentials: db.prepare('SELECT count(*) AS n FROM credentials'),
-    deleteCredential: db.prepare('DELETE FROM credentials WHERE resource_key = ?'),
-    rotate: db.prepare(
-      `UPDATE credentials SET access_token = @access_token, token_type = @token_type, expires_at = @expires_at,
-         refresh_token = @refresh_token, refresh_at = @refresh_at, scopes = @scopes, state = 'valid', last_refresh_at = @now,
-         last_error = NULL, next_attempt_at = NULL, failure_count = 0, updated_at = @now
-       WHERE resource_key = @resource_key`,
-    ),
-    replaceRefreshToken: db.prepare('UPDATE credentials SET refresh_token = @refresh_token, updated_at = @now WHERE resource_key = @resource_key'),
-    setState: db.prepare(
-      `UPDATE credentials SET state = @state,
-         last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @last_error END,
-         next_attempt_at = @next_attempt_at,
-         failure_count = COALESCE(@failure_count, failure_count), updated_at = @now
-       WHERE resource_key = @resource_key`,
-    ),
-    due: db.prepare(
-      `${SELECT_CREDENTIAL}
-       WHERE c.refresh_token IS NOT NULL AND c.state IN ('valid','refreshing','error')
-         AND COALESCE(c.next_attempt_at, c.refresh_at) <= @at
-       ORDER BY COALESCE(c.next_attempt_at, c.refresh_at) LIMIT @limit`,
-    ),
-    nextDue: db.prepare(
-      `SELECT min(COALESCE(next_attempt_at, refresh_at)) AS at FROM credentials
-       WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error')`,
-    ),
-  };
-}
-
-/** Records are frozen: the cache hands the same object to every reader (callers copy arrays before changing them). */
-function toCredential(row: CredentialRow): CredentialRecord {
-  const state = row.state as StoredState;
-  return Object.freeze({
-    resource: row.resource,
-    resourceKey: row.resource_key,
-    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
-    issuer: row.issuer,
-    clientId: row.client_id,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    accessToken: new Secret(row.access_token),
-    tokenType: row.token_type,
-    expiresAt: row.expires_at,
-    refreshToken: secretOrNull(row.refresh_token),
-    refreshAt: row.refresh_at,
-    state,
-    lastRefreshAt: row.last_refresh_at,
-    lastError: row.last_error,
-    nextAttemptAt: row.next_attempt_at,
-    failureCount: row.failure_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
-}
-
-function toListing(row: ListingRow): CredentialListing {
-  return {
-    resource: row.resource,
-    resourceKey: row.resource_key,
-    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
-    issuer: row.issuer,
-    clientId: row.client_id,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    expiresAt: row.expires_at,
-    hasRefreshToken: row.has_refresh_token === 1,
-    refreshAt: row.refresh_at,
-    state: row.state as StoredState,
-    lastRefreshAt: row.last_refresh_at,
-    lastError: row.last_error,
-    nextAttemptAt: row.next_attempt_at,
-    failureCount: row.failure_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toRegistration(row: RegistrationRow): ClientRegistration {
-  return {
-    issuer: row.issuer,
-    clientId: row.client_id,
-    clientSecret: secretOrNull(row.client_secret),
-    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
-    registrationAccessToken: secretOrNull(row.registration_access_token),
-    registrationClientUri: row.registration_client_uri,
-    redirectUris: JSON.parse(row.redirect_uris) as string[],
-    kind: row.kind as RegistrationKind,
-    createdAt: row.created_at,
-  };
 }

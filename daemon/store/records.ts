@@ -1,0 +1,72 @@
+/**
+ * The store's records as the rest of the daemon sees them: credentials,
+ * client registrations and authorization servers, with tokens only inside
+ * Secret objects. Types only (and the list of stored states).
+ */
+import type { Secret } from './secret.js';
+
+/** States kept on disk. `expiring` and `expired` are derived from the clock when read. */
+export type StoredState = 'valid' | 'refreshing' | 'needs_login' | 'error';
+export const STORED_STATES: readonly StoredState[] = ['valid', 'refreshing', 'needs_login', 'error'];
+
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export type RegistrationKind = 'dynamic' | 'preregistered' | 'metadata_document';
+
+export interface ClientRegistration {
+  issuer: string;
+  clientId: string;
+  clientSecret: Secret | null;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  registrationAccessToken: Secret | null;
+  registrationClientUri: string | null;
+  redirectUris: string[];
+  kind: RegistrationKind;
+  createdAt: number;
+}
+
+export interface AuthorizationServerRecord {
+  issuer: string;
+  /** RFC 8414 metadata as received (JSON object). */
+  metadata: Record<string, unknown>;
+  fetchedAt: number;
+}
+
+export interface CredentialRecord {
+  resource: string;
+  resourceKey: string;
+  serverUrls: string[];
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  refreshAt: number | null;
+  state: StoredState;
+  lastRefreshAt: number | null;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  failureCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A credential without its tokens: what `status` reads. */
+export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
+
+/** What a login produces: the record's own fields and the one server URL used; the store fills in the bookkeeping. */
+export type NewCredential = Pick<
+  CredentialRecord,
+  'resource' | 'issuer' | 'clientId' | 'scopes' | 'accessToken' | 'tokenType' | 'expiresAt' | 'refreshToken' | 'refreshAt'
+> & { serverUrl: string };
+
+/** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
+export interface RotatedTokens {
+  accessToken: Secret;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshToken: Secret | null;
+  refreshAt: number | null;
+  scopes?: string[];
+}

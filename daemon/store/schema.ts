@@ -1,0 +1,108 @@
+/**
+ * The database's shape and settings: the connection pragmas (durability,
+ * secure delete, cache size), the start-up integrity check and the forward
+ * migrations. Driver types only: the connection is opened in token-store.ts.
+ */
+import type Database from 'better-sqlite3';
+import { AuthdError } from '../../shared/errors.js';
+
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Forward migrations, index = the version it produces minus one. Each runs in
+ * one transaction together with the user_version bump.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE authorization_servers (
+    issuer      TEXT PRIMARY KEY,
+    metadata    TEXT NOT NULL,
+    fetched_at  INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE client_registrations (
+    issuer                      TEXT NOT NULL,
+    client_id                   TEXT NOT NULL,
+    client_secret               TEXT,
+    token_endpoint_auth_method  TEXT NOT NULL CHECK (token_endpoint_auth_method IN ('none','client_secret_basic','client_secret_post')),
+    registration_access_token   TEXT,
+    registration_client_uri     TEXT,
+    redirect_uris               TEXT NOT NULL,
+    kind                        TEXT NOT NULL CHECK (kind IN ('dynamic','preregistered','metadata_document')),
+    created_at                  INTEGER NOT NULL,
+    PRIMARY KEY (issuer, client_id)
+  ) STRICT;
+
+  CREATE TABLE credentials (
+    resource_key     TEXT PRIMARY KEY,
+    resource         TEXT NOT NULL,
+    issuer           TEXT NOT NULL,
+    client_id        TEXT NOT NULL,
+    scopes           TEXT NOT NULL,
+    access_token     TEXT NOT NULL CHECK (length(access_token) > 0),
+    token_type       TEXT NOT NULL,
+    expires_at       INTEGER,
+    refresh_token    TEXT,
+    refresh_at       INTEGER,
+    state            TEXT NOT NULL CHECK (state IN ('valid','refreshing','needs_login','error')),
+    last_refresh_at  INTEGER,
+    last_error       TEXT,
+    next_attempt_at  INTEGER,
+    failure_count    INTEGER NOT NULL DEFAULT 0,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE INDEX credentials_refresh_at ON credentials (refresh_at);
+
+  -- Several MCP server URLs can share one resource (PRM may name the origin).
+  CREATE TABLE credential_servers (
+    server_key    TEXT PRIMARY KEY,
+    server_url    TEXT NOT NULL,
+    resource_key  TEXT NOT NULL REFERENCES credentials (resource_key) ON DELETE CASCADE
+  ) STRICT;
+
+  CREATE INDEX credential_servers_resource ON credential_servers (resource_key);
+  `,
+  // 2: the scheduler asks "what is due, earliest first" after every refresh and
+  // every sweep (dueForRefresh, nextDueAt). Without an index on exactly that
+  // expression each question scanned every credential: 3.4 ms per pump at
+  // 10,000 credentials (docs/benchmarks.md); with it, O(log n).
+  `
+  CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
+    WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error');
+  `,
+];
+
+/** Sets the pragmas every connection needs and refuses a database that fails its integrity check. */
+export function configure(db: Database.Database, path: string): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  // A deleted or overwritten row's bytes are zeroed, not left in free page space (issue 13 item 7).
+  db.pragma('secure_delete = ON');
+  // SQLite's own default (better-sqlite3 builds with 16 MB): hot reads are
+  // served from this object's record cache, and the scheduler's queries are
+  // indexed, so a bigger page cache only held the whole file in memory after
+  // the start-up integrity check (+16 MB at 10,000 credentials).
+  db.pragma('cache_size = -2000');
+  const integrity = db.pragma('integrity_check', { simple: true });
+  if (integrity !== 'ok') {
+    throw new AuthdError('STORE_UNAVAILABLE', `database ${path} failed its integrity check (${String(integrity)}); move it aside and log in again`);
+  }
+}
+
+export function migrate(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new AuthdError('STORE_UNAVAILABLE', `database ${path} has schema version ${current}, newer than this mcpauthd understands (${MIGRATIONS.length}); upgrade mcpauthd`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    const sql = MIGRATIONS[version] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
