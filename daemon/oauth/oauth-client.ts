@@ -16,7 +16,7 @@ import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { FailureReason } from '../../shared/protocol.js';
 import { assertSecureUrl } from '../../shared/resource-uri.js';
-import type { AuthorizationServerMetadata } from './discovery.js';
+import type { AuthorizationServerMetadata } from './authorization-server-metadata.js';
 import { createCustomFetch, describeUrl, HTTP_TIMEOUT_MS, httpRequest, parseJsonObject, serverText } from './http-fetch.js';
 import type { HttpPolicy, ObservedResponse } from './http-fetch.js';
 import type { AuthorizationResponse } from './authorization-response.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { AuthorizationServerMetadata } from '../../daemon/oauth/discovery.js';
+import type { AuthorizationServerMetadata } from '../../daemon/oauth/authorization-server-metadata.js';
 import type { FetchFunction } from '../../daemon/oauth/http-fetch.js';
 import {
   assertPkceS256,
