@@ -28,18 +28,11 @@ import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
-import {
-  assertPkceS256,
-  buildAuthorizationRequest,
-  checkRegistration,
-  createOAuthClient,
-  exchangeAuthorizationCode,
-  metadataDocumentClient,
-  preRegisteredClient,
-  registerClient,
-  revokeToken,
-} from '../oauth/oauth-client.js';
-import type { NewRegistration, OAuthClient } from '../oauth/oauth-client.js';
+import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode, revokeToken } from '../oauth/oauth-client.js';
+import type { OAuthClient } from '../oauth/oauth-client.js';
+import { preRegisteredClient } from '../oauth/client-auth.js';
+import { checkRegistration, metadataDocumentClient, registerClient } from '../oauth/registration.js';
+import type { NewRegistration } from '../oauth/registration.js';
 import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { selectScopes } from '../oauth/scope-selection.js';
 import { Secret } from '../store/secret.js';
