@@ -2,7 +2,7 @@
  * Where an authorization server's metadata lives (checklist D5), in the order
  * the MCP authorization spec gives: RFC 8414 with the well-known suffix
  * inserted before the issuer's path, then OpenID Connect Discovery both ways.
- * The daemon's discovery (daemon/discovery.ts) and `mcpauthd doctor`
+ * The daemon's discovery (daemon/oauth/authorization-server-metadata.ts) and `mcpauthd doctor`
  * (client/metadata-probe.ts) ask here, so doctor probes exactly the places a
  * refresh will use.
  */

@@ -20,25 +20,19 @@ import type { ErrorCode, ErrorData } from '../../shared/errors.js';
 import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol/types.js';
 import { WIRE_ERROR_CODES } from '../../shared/protocol/types.js';
 import { isLoopbackHost } from '../../shared/loopback.js';
-import { discover, validateAuthorizationServerMetadata } from '../oauth/discovery.js';
-import type { AuthorizationServerMetadata } from '../oauth/discovery.js';
+import { discover } from '../oauth/discovery.js';
+import { validateAuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
+import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { serverText } from '../oauth/http-fetch.js';
 import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
-import {
-  assertPkceS256,
-  buildAuthorizationRequest,
-  checkRegistration,
-  createOAuthClient,
-  exchangeAuthorizationCode,
-  metadataDocumentClient,
-  preRegisteredClient,
-  registerClient,
-  revokeToken,
-} from '../oauth/oauth-client.js';
-import type { NewRegistration, OAuthClient } from '../oauth/oauth-client.js';
+import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode, revokeToken } from '../oauth/oauth-client.js';
+import type { OAuthClient } from '../oauth/oauth-client.js';
+import { preRegisteredClient } from '../oauth/client-auth.js';
+import { checkRegistration, metadataDocumentClient, registerClient } from '../oauth/registration.js';
+import type { NewRegistration } from '../oauth/registration.js';
 import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { selectScopes } from '../oauth/scope-selection.js';
 import { Secret } from '../store/secret.js';

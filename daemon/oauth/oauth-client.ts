@@ -1,8 +1,9 @@
 /**
- * The only file that imports openid-client: client registration (C1-C3), the
- * authorization request (A1, A2, R1, R2), the code exchange (R1, R4), the
- * refresh grant (R3) and revocation (T4), plus toAuthdError(), the one place
- * where openid-client errors become AuthdErrors.
+ * The only file that imports openid-client: the authorization request (A1, A2,
+ * R1, R2), the code exchange (R1, R4), the refresh grant (R3) and revocation
+ * (T4), plus toAuthdError(), the one place where openid-client errors become
+ * AuthdErrors. Choosing client authentication is client-auth.ts; getting a
+ * client (DCR, CIMD, RFC 7592) is registration.ts.
  *
  * Everything goes through http-fetch.ts (openid-client's customFetch), so the
  * scheme rule, timeout and size cap are the same as for metadata. Token
@@ -14,32 +15,17 @@
  */
 import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
-import type { FailureReason } from '../../shared/protocol/types.js';
-import { assertSecureUrl } from '../../shared/resource-uri.js';
-import type { AuthorizationServerMetadata } from './discovery.js';
-import { createCustomFetch, describeUrl, HTTP_TIMEOUT_MS, httpRequest, parseJsonObject, serverText } from './http-fetch.js';
+import type { AuthorizationServerMetadata } from './authorization-server-metadata.js';
+import { clientSecretBasicAuthorization, type ClientCredentials } from './client-auth.js';
+import { createCustomFetch, HTTP_TIMEOUT_MS, parseJsonObject, serverText } from './http-fetch.js';
 import type { HttpPolicy, ObservedResponse } from './http-fetch.js';
 import type { AuthorizationResponse } from './authorization-response.js';
+import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
-import type { ClientRegistration, TokenEndpointAuthMethod } from '../store/token-store.js';
 import { RejectedTokenResponse, validateTokenResponse } from './token-response.js';
 import type { ValidatedTokens } from './token-response.js';
 
-/** Shown to the user on the AS's consent page. */
-export const CLIENT_NAME = 'mcpauthd';
-
-function oauthError(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
-  return new AuthdError('OAUTH_FAILED', message, { data: { reason, ...data } });
-}
-
 // ------------------------------------------------------------ clients
-
-/** How mcpauthd authenticates as a client at the token endpoint. */
-export interface ClientCredentials {
-  clientId: string;
-  clientSecret: Secret | null;
-  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
-}
 
 /** A client of one authorization server; opaque, built by createOAuthClient(). */
 export interface OAuthClient {
@@ -72,20 +58,11 @@ function stateOf(client: OAuthClient): ClientState {
 }
 
 const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint'] as const;
-
-/**
- * client_secret_basic as RFC 6749 §2.3.1 says: id and secret each
- * application/x-www-form-urlencoded, then Basic. oauth4webapi's own helper
- * also escapes `-._~!*'()`, which servers that compare raw values (the MCP
- * SDK's, the conformance suite's) reject as invalid_client for an id like
- * "my-client".
- */
+/** client_secret_basic with our own encoding (client-auth.ts says why), as openid-client's ClientAuth. */
 function formEncodedBasic(clientId: string, secret: string | undefined): oidc.ClientAuth {
-  if (secret === undefined) throw oauthError(`client ${clientId} uses client_secret_basic but has no client secret`, 'client_secret_required');
-  const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1);
-  const credentials = Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64');
+  const authorization = clientSecretBasicAuthorization(clientId, secret);
   return (_as, _client, _body, headers) => {
-    headers.set('authorization', `Basic ${credentials}`);
+    headers.set('authorization', authorization);
   };
 }
 
@@ -123,181 +100,6 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
     oidc.allowInsecureRequests(config);
   }
   return config;
-}
-
-/**
- * C1: the auth method for a pre-registered client, from what the AS supports:
- * client_secret_basic, else client_secret_post; `none` without a secret.
- */
-export function chooseTokenEndpointAuthMethod(metadata: AuthorizationServerMetadata, hasSecret: boolean): TokenEndpointAuthMethod {
-  const listed = metadata.token_endpoint_auth_methods_supported;
-  if (!hasSecret) {
-    if (listed !== undefined && !listed.includes('none')) {
-      throw oauthError(
-        `${metadata.issuer} requires client authentication (${listed.join(', ')}); pass the client secret too`,
-        'client_secret_required',
-      );
-    }
-    return 'none';
-  }
-  // RFC 8414 §2: an absent list means client_secret_basic.
-  const supported = listed ?? ['client_secret_basic'];
-  if (supported.includes('client_secret_basic')) return 'client_secret_basic';
-  if (supported.includes('client_secret_post')) return 'client_secret_post';
-  if (supported.includes('none')) return 'none';
-  throw oauthError(`${metadata.issuer} supports none of the client authentication methods mcpauthd has (${supported.join(', ')})`, 'unsupported_auth_method');
-}
-
-/** C1: a client the user registered at the AS themselves. */
-export function preRegisteredClient(metadata: AuthorizationServerMetadata, clientId: string, clientSecret: Secret | null): ClientCredentials {
-  const method = chooseTokenEndpointAuthMethod(metadata, clientSecret !== null);
-  return { clientId, clientSecret: method === 'none' ? null : clientSecret, tokenEndpointAuthMethod: method };
-}
-
-/**
- * C2: a Client ID Metadata Document: the client_id is the HTTPS URL of a JSON
- * document the AS fetches. Only when the AS says it supports them.
- */
-export function metadataDocumentClient(metadata: AuthorizationServerMetadata, documentUrl: string, allowInsecureLoopback: boolean): ClientCredentials {
-  if (metadata.client_id_metadata_document_supported !== true) {
-    throw oauthError(`${metadata.issuer} does not support client ID metadata documents (client_id_metadata_document_supported)`, 'cimd_unsupported');
-  }
-  const url = assertSecureUrl(documentUrl, 'client metadata document URL', allowInsecureLoopback);
-  if (url.pathname === '/' || url.hash !== '') {
-    throw oauthError('a client metadata document URL needs a path and no fragment', 'invalid_client_metadata_url');
-  }
-  return { clientId: documentUrl, clientSecret: null, tokenEndpointAuthMethod: 'none' };
-}
-
-/** A registration as the store keeps it. */
-export type NewRegistration = Omit<ClientRegistration, 'createdAt'>;
-
-const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post'];
-
-function isAuthMethod(value: unknown): value is TokenEndpointAuthMethod {
-  return typeof value === 'string' && (AUTH_METHODS as readonly string[]).includes(value);
-}
-
-/**
- * C3: RFC 7591 dynamic registration of a native public client with a loopback
- * redirect URI. No `scope` is sent: an AS that does not list the resource's
- * scopes itself refuses the registration (stack-notes), and scopes belong in
- * the authorization request anyway. The AS's answer decides the auth method.
- */
-export async function registerClient(metadata: AuthorizationServerMetadata, redirectUri: string, http: HttpPolicy): Promise<NewRegistration> {
-  const endpoint = metadata.registration_endpoint;
-  if (endpoint === undefined) {
-    throw oauthError(
-      `${metadata.issuer} offers no dynamic client registration; pass --client-id (and --client-secret) of a client registered there`,
-      'registration_unsupported',
-    );
-  }
-  const listed = metadata.token_endpoint_auth_methods_supported;
-  // A public client is the right kind for a daemon on a laptop; ask for a secret only when the AS insists.
-  const requested: TokenEndpointAuthMethod =
-    listed === undefined || listed.includes('none') ? 'none' : listed.includes('client_secret_basic') ? 'client_secret_basic' : 'client_secret_post';
-  const what = 'client registration';
-  const response = await httpRequest(
-    endpoint,
-    {
-      what,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        client_name: CLIENT_NAME,
-        application_type: 'native',
-        redirect_uris: [redirectUri],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: requested,
-      }),
-    },
-    http,
-  );
-  if (response.status !== 201 && response.status !== 200) {
-    let detail = '';
-    try {
-      detail = describeOAuthError(parseJsonObject(response.body, what, endpoint));
-    } catch {
-      // Not a JSON error body; the status says enough.
-    }
-    throw oauthError(`${what} at ${describeUrl(endpoint)} was refused: HTTP ${response.status}${detail}`, 'registration_failed');
-  }
-  const json = parseJsonObject(response.body, what, endpoint);
-  const clientId = json['client_id'];
-  if (typeof clientId !== 'string' || clientId === '') throw oauthError(`${what} answer has no client_id`, 'registration_failed');
-  const method = json['token_endpoint_auth_method'] ?? requested;
-  if (!isAuthMethod(method)) {
-    throw oauthError(`${what} answer asks for token_endpoint_auth_method ${JSON.stringify(String(method).slice(0, 40))}, which mcpauthd does not do`, 'registration_failed');
-  }
-  const secret = json['client_secret'];
-  const clientSecret = typeof secret === 'string' && secret !== '' ? new Secret(secret) : null;
-  if (method !== 'none' && clientSecret === null) throw oauthError(`${what} answer has ${method} but no client_secret`, 'registration_failed');
-  const rat = json['registration_access_token'];
-  const rcu = json['registration_client_uri'];
-  return {
-    issuer: metadata.issuer,
-    clientId,
-    clientSecret,
-    tokenEndpointAuthMethod: method,
-    registrationAccessToken: typeof rat === 'string' && rat !== '' ? new Secret(rat) : null,
-    registrationClientUri: typeof rcu === 'string' ? rcu : null,
-    redirectUris: [redirectUri],
-    kind: 'dynamic',
-  };
-}
-
-/** What an RFC 7592 read of a stored registration said. */
-export interface RegistrationCheck {
-  /**
-   * 'valid': the AS knows the client. 'invalid': not usable for a new login
-   * (401, 404 or another client_id), which is no proof the client is gone: a
-   * 401 may only mean the token was rotated or expired. 'unknown': no read
-   * endpoint, or an answer that says nothing either way.
-   */
-  status: 'valid' | 'invalid' | 'unknown';
-  /** A new registration_access_token the AS returned on the read (RFC 7592 §2.1 allows rotation); store it. */
-  rotatedAccessToken: Secret | null;
-}
-
-/**
- * C3 reuse: asks the AS whether a stored dynamic registration still exists
- * (RFC 7592 §2.1 read). An unknown client_id is never redirected back to us
- * (RFC 6749 §4.1.2.1), so without this check a stale registration would
- * strand the user on the AS's error page. 'unknown' when the AS offers no
- * read endpoint, names one on another origin than the issuer (the token is
- * not sent there), or the answer says nothing either way.
- */
-export async function checkRegistration(registration: ClientRegistration, http: HttpPolicy): Promise<RegistrationCheck> {
-  const uri = registration.registrationClientUri;
-  const token = registration.registrationAccessToken;
-  const unknown: RegistrationCheck = { status: 'unknown', rotatedAccessToken: null };
-  if (uri === null || token === null) return unknown;
-  // The registration access token belongs to the authorization server: a
-  // registration_client_uri on any other origin never gets it (issue 13 item 9).
-  if (!sameOrigin(uri, registration.issuer)) return unknown;
-  const what = 'client registration';
-  try {
-    const response = await httpRequest(uri, { what, headers: { authorization: `Bearer ${token.reveal()}`, accept: 'application/json' } }, http);
-    if (response.status === 401 || response.status === 404) return { status: 'invalid', rotatedAccessToken: null };
-    if (response.status !== 200) return unknown;
-    const body = parseJsonObject(response.body, what, uri);
-    const rat = body['registration_access_token'];
-    const rotated = typeof rat === 'string' && rat !== '' && rat !== token.reveal() ? new Secret(rat) : null;
-    return { status: body['client_id'] === registration.clientId ? 'valid' : 'invalid', rotatedAccessToken: rotated };
-  } catch {
-    // A network problem here is not evidence against the registration; the login itself will tell.
-    return unknown;
-  }
-}
-
-/** True when both parse as URLs with the same scheme, host and port; anything unparsable is never the same. */
-function sameOrigin(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
 }
 
 // ------------------------------------------------------------ authorization request
@@ -471,14 +273,6 @@ export async function revokeToken(client: OAuthClient, token: Secret, hint: 'acc
 }
 
 // ------------------------------------------------------------ errors
-
-// The AS's own words, bounded and with anything token-shaped masked.
-function describeOAuthError(body: Record<string, unknown>): string {
-  const error = typeof body['error'] === 'string' ? body['error'] : undefined;
-  const description = typeof body['error_description'] === 'string' ? body['error_description'] : undefined;
-  if (error === undefined) return '';
-  return `: ${serverText(error, 64)}${description === undefined ? '' : ` (${serverText(description, 300)})`}`;
-}
 
 function innerMessage(err: Error): string {
   const cause = err.cause;

@@ -5,7 +5,7 @@
  * login (R5). The policy around it lives in token-refresher.ts.
  */
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
-import { loadAuthorizationServer, validateAuthorizationServerMetadata, type AuthorizationServerMetadata } from '../oauth/discovery.js';
+import { loadAuthorizationServer, validateAuthorizationServerMetadata, type AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { mayHaveReachedServer, REFRESH_TIMEOUT_MS, type FetchFunction, type HttpPolicy } from '../oauth/http-fetch.js';
 import { createOAuthClient, refreshTokenGrant } from '../oauth/oauth-client.js';
 import type { RefreshGrant } from './token-refresher.js';

@@ -1,15 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { canonicalServerUri, discover } from '../../daemon/oauth/discovery.js';
+import { chooseAuthorizationServer, discoverProtectedResource, protectedResourceMetadataLocations } from '../../daemon/oauth/protected-resource-metadata.js';
 import {
   AS_METADATA_MAX_AGE_MS,
-  canonicalServerUri,
-  chooseAuthorizationServer,
-  discover,
-  discoverProtectedResource,
   fetchAuthorizationServerMetadata,
   loadAuthorizationServer,
-  protectedResourceMetadataLocations,
   validateAuthorizationServerMetadata,
-} from '../../daemon/oauth/discovery.js';
+} from '../../daemon/oauth/authorization-server-metadata.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { json, startTinyServer } from './support/tiny-http.js';
 import type { TinyServer } from './support/tiny-http.js';

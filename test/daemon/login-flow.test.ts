@@ -12,7 +12,7 @@ import { completeLogin } from '../fixtures/browser.js';
 import type { CompleteLoginResult, ScriptedBrowserMode } from '../fixtures/browser.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpServerOptions, McpTestServer } from '../fixtures/mcp-server.js';
-import type { AuthorizationServerMetadata } from '../../daemon/oauth/discovery.js';
+import type { AuthorizationServerMetadata } from '../../daemon/oauth/authorization-server-metadata.js';
 import { logout, MAX_PENDING_LOGINS, pendingLoginCount, runLogin, submitCallbackUrl } from '../../daemon/login/login-flow.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { createOAuthClient, refreshTokenGrant } from '../../daemon/oauth/oauth-client.js';

@@ -1,21 +1,19 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { AuthorizationServerMetadata } from '../../daemon/oauth/discovery.js';
+import type { AuthorizationServerMetadata } from '../../daemon/oauth/authorization-server-metadata.js';
 import type { FetchFunction } from '../../daemon/oauth/http-fetch.js';
+import { chooseTokenEndpointAuthMethod, preRegisteredClient } from '../../daemon/oauth/client-auth.js';
+import type { ClientCredentials } from '../../daemon/oauth/client-auth.js';
 import {
   assertPkceS256,
   buildAuthorizationRequest,
-  checkRegistration,
-  chooseTokenEndpointAuthMethod,
   createOAuthClient,
   exchangeAuthorizationCode,
-  metadataDocumentClient,
-  preRegisteredClient,
   refreshTokenGrant,
-  registerClient,
   revokeToken,
 } from '../../daemon/oauth/oauth-client.js';
-import type { AuthorizationRequest, ClientCredentials, OAuthClient } from '../../daemon/oauth/oauth-client.js';
+import type { AuthorizationRequest, OAuthClient } from '../../daemon/oauth/oauth-client.js';
+import { checkRegistration, metadataDocumentClient, registerClient } from '../../daemon/oauth/registration.js';
 import { Secret } from '../../daemon/store/secret.js';
 import type { ClientRegistration } from '../../daemon/store/token-store.js';
 import { json, startTinyServer } from './support/tiny-http.js';
