@@ -3,13 +3,13 @@
  * The `mcpauthd` command: argv → client API → stdout and an exit status.
  * Commands that only talk to the daemon load no OAuth or database code; the
  * daemon itself is imported only by `mcpauthd daemon`, and each command's
- * other modules only by that command.
+ * module (login-command.ts, credential-commands.ts, proxy-command.ts,
+ * service-commands.ts) only by that command. This file holds the argv →
+ * command table, help and exit codes.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AuthdError } from '../../shared/errors.js';
-import { resolvePaths, type Paths } from '../../shared/paths.js';
-import type { LoginProgress } from '../../shared/protocol/types.js';
 // Everything else is imported inside the command that uses it: start-up time
 // is what a `token` call in a shell pipeline or a headers helper pays for on
 // every use (docs/benchmarks.md), and --version and --help need none of it.
@@ -18,16 +18,10 @@ import {
   COMMON,
   EXIT,
   HOT_COMMANDS,
-  UsageError,
   commandHelp,
   onePositional,
-  optional,
-  parseSeconds,
   runCommand,
-  splitScopes,
   str,
-  waitNotice,
-  withClient,
   type Command,
 } from './cli-core.js';
 
@@ -80,15 +74,7 @@ authorization server (140 s), saying so on stderr after 2 s.
   --json           print {"resource", "expires_at", "scopes"}`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values, positionals) {
-      const target = onePositional(positionals, 'server-url|resource');
-      const result = await withClient(values, (c) => waitNotice(c.refresh(target)));
-      const { relativeTime } = await import('./status-format.js');
-      process.stdout.write(
-        values['json'] === true
-          ? `${JSON.stringify(result)}\n`
-          : `refreshed ${result.resource}; expires ${result.expires_at === null ? 'at an unknown time' : `${new Date(result.expires_at * 1000).toISOString()} (${relativeTime(result.expires_at, Date.now())})`}\n`,
-      );
-      return EXIT.ok;
+      return (await import('./credential-commands.js')).runRefresh(values, positionals);
     },
   },
   logout: {
@@ -100,16 +86,7 @@ deletes the credential. The local credential is deleted even if revocation fails
   --json           print the result as JSON`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values, positionals) {
-      const target = onePositional(positionals, 'server-url|resource');
-      const result = await withClient(values, (c) => c.logout(target));
-      if (values['json'] === true) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else {
-        const names = result.revoked_tokens.map((t) => t.replace('_', ' '));
-        const revoked = names.length === 0 ? '; nothing revoked at the authorization server' : `; revoked at the authorization server: ${names.join(' and ')}`;
-        process.stdout.write(`logged out of ${result.resource ?? target}${revoked}\n`);
-        if (result.revocation_note !== null) say(`note: ${result.revocation_note}`);
-      }
-      return EXIT.ok;
+      return (await import('./credential-commands.js')).runLogout(values, positionals);
     },
   },
   login: {
@@ -151,7 +128,8 @@ Examples:
       json: { type: 'boolean' },
     },
     async run(values, positionals) {
-      return runLogin(values, onePositional(positionals, 'mcp-server-url'));
+      const serverUrl = onePositional(positionals, 'mcp-server-url');
+      return (await import('./login-command.js')).runLogin(values, serverUrl);
     },
   },
   proxy: {
@@ -188,26 +166,8 @@ Example (Codex CLI, ~/.codex/config.toml):
       'insecure-loopback': { type: 'boolean' },
     },
     async run(values, positionals) {
-      const serverUrl = onePositional(positionals, 'mcp-server-url');
-      const loginWait = values['login-wait'] === undefined ? undefined : parseSeconds(String(values['login-wait']), '--login-wait');
-      if (!/^https?:\/\/[^/]/i.test(serverUrl)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(serverUrl)}`);
-      const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
-      const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
       // Loaded here, not at the top: it pulls in the MCP SDK, which `mcpauthd token` must not pay for.
-      const { runProxy } = await import('./proxy.js');
-      return withClient(values, (client) =>
-        runProxy({
-          serverUrl,
-          client,
-          openBrowser: values['no-browser'] !== true,
-          ...(loginWait === undefined ? {} : { loginWaitMs: loginWait * 1000 }),
-          login: {
-            ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
-            ...(insecure ? { insecure_loopback: true } : {}),
-            ...(timeout === undefined ? {} : { timeout }),
-          },
-        }),
-      );
+      return (await import('./proxy-command.js')).runProxyCommand(values, positionals, () => import('./proxy.js'));
     },
   },
   'install-service': {
@@ -224,14 +184,7 @@ socket pinned. Running it again is safe: it updates and restarts only on change.
   --uninstall      stop, disable and remove the service`,
     options: { ...COMMON, print: { type: 'boolean' }, uninstall: { type: 'boolean' } },
     async run(values) {
-      if (values['print'] === true && values['uninstall'] === true) throw new UsageError('use either --print or --uninstall');
-      const { installService, localServiceContext, serviceDefinition, uninstallService } = await import('./install-service.js');
-      const ctx = localServiceContext({ paths: pathsFrom(values), cliPath: cliPath(), say: (line) => process.stdout.write(`${line}\n`) });
-      if (values['print'] === true) {
-        process.stdout.write(serviceDefinition(ctx).text);
-        return EXIT.ok;
-      }
-      return (values['uninstall'] === true ? uninstallService(ctx) : installService(ctx)).ok ? EXIT.ok : EXIT.error;
+      return (await import('./service-commands.js')).runInstallService(values, cliPath());
     },
   },
   doctor: {
@@ -247,17 +200,7 @@ Exit status 1 when a check fails; warnings alone exit 0.
   --json           print {"version", "ok", "checks": [{id, subject?, status, message, fix?}]}`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
-      const paths = pathsFrom(values);
-      const [{ formatDoctorReport, runDoctor }, { localServiceContext }, { shouldUseColor }] = await Promise.all([
-        import('./doctor.js'),
-        import('./install-service.js'),
-        import('./terminal-color.js'),
-      ]);
-      const report = await runDoctor({ paths, service: localServiceContext({ paths, cliPath: cliPath(), say: () => undefined }) });
-      process.stdout.write(
-        values['json'] === true ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, shouldUseColor(process.stdout, process.env)),
-      );
-      return report.ok ? EXIT.ok : EXIT.error;
+      return (await import('./service-commands.js')).runDoctorCommand(values, cliPath());
     },
   },
   'log-level': {
@@ -267,12 +210,7 @@ Exit status 1 when a check fails; warnings alone exit 0.
 stops; the next start uses --log-level or MCPAUTHD_LOG_LEVEL again.`,
     options: { ...COMMON },
     async run(values, positionals) {
-      const target = onePositional(positionals, 'level');
-      const { parseLevel, setDaemonLogLevel } = await import('./log-level.js');
-      const level = parseLevel(target);
-      const result = await setDaemonLogLevel(pathsFrom(values).socketCandidates, level);
-      process.stdout.write(`log level ${result.level} (was ${result.previous})\n`);
-      return EXIT.ok;
+      return (await import('./service-commands.js')).runLogLevel(values, positionals);
     },
   },
 };
@@ -314,94 +252,6 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   return runCommand(name, cmd, rest);
-}
-
-// ---------------------------------------------------------------- login
-
-async function runLogin(values: Record<string, string | boolean | undefined>, serverUrl: string): Promise<number> {
-  if (values['client-secret-file'] !== undefined && values['client-secret-stdin'] === true) {
-    throw new UsageError('use either --client-secret-file or --client-secret-stdin, not both');
-  }
-  let clientSecret: string | undefined;
-  if (typeof values['client-secret-file'] === 'string') clientSecret = readFileSync(values['client-secret-file'], 'utf8').trim();
-  if (values['client-secret-stdin'] === true) clientSecret = (await readAllStdin()).trim();
-  if (clientSecret !== undefined && clientSecret === '') throw new UsageError('the client secret is empty');
-  if (clientSecret !== undefined && values['client-id'] === undefined) throw new UsageError('a client secret needs --client-id');
-  const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
-  const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
-  const json = values['json'] === true;
-  const openBrowser = values['no-browser'] !== true;
-  // Loaded before the request: the progress callback that uses them is synchronous.
-  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
-    import('../authd-client.js'),
-    import('./open-browser.js'),
-    import('node:readline'),
-  ]);
-
-  const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
-  let pasteReader: ReturnType<typeof createInterface> | undefined;
-  try {
-    const result = await client.login(
-      {
-        server_url: serverUrl,
-        ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
-        ...optional('client_id', str(values['client-id'])),
-        ...optional('client_secret', clientSecret),
-        ...optional('client_metadata_url', str(values['client-metadata-url'])),
-        ...optional('resource', str(values['resource'])),
-        ...(insecure ? { insecure_loopback: true } : {}),
-        ...(timeout === undefined ? {} : { timeout }),
-      },
-      (progress: LoginProgress) => {
-        if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
-        if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
-          if (openBrowser && progress.start_url !== undefined) {
-            // The single-use local start URL: no state or challenge on the browser's command line.
-            say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
-            launchBrowser(progress.start_url, say);
-          } else {
-            say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
-            // The browser may be on another machine: the URL it ends on can be pasted
-            // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
-            say('(or paste the URL your browser ended on here, then press Enter)');
-            pasteReader = createInterface({ input: process.stdin });
-            pasteReader.on('line', (line) => {
-              const url = line.trim();
-              if (url !== '') client.submitCallback(progress.login_id, url).catch((err: unknown) => say(`that URL was not accepted: ${(err as Error).message}`));
-            });
-          }
-          say('waiting for approval in the browser...');
-        }
-        if (progress.stage === 'exchanging') say('approved; exchanging the code for tokens...');
-      },
-    );
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else {
-      process.stdout.write(
-        `logged in\n  resource  ${result.resource}\n  issuer    ${result.issuer}\n  scopes    ${result.scopes.join(' ') || '(none)'}\n  expires   ${result.expires_at === null ? 'unknown' : new Date(result.expires_at * 1000).toISOString()}\n  refresh   ${result.has_refresh_token ? 'yes' : 'no refresh token: you will log in again when it expires'}\n`,
-      );
-    }
-    return EXIT.ok;
-  } finally {
-    pasteReader?.close();
-    client.close();
-  }
-}
-
-function say(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-async function readAllStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-// ---------------------------------------------------------------- service and doctor
-
-function pathsFrom(values: Record<string, string | boolean | undefined>): Paths {
-  return resolvePaths({ home: str(values['home']), socket: str(values['socket']) });
 }
 
 /** This file, symlinks resolved: what a service unit must run (npm's bin link may move). */

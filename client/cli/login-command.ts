@@ -1,0 +1,88 @@
+/**
+ * `mcpauthd login`: reads the client secret (file or stdin, never argv), asks
+ * the daemon to log in, prints progress on stderr and the result on stdout.
+ * Loaded only when `login` runs (client/cli/main.ts).
+ */
+import { readFileSync } from 'node:fs';
+import type { LoginProgress } from '../../shared/protocol/types.js';
+import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';
+
+export async function runLogin(values: Record<string, string | boolean | undefined>, serverUrl: string): Promise<number> {
+  if (values['client-secret-file'] !== undefined && values['client-secret-stdin'] === true) {
+    throw new UsageError('use either --client-secret-file or --client-secret-stdin, not both');
+  }
+  let clientSecret: string | undefined;
+  if (typeof values['client-secret-file'] === 'string') clientSecret = readFileSync(values['client-secret-file'], 'utf8').trim();
+  if (values['client-secret-stdin'] === true) clientSecret = (await readAllStdin()).trim();
+  if (clientSecret !== undefined && clientSecret === '') throw new UsageError('the client secret is empty');
+  if (clientSecret !== undefined && values['client-id'] === undefined) throw new UsageError('a client secret needs --client-id');
+  const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
+  const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
+  const json = values['json'] === true;
+  const openBrowser = values['no-browser'] !== true;
+  // Loaded before the request: the progress callback that uses them is synchronous.
+  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
+    import('../authd-client.js'),
+    import('./open-browser.js'),
+    import('node:readline'),
+  ]);
+
+  const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
+  let pasteReader: ReturnType<typeof createInterface> | undefined;
+  try {
+    const result = await client.login(
+      {
+        server_url: serverUrl,
+        ...(values['scope'] === undefined ? {} : { scopes: splitScopes(String(values['scope'])) }),
+        ...optional('client_id', str(values['client-id'])),
+        ...optional('client_secret', clientSecret),
+        ...optional('client_metadata_url', str(values['client-metadata-url'])),
+        ...optional('resource', str(values['resource'])),
+        ...(insecure ? { insecure_loopback: true } : {}),
+        ...(timeout === undefined ? {} : { timeout }),
+      },
+      (progress: LoginProgress) => {
+        if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
+        if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
+          if (openBrowser && progress.start_url !== undefined) {
+            // The single-use local start URL: no state or challenge on the browser's command line.
+            say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
+            launchBrowser(progress.start_url, say);
+          } else {
+            say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
+            // The browser may be on another machine: the URL it ends on can be pasted
+            // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
+            say('(or paste the URL your browser ended on here, then press Enter)');
+            pasteReader = createInterface({ input: process.stdin });
+            pasteReader.on('line', (line) => {
+              const url = line.trim();
+              if (url !== '') client.submitCallback(progress.login_id, url).catch((err: unknown) => say(`that URL was not accepted: ${(err as Error).message}`));
+            });
+          }
+          say('waiting for approval in the browser...');
+        }
+        if (progress.stage === 'exchanging') say('approved; exchanging the code for tokens...');
+      },
+    );
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      process.stdout.write(
+        `logged in\n  resource  ${result.resource}\n  issuer    ${result.issuer}\n  scopes    ${result.scopes.join(' ') || '(none)'}\n  expires   ${result.expires_at === null ? 'unknown' : new Date(result.expires_at * 1000).toISOString()}\n  refresh   ${result.has_refresh_token ? 'yes' : 'no refresh token: you will log in again when it expires'}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    pasteReader?.close();
+    client.close();
+  }
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
