@@ -10,6 +10,7 @@ import { effectiveState } from './serve/credential-view.js';
 import { dispatch } from './server/dispatch.js';
 import { createHandlers } from './server/handlers.js';
 import { Subscribers } from './server/subscribers.js';
+import { LoginRegistry } from './login/login-registry.js';
 import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './oauth/http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './os/instance-lock.js';
 import type { Logger } from './os/logger.js';
@@ -53,6 +54,8 @@ export interface DaemonHandle {
   readonly server: SocketServer;
   readonly scheduler: RefreshScheduler;
   readonly refresher: TokenRefresher;
+  /** The logins in progress. */
+  readonly logins: LoginRegistry;
   close(): Promise<void>;
 }
 
@@ -135,7 +138,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       logger,
       ...(options.refreshConcurrency === undefined ? {} : { concurrency: options.refreshConcurrency }),
     });
-    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger });
+    const logins = new LoginRegistry();
+    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger, logins });
     const server = new SocketServer({
       peerCheck,
       socketPath: paths.socket,
@@ -156,6 +160,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       server,
       scheduler,
       refresher,
+      logins,
       close() {
         closing ??= (async () => {
           scheduler.stop();

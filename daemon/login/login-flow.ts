@@ -10,11 +10,9 @@
  * any step leaves the store's credentials as they were. Every failure
  * reaches the caller as AuthdError('login_failed') with `data.reason`.
  *
- * Also here: the registry of logins waiting for their callback, so that a
- * redirect URL pasted by the user can be fed in (submitCallbackUrl).
- * Logout's revocation (T4) is in logout.ts.
+ * The logins in progress live in a LoginRegistry (login-registry.ts) the
+ * daemon passes in; logout's revocation (T4) is in logout.ts.
  */
-import { randomUUID } from 'node:crypto';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { ErrorCode, ErrorData } from '../../shared/errors.js';
 import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol.js';
@@ -26,6 +24,7 @@ import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
+import type { LoginRegistry } from './login-registry.js';
 import {
   assertPkceS256,
   buildAuthorizationRequest,
@@ -42,25 +41,24 @@ import { selectScopes } from '../oauth/scope-selection.js';
 import { Secret } from '../store/secret.js';
 import type { CredentialRecord, RegistrationKind, TokenStore } from '../store/token-store.js';
 
-/** Logins waiting for a browser at once; each holds a listening port. */
-export const MAX_PENDING_LOGINS = 8;
 /** Seconds to wait for the user when the request does not say. */
 export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
 
 export interface LoginDeps {
   store: TokenStore;
   logger: Logger;
+  /** The daemon's logins in progress (one per daemon). */
+  logins: LoginRegistry;
   /** Outbound fetch (tests); default the global one. */
   fetch?: FetchFunction;
   /** Clock, epoch ms; default Date.now. */
   now?: () => number;
 }
 
-// Login id → its callback listener (null while discovery runs). Bounded by MAX_PENDING_LOGINS.
-const pendingLogins = new Map<string, LoopbackCallback | null>();
 
 interface LoginContext {
   loginId: string;
+  logins: LoginRegistry;
   params: LoginParams;
   store: TokenStore;
   log: Logger;
@@ -88,16 +86,13 @@ export async function runLogin(
   onProgress: (progress: LoginProgress) => void,
   signal?: AbortSignal,
 ): Promise<LoginResult> {
-  if (pendingLogins.size >= MAX_PENDING_LOGINS) {
-    throw new AuthdError('busy', `${MAX_PENDING_LOGINS} logins are already in progress; finish or cancel one first`);
-  }
-  const loginId = randomUUID();
-  pendingLogins.set(loginId, null);
+  const loginId = deps.logins.begin();
   const http: HttpPolicy = { allowInsecureLoopback: params.insecure_loopback === true };
   if (deps.fetch !== undefined) http.fetch = deps.fetch;
   if (signal !== undefined) http.signal = signal;
   const ctx: LoginContext = {
     loginId,
+    logins: deps.logins,
     params,
     store: deps.store,
     log: deps.logger.child({ login_id: loginId }),
@@ -116,31 +111,8 @@ export async function runLogin(
     ctx.log.warn('login failed', { reason: failure.data?.['reason'], error: failure.message });
     throw failure;
   } finally {
-    pendingLogins.get(loginId)?.close();
-    pendingLogins.delete(loginId);
+    deps.logins.end(loginId);
   }
-}
-
-/**
- * Feeds the redirect URL the user pasted (browser on another machine) to a
- * waiting login. The login's own response says how it ended.
- * @throws AuthdError not_found (no such login waiting) or invalid_request (not its
- *   redirect URL, or not its answer: wrong state or iss; the login keeps waiting).
- */
-export function submitCallbackUrl(loginId: string, url: string): { accepted: boolean } {
-  const callback = pendingLogins.get(loginId);
-  if (callback === undefined || callback === null) {
-    throw new AuthdError('not_found', `no login ${JSON.stringify(loginId.slice(0, 64))} is waiting for a callback`);
-  }
-  const result = callback.submitUrl(url);
-  if (result.accepted) return { accepted: true };
-  if (callback.settled) return { accepted: false };
-  throw new AuthdError('invalid_request', result.message);
-}
-
-/** How many logins are waiting (for status output and tests). */
-export function pendingLoginCount(): number {
-  return pendingLogins.size;
 }
 
 async function loginWithOneRetry(ctx: LoginContext): Promise<LoginResult> {
@@ -196,7 +168,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   });
 
   const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
-  pendingLogins.set(loginId, callback);
+  ctx.logins.attach(loginId, callback);
   try {
     const { client, kind, unsaved } = await obtainClient(ctx, metadata, callback.redirectUri);
     ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
@@ -348,4 +320,5 @@ function toLoginFailure(err: unknown): AuthdError {
   return new AuthdError('login_failed', `login failed: unexpected error: ${message}`, { cause: err, data: { reason: 'internal' } });
 }
 
+export { LoginRegistry, MAX_PENDING_LOGINS } from './login-registry.js';
 export { logout, type LogoutDeps, type LogoutResult, type RevocableToken } from './logout.js';

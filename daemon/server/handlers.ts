@@ -16,6 +16,7 @@ import type { ChangeListener, TokenRefresher } from '../refresh/token-refresher.
 import { findCredential, getToken, notFoundError } from '../serve/token-service.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { Subscribers } from './subscribers.js';
+import type { LoginRegistry } from '../login/login-registry.js';
 
 export interface HandlerDeps {
   store: TokenStore;
@@ -26,6 +27,7 @@ export interface HandlerDeps {
   subscribers: Subscribers;
   onChange: ChangeListener;
   logger: Logger;
+  logins: LoginRegistry;
 }
 
 /** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
@@ -77,18 +79,17 @@ export async function subscribe(deps: HandlerDeps, _params: Params<'subscribe'>,
 }
 
 export async function login(deps: HandlerDeps, params: Params<'login'>, ctx: RequestContext): Result<'login'> {
-  const { store, logger, now, onChange, scheduler } = deps;
+  const { store, logger, now, onChange, scheduler, logins } = deps;
   ctx.keepAlive(); // a person may take minutes to approve
   const { runLogin } = await loadLoginFlow();
-  const result = await runLogin(params, { store, logger, now }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
+  const result = await runLogin(params, { store, logger, now, logins }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
   onChange('logged_in', { resource: result.resource });
   scheduler.reschedule();
   return result;
 }
 
-export async function loginCallback(_deps: HandlerDeps, params: Params<'login.callback'>): Result<'login.callback'> {
-  const { submitCallbackUrl } = await loadLoginFlow();
-  return submitCallbackUrl(params.login_id, params.url);
+export async function loginCallback(deps: HandlerDeps, params: Params<'login.callback'>): Result<'login.callback'> {
+  return deps.logins.submitCallbackUrl(params.login_id, params.url);
 }
 
 /** The dispatch table: each method bound to its function and the daemon's parts. */
