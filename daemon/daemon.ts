@@ -3,17 +3,16 @@
  * claim → token store → socket server. `startDaemon` is what `mcpauthd daemon`
  * runs and what in-process tests start; `close()` is the orderly shutdown.
  */
-import { AuthdError } from '../shared/errors.js';
-import { type CoreDumpProtection, EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type CredentialUpdated, type DaemonInfo } from '../shared/protocol/types.js';
+import { type CoreDumpProtection, PROTOCOL_VERSION, type DaemonInfo } from '../shared/protocol/types.js';
 import type { Paths } from '../shared/paths.js';
 import { VERSION } from '../shared/version.js';
 import { effectiveState } from './serve/credential-view.js';
-import { revocationReport } from './login/logout-report.js';
-import { statusPage } from './store/status-page.js';
-import { dispatch, type Handlers } from './server/dispatch.js';
+import { dispatch } from './server/dispatch.js';
+import { createHandlers } from './server/handlers.js';
+import { Subscribers } from './server/subscribers.js';
+import { LoginRegistry } from './login/login-registry.js';
 import { HTTP_TIMEOUT_MS, REFRESH_TIMEOUT_MS } from './oauth/http-fetch.js';
 import { acquireInstanceLock, type InstanceLock } from './os/instance-lock.js';
-import { createLogLevelHandler } from './server/log-level-handler.js';
 import type { Logger } from './os/logger.js';
 import { ensurePrivateDirectory } from './os/private-path.js';
 import { assertPeerCheckAllowed, loadPeerChecker, type PeerChecker } from './server/peer-check.js';
@@ -22,7 +21,6 @@ import { SocketServer, type ServerLimits } from './server/socket-server.js';
 import { RefreshScheduler } from './refresh/refresh-scheduler.js';
 import { systemClock, type SchedulerClock } from './refresh/scheduler-clock.js';
 import { TokenRefresher, type ChangeListener, type RefreshGrant } from './refresh/token-refresher.js';
-import { findCredential, getToken, notFoundError } from './serve/token-service.js';
 import { TokenStore } from './store/token-store.js';
 import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 
@@ -56,6 +54,8 @@ export interface DaemonHandle {
   readonly server: SocketServer;
   readonly scheduler: RefreshScheduler;
   readonly refresher: TokenRefresher;
+  /** The logins in progress. */
+  readonly logins: LoginRegistry;
   close(): Promise<void>;
 }
 
@@ -79,20 +79,6 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
     return await Promise.race([work.then(() => true, () => true), timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Connections that asked for credential.updated events. */
-class Subscribers {
-  readonly #send = new Set<(event: CredentialUpdated) => void>();
-
-  add(send: (event: CredentialUpdated) => void, closed: AbortSignal): void {
-    this.#send.add(send);
-    closed.addEventListener('abort', () => this.#send.delete(send), { once: true });
-  }
-
-  publish(event: CredentialUpdated): void {
-    for (const send of this.#send) send(event);
   }
 }
 
@@ -152,7 +138,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       logger,
       ...(options.refreshConcurrency === undefined ? {} : { concurrency: options.refreshConcurrency }),
     });
-    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger });
+    const logins = new LoginRegistry();
+    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger, logins });
     const server = new SocketServer({
       peerCheck,
       socketPath: paths.socket,
@@ -173,6 +160,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       server,
       scheduler,
       refresher,
+      logins,
       close() {
         closing ??= (async () => {
           scheduler.stop();
@@ -200,67 +188,4 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     lock.release();
     throw err;
   }
-}
-
-interface HandlerDeps {
-  store: TokenStore;
-  info: DaemonInfo;
-  now: () => number;
-  refresher: TokenRefresher;
-  scheduler: RefreshScheduler;
-  subscribers: Subscribers;
-  onChange: ChangeListener;
-  logger: Logger;
-}
-
-/** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
-const loadLoginFlow = () => import('./login/login-flow.js');
-
-function createHandlers(deps: HandlerDeps): Handlers {
-  const { store, info, now, refresher, scheduler, subscribers, onChange, logger } = deps;
-  return {
-    hello: async (params) => {
-      if (!params.versions.includes(PROTOCOL_VERSION)) {
-        throw new AuthdError('unsupported_version', `this daemon speaks protocol ${PROTOCOL_VERSION}; the client offered ${params.versions.join(', ')}`);
-      }
-      return { protocol: PROTOCOL_VERSION, version: info.version, pid: info.pid };
-    },
-    status: async (params) => statusPage(store, info, params, now()),
-    'token.get': (params) => getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) }),
-    'credential.delete': async (params) => {
-      const record = findCredential(store, params);
-      if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
-      // Revocation is best effort (T4); the local credential goes either way.
-      const { logout } = await loadLoginFlow();
-      const revocation = await logout(record, { store, logger });
-      const deleted = store.deleteCredential(record.resourceKey);
-      onChange('deleted', record);
-      scheduler.reschedule();
-      return { deleted, resource: record.resource, ...revocationReport(record, revocation, now()) };
-    },
-    'credential.refresh': async (params) => {
-      const record = findCredential(store, params);
-      if (record === undefined) throw notFoundError(store, params, 'mcpauthd refresh');
-      const refreshed = await refresher.refresh(record, 'forced');
-      return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
-    },
-    subscribe: async (_params, ctx) => {
-      ctx.keepAlive();
-      subscribers.add((event) => ctx.notify(EVENT_CREDENTIAL_UPDATED, { ...event }), ctx.closed);
-      return { subscribed: true };
-    },
-    login: async (params, ctx) => {
-      ctx.keepAlive(); // a person may take minutes to approve
-      const { runLogin } = await loadLoginFlow();
-      const result = await runLogin(params, { store, logger, now }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
-      onChange('logged_in', { resource: result.resource });
-      scheduler.reschedule();
-      return result;
-    },
-    'login.callback': async (params) => {
-      const { submitCallbackUrl } = await loadLoginFlow();
-      return submitCallbackUrl(params.login_id, params.url);
-    },
-    'log.level': createLogLevelHandler(logger),
-  };
 }

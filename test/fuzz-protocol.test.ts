@@ -21,7 +21,6 @@ import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/os/logger.js';
-import { pendingLoginCount } from '../daemon/login/login-flow.js';
 import { Secret } from '../daemon/store/secret.js';
 import type { RefreshGrant } from '../daemon/refresh/token-refresher.js';
 import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol/framing.js';
@@ -349,12 +348,12 @@ describe('socket protocol fuzz', () => {
 
       // Back to idle: no connection, refresh, login or scheduler work left over.
       const deadline = Date.now() + 3000;
-      while ((daemon.server.connectionCount > 0 || daemon.refresher.inFlightCount > 0 || pendingLoginCount() > 0) && Date.now() < deadline) {
+      while ((daemon.server.connectionCount > 0 || daemon.refresher.inFlightCount > 0 || daemon.logins.count > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(daemon.server.connectionCount).toBe(0);
       expect(daemon.refresher.inFlightCount).toBe(0);
-      expect(pendingLoginCount()).toBe(0);
+      expect(daemon.logins.count).toBe(0);
       expect(daemon.scheduler.runningCount).toBe(0);
       expect(daemon.scheduler.timerCount).toBeLessThanOrEqual(2);
       expect(socketHandles()).toBeLessThanOrEqual(handlesBefore);

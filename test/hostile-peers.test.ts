@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { Writable } from 'node:stream';
 import { HTTP_TIMEOUT_MS, MAX_RESPONSE_BYTES } from '../daemon/oauth/http-fetch.js';
-import { runLogin } from '../daemon/login/login-flow.js';
+import { LoginRegistry, runLogin } from '../daemon/login/login-flow.js';
 import { createLogger } from '../daemon/os/logger.js';
 import { createOAuthClient, exchangeAuthorizationCode, buildAuthorizationRequest, refreshTokenGrant } from '../daemon/oauth/oauth-client.js';
 import { registerClient } from '../daemon/oauth/registration.js';
@@ -84,7 +84,7 @@ async function failedLogin(params: Pick<LoginParams, 'server_url'>): Promise<Log
   stores.push(store);
   const { logger, text } = capture();
   const browsers: Promise<unknown>[] = [];
-  const error = await runLogin({ insecure_loopback: true, timeout: 20, ...params }, { store, logger }, (event) => {
+  const error = await runLogin({ insecure_loopback: true, timeout: 20, ...params }, { store, logger, logins: new LoginRegistry() }, (event) => {
     if (event.stage === 'authorize_url') browsers.push(completeLogin(event.authorize_url ?? '').catch((e: unknown) => e));
   }).then(
     () => undefined,

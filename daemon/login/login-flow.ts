@@ -10,25 +10,22 @@
  * any step leaves the store's credentials as they were. Every failure
  * reaches the caller as AuthdError('login_failed') with `data.reason`.
  *
- * Also here: the registry of logins waiting for their callback, so that a
- * redirect URL pasted by the user can be fed in (submitCallbackUrl), and
- * logout's revocation (T4).
+ * The logins in progress live in a LoginRegistry (login-registry.ts) the
+ * daemon passes in; logout's revocation (T4) is in logout.ts.
  */
-import { randomUUID } from 'node:crypto';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { ErrorCode, ErrorData } from '../../shared/errors.js';
 import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol/types.js';
 import { WIRE_ERROR_CODES } from '../../shared/protocol/types.js';
-import { isLoopbackHost } from '../../shared/loopback.js';
 import { discover } from '../oauth/discovery.js';
-import { validateAuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { serverText } from '../oauth/http-fetch.js';
 import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
-import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode, revokeToken } from '../oauth/oauth-client.js';
+import type { LoginRegistry } from './login-registry.js';
+import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode } from '../oauth/oauth-client.js';
 import type { OAuthClient } from '../oauth/oauth-client.js';
 import { preRegisteredClient } from '../oauth/client-auth.js';
 import { checkRegistration, metadataDocumentClient, registerClient } from '../oauth/registration.js';
@@ -38,25 +35,24 @@ import { selectScopes } from '../oauth/scope-selection.js';
 import { Secret } from '../store/secret.js';
 import type { CredentialRecord, RegistrationKind, TokenStore } from '../store/token-store.js';
 
-/** Logins waiting for a browser at once; each holds a listening port. */
-export const MAX_PENDING_LOGINS = 8;
 /** Seconds to wait for the user when the request does not say. */
 export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
 
 export interface LoginDeps {
   store: TokenStore;
   logger: Logger;
+  /** The daemon's logins in progress (one per daemon). */
+  logins: LoginRegistry;
   /** Outbound fetch (tests); default the global one. */
   fetch?: FetchFunction;
   /** Clock, epoch ms; default Date.now. */
   now?: () => number;
 }
 
-// Login id → its callback listener (null while discovery runs). Bounded by MAX_PENDING_LOGINS.
-const pendingLogins = new Map<string, LoopbackCallback | null>();
 
 interface LoginContext {
   loginId: string;
+  logins: LoginRegistry;
   params: LoginParams;
   store: TokenStore;
   log: Logger;
@@ -84,16 +80,13 @@ export async function runLogin(
   onProgress: (progress: LoginProgress) => void,
   signal?: AbortSignal,
 ): Promise<LoginResult> {
-  if (pendingLogins.size >= MAX_PENDING_LOGINS) {
-    throw new AuthdError('busy', `${MAX_PENDING_LOGINS} logins are already in progress; finish or cancel one first`);
-  }
-  const loginId = randomUUID();
-  pendingLogins.set(loginId, null);
+  const loginId = deps.logins.begin();
   const http: HttpPolicy = { allowInsecureLoopback: params.insecure_loopback === true };
   if (deps.fetch !== undefined) http.fetch = deps.fetch;
   if (signal !== undefined) http.signal = signal;
   const ctx: LoginContext = {
     loginId,
+    logins: deps.logins,
     params,
     store: deps.store,
     log: deps.logger.child({ login_id: loginId }),
@@ -112,31 +105,8 @@ export async function runLogin(
     ctx.log.warn('login failed', { reason: failure.data?.['reason'], error: failure.message });
     throw failure;
   } finally {
-    pendingLogins.get(loginId)?.close();
-    pendingLogins.delete(loginId);
+    deps.logins.end(loginId);
   }
-}
-
-/**
- * Feeds the redirect URL the user pasted (browser on another machine) to a
- * waiting login. The login's own response says how it ended.
- * @throws AuthdError not_found (no such login waiting) or invalid_request (not its
- *   redirect URL, or not its answer: wrong state or iss; the login keeps waiting).
- */
-export function submitCallbackUrl(loginId: string, url: string): { accepted: boolean } {
-  const callback = pendingLogins.get(loginId);
-  if (callback === undefined || callback === null) {
-    throw new AuthdError('not_found', `no login ${JSON.stringify(loginId.slice(0, 64))} is waiting for a callback`);
-  }
-  const result = callback.submitUrl(url);
-  if (result.accepted) return { accepted: true };
-  if (callback.settled) return { accepted: false };
-  throw new AuthdError('invalid_request', result.message);
-}
-
-/** How many logins are waiting (for status output and tests). */
-export function pendingLoginCount(): number {
-  return pendingLogins.size;
 }
 
 async function loginWithOneRetry(ctx: LoginContext): Promise<LoginResult> {
@@ -192,7 +162,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   });
 
   const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
-  pendingLogins.set(loginId, callback);
+  ctx.logins.attach(loginId, callback);
   try {
     const { client, kind, unsaved } = await obtainClient(ctx, metadata, callback.redirectUri);
     ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
@@ -344,99 +314,5 @@ function toLoginFailure(err: unknown): AuthdError {
   return new AuthdError('login_failed', `login failed: unexpected error: ${message}`, { cause: err, data: { reason: 'internal' } });
 }
 
-// ------------------------------------------------------------ logout (T4)
-
-export interface LogoutDeps {
-  store: TokenStore;
-  logger: Logger;
-  fetch?: FetchFunction;
-  /**
-   * Plain http to a loopback AS. Default: allowed when the credential's issuer
-   * itself is a loopback http URL, which discovery accepted only under the
-   * user's opt-in at login.
-   */
-  allowInsecureLoopback?: boolean;
-}
-
-export type RevocableToken = 'refresh_token' | 'access_token';
-
-export interface LogoutResult {
-  /** Every token the credential held was revoked. */
-  revoked: boolean;
-  /** False when the AS has no revocation endpoint (or its metadata is not stored). */
-  revocationSupported: boolean;
-  /** What failed, for the user; the caller deletes the credential regardless. */
-  errors: string[];
-  /** The tokens the AS accepted to revoke, in the order they were sent. */
-  revokedTokens: RevocableToken[];
-  /** Tokens the AS declined as a type it does not revoke (RFC 7009 §2.2.1 unsupported_token_type). */
-  declinedTokens: RevocableToken[];
-}
-
-/**
- * T4: RFC 7009 revocation of a credential's refresh and access tokens. Never
- * throws for a revocation failure: it reports it, and the caller still
- * deletes the credential locally.
- */
-export async function logout(record: CredentialRecord, deps: LogoutDeps): Promise<LogoutResult> {
-  const { store, logger } = deps;
-  const stored = store.getAuthorizationServer(record.issuer);
-  if (stored === undefined) {
-    return { revoked: false, revocationSupported: false, errors: [`no stored metadata for ${record.issuer}; tokens were not revoked`], revokedTokens: [], declinedTokens: [] };
-  }
-  const allowInsecureLoopback = deps.allowInsecureLoopback ?? isLoopbackHttp(record.issuer);
-  let metadata: AuthorizationServerMetadata;
-  try {
-    metadata = validateAuthorizationServerMetadata(stored.metadata, record.issuer, allowInsecureLoopback, record.issuer);
-  } catch (err) {
-    return { revoked: false, revocationSupported: false, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
-  }
-  if (metadata.revocation_endpoint === undefined) return { revoked: false, revocationSupported: false, errors: [], revokedTokens: [], declinedTokens: [] };
-
-  const registration = store.getClientRegistration(record.issuer, record.clientId);
-  const http: HttpPolicy = { allowInsecureLoopback };
-  if (deps.fetch !== undefined) http.fetch = deps.fetch;
-  const errors: string[] = [];
-  let client: OAuthClient;
-  try {
-    client = createOAuthClient(metadata, registration ?? { clientId: record.clientId, clientSecret: null, tokenEndpointAuthMethod: 'none' }, http);
-  } catch (err) {
-    return { revoked: false, revocationSupported: true, errors: [(err as Error).message], revokedTokens: [], declinedTokens: [] };
-  }
-  const revokedTokens: RevocableToken[] = [];
-  const declinedTokens: RevocableToken[] = [];
-  // The refresh token first: revoking it ends the grant, so a leaked access token dies with it at most ASes.
-  const tokens: [Secret | null, 'refresh_token' | 'access_token'][] = [
-    [record.refreshToken, 'refresh_token'],
-    [record.accessToken, 'access_token'],
-  ];
-  for (const [token, hint] of tokens) {
-    if (token === null) continue;
-    try {
-      await revokeToken(client, token, hint);
-      revokedTokens.push(hint);
-    } catch (err) {
-      // RFC 7009 §2.2.1: the AS cannot revoke this kind of token (oidc-provider says so for JWT
-      // access tokens); nothing more can be done, but the user is told it stays valid.
-      if (isAuthdError(err) && err.data?.['error'] === 'unsupported_token_type') {
-        logger.debug('the authorization server cannot revoke this token type', { hint });
-        declinedTokens.push(hint);
-        continue;
-      }
-      errors.push(`${hint.replace('_', ' ')} not revoked: ${(err as Error).message}`);
-    }
-  }
-  if (errors.length > 0) logger.warn('revocation failed', { resource: record.resource, issuer: record.issuer, errors });
-  else logger.info('tokens revoked', { resource: record.resource, issuer: record.issuer, revoked: revokedTokens, declined: declinedTokens });
-  const held = tokens.filter(([token]) => token !== null).length;
-  return { revoked: revokedTokens.length === held, revocationSupported: true, errors, revokedTokens, declinedTokens };
-}
-
-function isLoopbackHttp(url: string): boolean {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname);
-  } catch {
-    return false;
-  }
-}
+export { LoginRegistry, MAX_PENDING_LOGINS } from './login-registry.js';
+export { logout, type LogoutDeps, type LogoutResult, type RevocableToken } from './logout.js';

@@ -4,7 +4,7 @@
  * until when it stays valid there. Never "tokens revoked" when one was not.
  */
 import type { DeleteResult } from '../../shared/protocol/types.js';
-import type { LogoutResult } from './login-flow.js';
+import type { LogoutResult } from './logout.js';
 import type { CredentialRecord } from '../store/token-store.js';
 
 export type RevocationReport = Pick<DeleteResult, 'revoked' | 'revoked_tokens' | 'access_token_expires_at' | 'revocation_note'>;

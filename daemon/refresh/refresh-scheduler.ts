@@ -33,6 +33,7 @@ export class RefreshScheduler {
   readonly #concurrency: number;
   readonly #sweepSec: number;
   #cancelWake: (() => void) | undefined;
+  #stopListening: (() => void) | undefined;
   #wakeAt: number | null = null;
   #cancelSweep: (() => void) | undefined;
   #running = 0;
@@ -53,14 +54,16 @@ export class RefreshScheduler {
   start(): void {
     this.#stopped = false;
     // Every refresh that ends, scheduled or asked for by token.get, moves a due time.
-    this.#refresher.onSettled = () => this.reschedule();
+    this.#stopListening?.();
+    this.#stopListening = this.#refresher.addSettledListener(() => this.reschedule());
     this.#cancelSweep = this.#clock.every(this.#sweepSec, () => this.#pump());
     this.#pump();
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#refresher.onSettled = undefined;
+    this.#stopListening?.();
+    this.#stopListening = undefined;
     this.#cancelWake?.();
     this.#cancelWake = undefined;
     this.#wakeAt = null;

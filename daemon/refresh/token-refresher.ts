@@ -76,8 +76,8 @@ export class TokenRefresher {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #inFlight = new Map<string, Promise<CredentialRecord>>();
-  #onChange: ChangeListener | undefined;
-  #onSettled: (() => void) | undefined;
+  readonly #onChange: ChangeListener | undefined;
+  readonly #settledListeners = new Set<() => void>();
 
   constructor(options: TokenRefresherOptions) {
     this.#store = options.store;
@@ -88,13 +88,13 @@ export class TokenRefresher {
     this.#onChange = options.onChange;
   }
 
-  set onChange(listener: ChangeListener | undefined) {
-    this.#onChange = listener;
-  }
-
-  /** Called after every refresh ends, however it ended (the scheduler re-arms on it). */
-  set onSettled(listener: (() => void) | undefined) {
-    this.#onSettled = listener;
+  /**
+   * Calls `listener` after every refresh ends, however it ended (the scheduler
+   * re-arms on it). Returns the function that removes it again.
+   */
+  addSettledListener(listener: () => void): () => void {
+    this.#settledListeners.add(listener);
+    return () => this.#settledListeners.delete(listener);
   }
 
   get inFlightCount(): number {
@@ -124,7 +124,7 @@ export class TokenRefresher {
     if (running !== undefined) return running;
     const work = this.#run(record.resourceKey, reason).finally(() => {
       this.#inFlight.delete(record.resourceKey);
-      this.#onSettled?.();
+      for (const listener of this.#settledListeners) listener();
     });
     this.#inFlight.set(record.resourceKey, work);
     return work;

@@ -13,7 +13,9 @@ import type { CompleteLoginResult, ScriptedBrowserMode } from '../fixtures/brows
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpServerOptions, McpTestServer } from '../fixtures/mcp-server.js';
 import type { AuthorizationServerMetadata } from '../../daemon/oauth/authorization-server-metadata.js';
-import { logout, MAX_PENDING_LOGINS, pendingLoginCount, runLogin, submitCallbackUrl } from '../../daemon/login/login-flow.js';
+import { LoginRegistry, logout, MAX_PENDING_LOGINS, runLogin } from '../../daemon/login/login-flow.js';
+
+const logins = new LoginRegistry();
 import { createLogger } from '../../daemon/os/logger.js';
 import { createOAuthClient, refreshTokenGrant } from '../../daemon/oauth/oauth-client.js';
 import { Secret } from '../../daemon/store/secret.js';
@@ -69,7 +71,7 @@ async function login(params: Omit<LoginParams, 'insecure_loopback'> & { insecure
   try {
     result = await runLogin(
       { insecure_loopback: true, ...params },
-      { store, logger },
+      { store, logger, logins },
       (event) => {
         progress.push(event);
         if (event.stage !== 'authorize_url') return;
@@ -130,7 +132,7 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
   afterEach(() => {
     as.clearRequests();
     expect(as.serverErrors()).toEqual([]);
-    expect(pendingLoginCount()).toBe(0);
+    expect(logins.count).toBe(0);
   });
 
   it('R1, R4, R5, T3, S1, S3: logs in; the token is for the resource, the resource is sent once and identically, and the MCP server accepts it', async () => {
@@ -261,7 +263,7 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
             forged.searchParams.set('code', 'forged-code-0000');
             forgedStatus = (await fetch(forged)).status;
             try {
-              submitCallbackUrl(event.login_id, forged.href);
+              logins.submitCallbackUrl(event.login_id, forged.href);
             } catch (err) {
               pastedForged = err;
             }
@@ -348,8 +350,8 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
       {
         onAuthorizeUrl: (event) => {
           pasted = completeLogin(event.authorize_url ?? '', { deliverCallback: false }).then(({ callbackUrl }) => {
-            expect(() => submitCallbackUrl(event.login_id, 'https://elsewhere.example/callback?code=x')).toThrow(/not this login's redirect address/);
-            return submitCallbackUrl(event.login_id, callbackUrl);
+            expect(() => logins.submitCallbackUrl(event.login_id, 'https://elsewhere.example/callback?code=x')).toThrow(/not this login's redirect address/);
+            return logins.submitCallbackUrl(event.login_id, callbackUrl);
           });
         },
       },
@@ -357,7 +359,7 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
     expect(await pasted).toEqual({ accepted: true });
     expect(run.error).toBeUndefined();
     expect(run.store.count()).toBe(1);
-    expect(() => submitCallbackUrl(run.progress[0]?.login_id ?? '', 'http://127.0.0.1:1/callback')).toThrow(/no login/);
+    expect(() => logins.submitCallbackUrl(run.progress[0]?.login_id ?? '', 'http://127.0.0.1:1/callback')).toThrow(/no login/);
   });
 
   it('an error= callback fails the login with the AS error', async () => {
@@ -414,7 +416,7 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
       );
     }
     await ready;
-    await expect(runLogin({ server_url: mcp.url, insecure_loopback: true }, { store: newStore(), logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) }, () => undefined)).rejects.toMatchObject({
+    await expect(runLogin({ server_url: mcp.url, insecure_loopback: true }, { store: newStore(), logins, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) }, () => undefined)).rejects.toMatchObject({
       code: 'busy',
     });
     controller.abort();

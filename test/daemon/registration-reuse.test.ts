@@ -10,7 +10,7 @@ import type { AuthServer, AuthServerOptions } from '../fixtures/auth-server.js';
 import { completeLogin } from '../fixtures/browser.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpTestServer } from '../fixtures/mcp-server.js';
-import { runLogin } from '../../daemon/login/login-flow.js';
+import { LoginRegistry, runLogin } from '../../daemon/login/login-flow.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
 import { Secret } from '../../daemon/store/secret.js';
@@ -41,7 +41,7 @@ const quiet = createLogger({ level: 'error', stream: new Writable({ write: (_c, 
 
 async function login(serverUrl: string, store: TokenStore): Promise<LoginResult> {
   const browsers: Promise<unknown>[] = [];
-  const result = await runLogin({ server_url: serverUrl, insecure_loopback: true }, { store, logger: quiet }, (event) => {
+  const result = await runLogin({ server_url: serverUrl, insecure_loopback: true }, { store, logger: quiet, logins: new LoginRegistry() }, (event) => {
     if (event.stage === 'authorize_url') browsers.push(completeLogin(event.authorize_url ?? ''));
   });
   await Promise.all(browsers);

@@ -1,0 +1,108 @@
+/**
+ * The socket methods, one function each, given the daemon's parts explicitly
+ * (HandlerDeps). daemon.ts builds the parts and hands them in; dispatch.ts
+ * routes a request to the function here.
+ */
+import { AuthdError } from '../../shared/errors.js';
+import { EVENT_CREDENTIAL_UPDATED, EVENT_LOGIN_PROGRESS, PROTOCOL_VERSION, type DaemonInfo, type Methods } from '../../shared/protocol/types.js';
+import { revocationReport } from '../login/logout-report.js';
+import { statusPage } from '../store/status-page.js';
+import type { Handlers } from './dispatch.js';
+import type { RequestContext } from './socket-server.js';
+import { createLogLevelHandler } from './log-level-handler.js';
+import type { Logger } from '../os/logger.js';
+import type { RefreshScheduler } from '../refresh/refresh-scheduler.js';
+import type { ChangeListener, TokenRefresher } from '../refresh/token-refresher.js';
+import { findCredential, getToken, notFoundError } from '../serve/token-service.js';
+import type { TokenStore } from '../store/token-store.js';
+import type { Subscribers } from './subscribers.js';
+import type { LoginRegistry } from '../login/login-registry.js';
+
+export interface HandlerDeps {
+  store: TokenStore;
+  info: DaemonInfo;
+  now: () => number;
+  refresher: TokenRefresher;
+  scheduler: RefreshScheduler;
+  subscribers: Subscribers;
+  onChange: ChangeListener;
+  logger: Logger;
+  logins: LoginRegistry;
+}
+
+/** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
+const loadLoginFlow = () => import('../login/login-flow.js');
+
+type Params<M extends keyof Methods> = Methods[M]['params'];
+type Result<M extends keyof Methods> = Promise<Methods[M]['result']>;
+
+export async function hello(deps: HandlerDeps, params: Params<'hello'>): Result<'hello'> {
+  if (!params.versions.includes(PROTOCOL_VERSION)) {
+    throw new AuthdError('unsupported_version', `this daemon speaks protocol ${PROTOCOL_VERSION}; the client offered ${params.versions.join(', ')}`);
+  }
+  return { protocol: PROTOCOL_VERSION, version: deps.info.version, pid: deps.info.pid };
+}
+
+export async function status(deps: HandlerDeps, params: Params<'status'>): Result<'status'> {
+  return statusPage(deps.store, deps.info, params, deps.now());
+}
+
+export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>): ReturnType<Handlers['token.get']> {
+  const { store, now, refresher } = deps;
+  return getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) });
+}
+
+export async function credentialDelete(deps: HandlerDeps, params: Params<'credential.delete'>): Result<'credential.delete'> {
+  const { store, logger, now, onChange, scheduler } = deps;
+  const record = findCredential(store, params);
+  if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
+  // Revocation is best effort (T4); the local credential goes either way.
+  const { logout } = await loadLoginFlow();
+  const revocation = await logout(record, { store, logger });
+  const deleted = store.deleteCredential(record.resourceKey);
+  onChange('deleted', record);
+  scheduler.reschedule();
+  return { deleted, resource: record.resource, ...revocationReport(record, revocation, now()) };
+}
+
+export async function credentialRefresh(deps: HandlerDeps, params: Params<'credential.refresh'>): Result<'credential.refresh'> {
+  const record = findCredential(deps.store, params);
+  if (record === undefined) throw notFoundError(deps.store, params, 'mcpauthd refresh');
+  const refreshed = await deps.refresher.refresh(record, 'forced');
+  return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
+}
+
+export async function subscribe(deps: HandlerDeps, _params: Params<'subscribe'>, ctx: RequestContext): Result<'subscribe'> {
+  ctx.keepAlive();
+  deps.subscribers.add((event) => ctx.notify(EVENT_CREDENTIAL_UPDATED, { ...event }), ctx.closed);
+  return { subscribed: true };
+}
+
+export async function login(deps: HandlerDeps, params: Params<'login'>, ctx: RequestContext): Result<'login'> {
+  const { store, logger, now, onChange, scheduler, logins } = deps;
+  ctx.keepAlive(); // a person may take minutes to approve
+  const { runLogin } = await loadLoginFlow();
+  const result = await runLogin(params, { store, logger, now, logins }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
+  onChange('logged_in', { resource: result.resource });
+  scheduler.reschedule();
+  return result;
+}
+
+export async function loginCallback(deps: HandlerDeps, params: Params<'login.callback'>): Result<'login.callback'> {
+  return deps.logins.submitCallbackUrl(params.login_id, params.url);
+}
+
+/** The dispatch table: each method bound to its function and the daemon's parts. */
+export function createHandlers(deps: HandlerDeps): Handlers {
+  return {
+    hello: (params) => hello(deps, params),
+    status: (params) => status(deps, params),
+    'token.get': (params) => tokenGet(deps, params),
+    'credential.delete': (params) => credentialDelete(deps, params),
+    'credential.refresh': (params) => credentialRefresh(deps, params),
+    subscribe: (params, ctx) => subscribe(deps, params, ctx),
+    login: (params, ctx) => login(deps, params, ctx),
+    'login.callback': (params) => loginCallback(deps, params),
+    'log.level': createLogLevelHandler(deps.logger),
+  };
+}
