@@ -40,32 +40,8 @@ export interface RegistrationRow {
 
 export type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
 
-/** Records are frozen: the cache hands the same object to every reader (callers copy arrays before changing them). */
-export function toCredential(row: CredentialRow): CredentialRecord {
-  const state = row.state as StoredState;
-  return Object.freeze({
-    resource: row.resource,
-    resourceKey: row.resource_key,
-    serverUrls: row.server_urls === null ? [] : (JSON.parse(row.server_urls) as string[]),
-    issuer: row.issuer,
-    clientId: row.client_id,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    accessToken: new Secret(row.access_token),
-    tokenType: row.token_type,
-    expiresAt: row.expires_at,
-    refreshToken: secretOrNull(row.refresh_token),
-    refreshAt: row.refresh_at,
-    state,
-    lastRefreshAt: row.last_refresh_at,
-    lastError: row.last_error,
-    nextAttemptAt: row.next_attempt_at,
-    failureCount: row.failure_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
-}
-
-export function toListing(row: ListingRow): CredentialListing {
+/** The fields a credential and its token-free listing share, mapped once. */
+function toBookkeeping(row: ListingRow | CredentialRow): Omit<CredentialListing, 'hasRefreshToken'> {
   return {
     resource: row.resource,
     resourceKey: row.resource_key,
@@ -74,7 +50,6 @@ export function toListing(row: ListingRow): CredentialListing {
     clientId: row.client_id,
     scopes: row.scopes === '' ? [] : row.scopes.split(' '),
     expiresAt: row.expires_at,
-    hasRefreshToken: row.has_refresh_token === 1,
     refreshAt: row.refresh_at,
     state: row.state as StoredState,
     lastRefreshAt: row.last_refresh_at,
@@ -84,6 +59,20 @@ export function toListing(row: ListingRow): CredentialListing {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** Records are frozen: the cache hands the same object to every reader (callers copy arrays before changing them). */
+export function toCredential(row: CredentialRow): CredentialRecord {
+  return Object.freeze({
+    ...toBookkeeping(row),
+    accessToken: new Secret(row.access_token),
+    tokenType: row.token_type,
+    refreshToken: secretOrNull(row.refresh_token),
+  });
+}
+
+export function toListing(row: ListingRow): CredentialListing {
+  return { ...toBookkeeping(row), hasRefreshToken: row.has_refresh_token === 1 };
 }
 
 export function toRegistration(row: RegistrationRow): ClientRegistration {
