@@ -194,14 +194,19 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
     // The storm served tokens while it raged, not only errors.
     expect(servedChecks).toBeGreaterThan(0);
 
-    // A clean run: let every credential settle (valid, or needs_login), then read it back.
+    // A clean run: let every credential settle, then read it back. Settled is
+    // valid, needs_login, or kept with an unknown outcome: a kill cut its
+    // refresh after the request went out, so the daemon presents that refresh
+    // token again only once the access token has expired (issue 12 item 1);
+    // such a credential is kept, not lost.
     // From the database: `status` cannot carry 200 credentials in one 64 KiB frame.
     const running = await startDaemonProcess(home.env);
     const client = new McpAuthdClient({ socket: home.paths.socket });
     try {
       const deadline = Date.now() + 20_000;
       let rows = inspect(home.paths.database).rows;
-      const settled = () => rows.every((r) => r.state === 'valid' || r.state === 'needs_login');
+      const unknownOutcome = (r: (typeof rows)[number]) => r.state === 'error' && (r.last_error ?? '').startsWith('outcome unknown');
+      const settled = () => rows.every((r) => r.state === 'valid' || r.state === 'needs_login' || unknownOutcome(r));
       while (!settled() && Date.now() < deadline) {
         await sleep(250);
         rows = inspect(home.paths.database).rows;
@@ -209,6 +214,7 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
       const states = rows.map((r) => r.state);
       const valid = states.filter((s) => s === 'valid').length;
       const lost = rows.filter((r) => r.state === 'needs_login');
+      const kept = rows.filter(unknownOutcome);
       const reasons = new Map<string, number>();
       for (const row of lost) {
         const reason = (row.last_error ?? 'none').replace(/https?:\/\/\S+/g, '<url>').slice(0, 120);
@@ -220,13 +226,15 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
       process.stdout.write(
         `crash-storm: seed ${SEED}: ${KILLS} SIGKILLs in ${stormMs} ms, ${refreshes.length} refresh requests reached the AS (${rotated} rotated), ` +
           `${servedChecks} tokens served and checked, ${cutMidRefresh.size} credentials seen mid-refresh after a kill; ` +
-          `end: ${valid} valid, ${lost.length} needs_login of ${CREDENTIALS}` +
+          `end: ${valid} valid, ${kept.length} kept with an unknown outcome, ${lost.length} needs_login of ${CREDENTIALS}` +
           (lost.length > 0 ? `; why: ${[...reasons].map(([r, n]) => `${n}x "${r}"`).join(', ')}` : '') +
           '\n',
       );
       expect(as.serverErrors()).toEqual([]);
       expect(states).toHaveLength(CREDENTIALS);
-      expect(valid + lost.length).toBe(CREDENTIALS);
+      expect(valid + kept.length + lost.length).toBe(CREDENTIALS);
+      // An unknown outcome only where a kill cut that credential's refresh.
+      for (const row of kept) expect(cutMidRefresh.has(row.resource)).toBe(true);
       // The storm did refresh: every credential's token is newer than its login's.
       expect(rotated).toBeGreaterThanOrEqual(CREDENTIALS);
       for (const row of lost) {
