@@ -131,9 +131,20 @@ try {
   }
   check(statusOk, `mcpauthd status --json lists the credential and no token (exit ${status.status})`);
 
-  const unit = cli(['install-service', '--print']);
+  // A service's paths must lie outside /tmp (its PrivateTmp=yes would hide them;
+  // install-service refuses): the unit is printed for a state directory in
+  // /dev/shm, or in HOME where there is none, and the socket left to follow it.
+  const serviceHome = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : env.HOME, 'mcpauthd-pkg-service-'));
+  let unit;
+  try {
+    const serviceEnv = { ...env, MCPAUTHD_HOME: serviceHome };
+    delete serviceEnv.MCPAUTHD_SOCKET;
+    unit = spawnSync('mcpauthd', ['install-service', '--print'], { cwd: run, env: serviceEnv, encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    rmSync(serviceHome, { recursive: true, force: true });
+  }
   const cliReal = realpathSync(join(installed, 'dist', 'client', 'cli', 'main.js'));
-  check(unit.status === 0 && unit.stdout.includes(cliReal) && !unit.stdout.includes(REPO), `mcpauthd install-service --print runs the installed CLI (${cliReal})`);
+  check(unit.status === 0 && unit.stdout.includes(cliReal) && !unit.stdout.includes(REPO), `mcpauthd install-service --print runs the installed CLI (${cliReal})${unit.status === 0 ? '' : `: exit ${unit.status}: ${unit.stderr.trim().slice(0, 300)}`}`);
 } catch (err) {
   failures.push(String(err?.message ?? err));
   step(`FAIL ${String(err?.message ?? err)}`);
