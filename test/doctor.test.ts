@@ -1,9 +1,10 @@
 /**
  * `mcpauthd doctor` through the built CLI, each failing check provoked once:
- * loose permissions, no daemon, a daemon of another version (a fake one on the
- * socket), a clock an hour off an authorization server, a credential that
- * needs a login, an authorization server that does not answer, a plain-http
- * issuer. HOME points into the test directory so the real service is never read.
+ * loose permissions, no daemon, a daemon of another version (the one fake: a
+ * protocol speaker on the socket), and against a real daemon with credentials
+ * planted in its database: a clock an hour off an authorization server, a
+ * credential that needs a login, an authorization server that does not answer,
+ * a plain-http issuer. HOME points into the test directory so the real service is never read.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,10 +13,15 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { DoctorReport } from '../client/cli/doctor.js';
 import { nodeSupport } from '../client/cli/node-support.js';
-import type { CredentialSummary, StatusResult } from '../shared/protocol/types.js';
+import type { StatusResult } from '../shared/protocol/types.js';
 import { VERSION } from '../shared/version.js';
-import { runCli, runCliAsync, startDaemonProcess } from './helpers/daemon-process.js';
+import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
+import { Secret } from '../daemon/store/secret.js';
+import { TokenStore } from '../daemon/store/token-store.js';
+import { runCli, runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { startFakeDaemon } from './helpers/fake-daemon.js';
+import { recordSecret } from './helpers/secret-ledger.js';
+import { newCredential } from './helpers/new-credential.js';
 import { baseOutsideTmp, makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 /** The temp home's env, with HOME, XDG_CONFIG_HOME and PATH inside the test directory. */
@@ -32,6 +38,7 @@ const warnings = (n: number) => {
   return `${total} warning${total === 1 ? '' : 's'}`;
 };
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const line = (stdout: string, start: string) => stdout.split('\n').find((l) => l.startsWith(start));
 
 async function freePort(): Promise<number> {
@@ -83,12 +90,52 @@ describe('mcpauthd doctor: local problems', () => {
   });
 });
 
-describe('mcpauthd doctor: a daemon of another version, and remote problems', () => {
+describe('mcpauthd doctor: a daemon of another version', () => {
+  // The one fact a real daemon of this build cannot show: another version on the socket.
   let home: TempHome;
+  let fake: Awaited<ReturnType<typeof startFakeDaemon>>;
+
+  beforeAll(async () => {
+    home = makeTempHome();
+    const now = Math.floor(Date.now() / 1000);
+    const status: StatusResult = {
+      daemon: { pid: 4242, version: '0.0.1', protocol: 1, socket: home.paths.socket, home: home.paths.home, started_at: now - 600, peer_check: 'peercred' },
+      credentials: [],
+      total: 0,
+      next_cursor: null,
+      next_offset: null,
+    };
+    fake = await startFakeDaemon(home.paths.socket, { hello: () => ({ protocol: 1, version: '0.0.1', pid: 4242 }), status: () => status });
+  });
+
+  afterAll(async () => {
+    if (fake !== undefined) await fake.close();
+    home?.remove();
+  });
+
+  it('should name the version skew and the restart that fixes it, asking the daemon (not the database)', async () => {
+    const result = await runCliAsync(['doctor', '--json'], isolated(home), '');
+    expect(result.status).toBe(1);
+    expect(fake.asked).toEqual(['hello', 'status']);
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([
+      {
+        id: 'version',
+        status: 'fail',
+        message: `the daemon runs mcpauthd 0.0.1 but this CLI is ${VERSION} (upgraded without restarting the daemon?)`,
+        fix: 'restart the daemon: stop the running "mcpauthd daemon" and start it again',
+      },
+    ]);
+    expect(report.checks.find((c) => c.id === 'daemon')?.message).toBe(`the daemon answers on ${home.paths.socket} (pid 4242, up 10 min)`);
+  });
+});
+
+describe('mcpauthd doctor: remote problems, against a real daemon with planted credentials', () => {
+  let home: TempHome;
+  let daemon: DaemonProcess;
   let as: Server;
   let asUrl: string;
   let deadUrl: string;
-  let fake: Awaited<ReturnType<typeof startFakeDaemon>>;
 
   beforeAll(async () => {
     home = makeTempHome();
@@ -107,40 +154,50 @@ describe('mcpauthd doctor: a daemon of another version, and remote problems', ()
     asUrl = `http://127.0.0.1:${(as.address() as AddressInfo).port}`;
     deadUrl = `http://127.0.0.1:${await freePort()}`;
 
-    const now = Math.floor(Date.now() / 1000);
-    const cred = (resource: string, issuer: string, extra: Partial<CredentialSummary>): CredentialSummary => ({
-      resource, server_urls: [resource], issuer, client_id: 'c', scopes: ['read'], state: 'valid', expires_at: now + 3600, refresh_at: now + 3000,
-      has_refresh_token: true, last_refresh_at: null, next_attempt_at: null, last_error: null, created_at: now - 60, updated_at: now - 60, ...extra,
-    });
-    const status: StatusResult = {
-      daemon: { pid: 4242, version: '0.0.1', protocol: 1, socket: home.paths.socket, home: home.paths.home, started_at: now - 600, peer_check: 'peercred' },
-      credentials: [
-        cred('https://ok.example.com/mcp', asUrl, {}),
-        cred('https://gone.example.com/mcp', deadUrl, { state: 'needs_login', last_error: 'invalid_grant: the refresh token was revoked' }),
-        cred('https://plain.example.com/mcp', 'http://as.example.com', {}),
-      ],
-      total: 3,
-      next_cursor: null,
-      next_offset: null,
-    };
-    fake = await startFakeDaemon(home.paths.socket, { hello: () => ({ protocol: 1, version: '0.0.1', pid: 4242 }), status: () => status });
+    // Rows in the daemon's own database, as a login would have left them; none is due for a refresh.
+    // The daemon sets umask 077 before SQLite creates its files; planting here must too.
+    const umask = process.umask(0o077);
+    ensurePrivateDirectory(home.paths.home);
+    const store = TokenStore.open(home.paths.database);
+    try {
+      const now = Date.now();
+      const plant = (resource: string, issuer: string) => {
+        // Tokens of their own, handed to the secret ledger: doctor and the daemon must print neither.
+        const host = new URL(resource).hostname.split('.')[0];
+        const access = `doctor-planted-access-${host}-0000`;
+        const refresh = `doctor-planted-refresh-${host}-000`;
+        recordSecret(access);
+        recordSecret(refresh);
+        return store.saveCredential(
+          newCredential({ resource, serverUrl: resource, issuer, scopes: ['read'], accessToken: new Secret(access), refreshToken: new Secret(refresh), expiresAt: now + 3_600_000, refreshAt: now + 3_000_000 }),
+        );
+      };
+      plant('https://ok.example.com/mcp', asUrl);
+      const gone = plant('https://gone.example.com/mcp', deadUrl);
+      store.setState(gone.resourceKey, 'needs_login', { lastError: 'invalid_grant: the refresh token was revoked' });
+      plant('https://plain.example.com/mcp', 'http://as.example.com');
+    } finally {
+      store.close();
+      process.umask(umask);
+    }
+    daemon = await startDaemonProcess(home.env);
   });
 
   afterAll(async () => {
-    await fake.close();
-    await new Promise<void>((resolve) => as.close(() => resolve()));
-    home.remove();
+    // Each part closed even when beforeAll failed half-way: a server left listening keeps jest from exiting.
+    if (daemon !== undefined) await daemon.stop();
+    if (as !== undefined) await new Promise<void>((resolve) => as.close(() => resolve()));
+    home?.remove();
   });
 
-  it('should name each problem and its fix, ask the daemon (not the database) for the facts, and exit 1', async () => {
+  it('should name each problem and its fix, and exit 1', async () => {
     const result = await runCliAsync(['doctor'], isolated(home), '');
     const out = result.stdout;
     expect(result.status).toBe(1);
-    expect(fake.asked).toEqual(['hello', 'status']);
-    expect(line(out, 'ok    the daemon answers')).toBe(`ok    the daemon answers on ${home.paths.socket} (pid 4242, up 10 min)`);
-    expect(out).toContain(`FAIL  the daemon runs mcpauthd 0.0.1 but this CLI is ${VERSION} (upgraded without restarting the daemon?)\n      fix: restart the daemon: stop the running "mcpauthd daemon" and start it again`);
+    expect(line(out, 'ok    the daemon answers')).toMatch(new RegExp(`^ok    the daemon answers on ${escapeRegExp(home.paths.socket)} \\(pid ${daemon.pid}, up [^)]+\\)$`));
+    expect(out).toContain(`ok    the daemon and this CLI are both ${VERSION}`);
     expect(out).toMatch(new RegExp(`FAIL  the system clock is 60 min ahead of ${asUrl}: tokens will look valid or expired at the wrong time\\n      fix: turn on time synchronisation`));
-    expect(out).toContain('ok    https://ok.example.com/mcp: valid, expires in 60 min');
+    expect(out).toMatch(/ok {4}https:\/\/ok\.example\.com\/mcp: valid, expires in (59|60) min/);
     expect(out).toContain('FAIL  https://gone.example.com/mcp needs a new login: invalid_grant: the refresh token was revoked\n      fix: mcpauthd login https://gone.example.com/mcp');
     expect(out).toContain(`ok    ${asUrl} answers (${asUrl}/.well-known/oauth-authorization-server)`);
     expect(out).toContain(`FAIL  cannot read the metadata of ${deadUrl}: ${deadUrl}/.well-known/oauth-authorization-server: connection refused (ECONNREFUSED)\n      fix: check the network, proxy or VPN; until it answers, its credential cannot be refreshed`);
@@ -148,9 +205,7 @@ describe('mcpauthd doctor: a daemon of another version, and remote problems', ()
       'FAIL  cannot read the metadata of http://as.example.com: the issuer http://as.example.com is not https (plain http is allowed only to loopback)\n' +
         '      fix: mcpauthd reaches authorization servers over https only (plain http only on loopback); if the server moved, log in again: mcpauthd login https://plain.example.com/mcp',
     );
-    // A daemon older than the core_dumps field (issue 13 item 4) cannot say; doctor says so.
-    expect(out).toContain('warn  the daemon does not report whether core dumps are off');
-    expect(out.endsWith(`\n5 problems found, ${warnings(2)}\n`)).toBe(true);
+    expect(out.endsWith(`\n4 problems found, ${warnings(1)}\n`)).toBe(true);
   });
 
   it('--json: should give every check a stable id, subject, status, message and fix', async () => {
@@ -158,7 +213,6 @@ describe('mcpauthd doctor: a daemon of another version, and remote problems', ()
     const report = JSON.parse(result.stdout) as DoctorReport;
     expect(report.ok).toBe(false);
     expect(report.checks.filter((c) => c.status === 'fail').map((c) => [c.id, c.subject ?? null])).toEqual([
-      ['version', null],
       ['clock', null],
       ['credential', 'https://gone.example.com/mcp'],
       ['authorization_server', deadUrl],
