@@ -8,7 +8,7 @@
  * in CI; elsewhere the whole block is reported as skipped, with the reason in its name.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { McpAuthdClient } from '../client/index.js';
 import { directoryPermissionsOnly } from '../daemon/server/peer-check.js';
@@ -17,27 +17,12 @@ import { startTestDaemon } from './helpers/in-process-daemon.js';
 import { openRaw } from './helpers/raw-socket.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { ensurePeerUser, isRoot, PEER_USER } from './helpers/peer-user.js';
 
-const PEER_USER = 'mcpauthd-test-peer';
-
-const isRoot = process.getuid?.() === 0;
 // Skipped, not passed, where the reason holds: jest reports these as skipped.
 const describeAsRoot = isRoot ? describe : describe.skip;
 const hasPeerCredentialCall = process.platform === 'linux' || process.platform === 'darwin';
 const itWithPeerCredentialCall = hasPeerCredentialCall ? it : it.skip;
-
-/** Creates the unprivileged user once; `-M`: no home directory, `-r`: a system account without login. */
-function ensurePeerUser(): number {
-  const existing = spawnSync('id', ['-u', PEER_USER], { encoding: 'utf8' });
-  if (existing.status !== 0) {
-    const created = spawnSync('useradd', ['-M', '-r', '-s', '/usr/sbin/nologin', PEER_USER], { encoding: 'utf8' });
-    // Another run may have created it meanwhile (exit 9: already exists).
-    if (created.status !== 0 && created.status !== 9) throw new Error(`useradd ${PEER_USER} failed: ${created.stderr}`);
-  }
-  const uid = Number(spawnSync('id', ['-u', PEER_USER], { encoding: 'utf8' }).stdout.trim());
-  if (!Number.isInteger(uid) || uid <= 0) throw new Error(`${PEER_USER} has no usable uid`);
-  return uid;
-}
 
 interface PeerAttempt {
   connected?: boolean;
