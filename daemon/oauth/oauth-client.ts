@@ -84,6 +84,9 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
     case 'none':
       auth = oidc.None();
       break;
+    case 'private_key_jwt':
+      // Stored registrations may say so from schema 3 on; the key-based login lands with issue 16.
+      throw new AuthdError('OAUTH_FAILED', `client ${credentials.clientId} authenticates with private_key_jwt, which this version cannot use yet`);
   }
   const clientMetadata: Partial<oidc.ClientMetadata> = { token_endpoint_auth_method: credentials.tokenEndpointAuthMethod };
   if (secret !== undefined) clientMetadata.client_secret = secret;

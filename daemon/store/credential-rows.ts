@@ -2,7 +2,7 @@
  * Row <-> record mapping: the column shapes SQLite returns and the frozen
  * records built from them. Secret columns become Secret objects here.
  */
-import type { ClientRegistration, CredentialListing, CredentialRecord, RegistrationKind, StoredState, TokenEndpointAuthMethod } from './records.js';
+import type { ClientRegistration, CredentialListing, CredentialRecord, GrantKind, LoginOptions, RegistrationKind, StoredState, TokenEndpointAuthMethod } from './records.js';
 import { Secret, secretOrNull } from './secret.js';
 
 export interface CredentialRow {
@@ -24,6 +24,9 @@ export interface CredentialRow {
   created_at: number;
   updated_at: number;
   server_urls: string | null;
+  grant_kind: string;
+  login_options: string | null;
+  dpop_key: string | null;
 }
 
 export interface RegistrationRow {
@@ -36,12 +39,13 @@ export interface RegistrationRow {
   redirect_uris: string;
   kind: string;
   created_at: number;
+  client_key: string | null;
 }
 
-export type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type'> & { has_refresh_token: number };
+export type ListingRow = Omit<CredentialRow, 'access_token' | 'refresh_token' | 'token_type' | 'dpop_key'> & { has_refresh_token: number; dpop_bound: number };
 
 /** The fields a credential and its token-free listing share, mapped once. */
-function toBookkeeping(row: ListingRow | CredentialRow): Omit<CredentialListing, 'hasRefreshToken'> {
+function toBookkeeping(row: ListingRow | CredentialRow): Omit<CredentialListing, 'hasRefreshToken' | 'dpopBound'> {
   return {
     resource: row.resource,
     resourceKey: row.resource_key,
@@ -58,6 +62,8 @@ function toBookkeeping(row: ListingRow | CredentialRow): Omit<CredentialListing,
     failureCount: row.failure_count,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    grantKind: row.grant_kind as GrantKind,
+    loginOptions: row.login_options === null ? null : (JSON.parse(row.login_options) as LoginOptions),
   };
 }
 
@@ -68,11 +74,12 @@ export function toCredential(row: CredentialRow): CredentialRecord {
     accessToken: new Secret(row.access_token),
     tokenType: row.token_type,
     refreshToken: secretOrNull(row.refresh_token),
+    dpopKey: secretOrNull(row.dpop_key),
   });
 }
 
 export function toListing(row: ListingRow): CredentialListing {
-  return { ...toBookkeeping(row), hasRefreshToken: row.has_refresh_token === 1 };
+  return { ...toBookkeeping(row), hasRefreshToken: row.has_refresh_token === 1, dpopBound: row.dpop_bound === 1 };
 }
 
 export function toRegistration(row: RegistrationRow): ClientRegistration {
@@ -86,5 +93,6 @@ export function toRegistration(row: RegistrationRow): ClientRegistration {
     redirectUris: JSON.parse(row.redirect_uris) as string[],
     kind: row.kind as RegistrationKind,
     createdAt: row.created_at,
+    clientKey: secretOrNull(row.client_key),
   };
 }

@@ -9,7 +9,18 @@ import type { Secret } from './secret.js';
 export type StoredState = 'valid' | 'refreshing' | 'needs_login' | 'error';
 export const STORED_STATES: readonly StoredState[] = ['valid', 'refreshing', 'needs_login', 'error'];
 
-export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/** How a credential was obtained, and so how it is renewed and logged in again. */
+export type GrantKind = 'authorization_code' | 'device_code' | 'client_credentials' | 'jwt_bearer' | 'enterprise';
+export const GRANT_KINDS: readonly GrantKind[] = ['authorization_code', 'device_code', 'client_credentials', 'jwt_bearer', 'enterprise'];
+
+/**
+ * The choices a login was made with, kept so that a re-login (and the proxy's
+ * automatic login) makes the same ones. JSON, never a secret: a secret's
+ * place is a Secret column, a file path, or nowhere.
+ */
+export type LoginOptions = Readonly<Record<string, string | number | boolean | null>>;
 export type RegistrationKind = 'dynamic' | 'preregistered' | 'metadata_document';
 
 export interface ClientRegistration {
@@ -22,6 +33,8 @@ export interface ClientRegistration {
   redirectUris: string[];
   kind: RegistrationKind;
   createdAt: number;
+  /** The private JWK (JSON) for `private_key_jwt`; null otherwise. */
+  clientKey?: Secret | null;
 }
 
 export interface AuthorizationServerRecord {
@@ -50,16 +63,20 @@ export interface CredentialRecord {
   failureCount: number;
   createdAt: number;
   updatedAt: number;
+  grantKind: GrantKind;
+  loginOptions: LoginOptions | null;
+  /** The private half of the credential's DPoP key (JWK JSON); null for bearer tokens. */
+  dpopKey: Secret | null;
 }
 
 /** A credential without its tokens: what `status` reads. */
-export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType'> & { hasRefreshToken: boolean };
+export type CredentialListing = Omit<CredentialRecord, 'accessToken' | 'refreshToken' | 'tokenType' | 'dpopKey'> & { hasRefreshToken: boolean; dpopBound: boolean };
 
 /** What a login produces: the record's own fields and the one server URL used; the store fills in the bookkeeping. */
 export type NewCredential = Pick<
   CredentialRecord,
   'resource' | 'issuer' | 'clientId' | 'scopes' | 'accessToken' | 'tokenType' | 'expiresAt' | 'refreshToken' | 'refreshAt'
-> & { serverUrl: string };
+> & { serverUrl: string } & Partial<Pick<CredentialRecord, 'grantKind' | 'loginOptions' | 'dpopKey'>>;
 
 /** What a refresh produces. A missing refresh token keeps the old one (RFC 6749 §6). */
 export interface RotatedTokens {

@@ -29,6 +29,7 @@ export function saveClientRegistration(stmts: Statements, reg: Omit<ClientRegist
     redirect_uris: JSON.stringify(reg.redirectUris),
     kind: reg.kind,
     created_at: createdAt,
+    client_key: reg.clientKey?.reveal() ?? null,
   });
   return { ...reg, createdAt };
 }

@@ -6,13 +6,13 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
  * one transaction together with the user_version bump.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE authorization_servers (
     issuer      TEXT PRIMARY KEY,
@@ -71,6 +71,39 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
     WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error');
+  `,
+  // 3: logins that are not a browser's authorization code (issue 16) and
+  // sender-constrained tokens (issue 17). A credential says how it was obtained
+  // (grant_kind) and how to log in again the same way (login_options: JSON,
+  // never a secret); dpop_key is the private half of its DPoP key (a secret).
+  // A registration may authenticate with a key (private_key_jwt, client_key is
+  // the private JWK, a secret): SQLite cannot widen a CHECK, so that table is
+  // rebuilt with the same rows.
+  `
+  ALTER TABLE credentials ADD COLUMN grant_kind TEXT NOT NULL DEFAULT 'authorization_code'
+    CHECK (grant_kind IN ('authorization_code','device_code','client_credentials','jwt_bearer','enterprise'));
+  ALTER TABLE credentials ADD COLUMN login_options TEXT;
+  ALTER TABLE credentials ADD COLUMN dpop_key TEXT;
+
+  CREATE TABLE client_registrations_v3 (
+    issuer                      TEXT NOT NULL,
+    client_id                   TEXT NOT NULL,
+    client_secret               TEXT,
+    token_endpoint_auth_method  TEXT NOT NULL CHECK (token_endpoint_auth_method IN ('none','client_secret_basic','client_secret_post','private_key_jwt')),
+    registration_access_token   TEXT,
+    registration_client_uri     TEXT,
+    redirect_uris               TEXT NOT NULL,
+    kind                        TEXT NOT NULL CHECK (kind IN ('dynamic','preregistered','metadata_document')),
+    created_at                  INTEGER NOT NULL,
+    client_key                  TEXT,
+    PRIMARY KEY (issuer, client_id)
+  ) STRICT;
+  INSERT INTO client_registrations_v3 (issuer, client_id, client_secret, token_endpoint_auth_method, registration_access_token,
+      registration_client_uri, redirect_uris, kind, created_at)
+    SELECT issuer, client_id, client_secret, token_endpoint_auth_method, registration_access_token,
+      registration_client_uri, redirect_uris, kind, created_at FROM client_registrations;
+  DROP TABLE client_registrations;
+  ALTER TABLE client_registrations_v3 RENAME TO client_registrations;
   `,
 ];
 

@@ -157,6 +157,9 @@ export class TokenStore {
         refresh_at: input.refreshAt,
         created_at: existing?.created_at ?? now,
         updated_at: now,
+        grant_kind: input.grantKind ?? 'authorization_code',
+        login_options: input.loginOptions === undefined || input.loginOptions === null ? null : JSON.stringify(input.loginOptions),
+        dpop_key: input.dpopKey?.reveal() ?? null,
       });
       this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
     })();

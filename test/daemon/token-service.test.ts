@@ -54,6 +54,9 @@ function record(overrides: Partial<CredentialRecord>): CredentialRecord {
     failureCount: 0,
     createdAt: 0,
     updatedAt: 0,
+    grantKind: 'authorization_code',
+    loginOptions: null,
+    dpopKey: null,
     ...overrides,
   };
 }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { ensurePrivateDirectory } from '../../daemon/os/private-path.js';
 import { Secret } from '../../daemon/store/secret.js';
-import { SCHEMA_VERSION, TokenStore, type NewCredential } from '../../daemon/store/token-store.js';
+import { TokenStore, type NewCredential } from '../../daemon/store/token-store.js';
 import { newCredential } from '../helpers/new-credential.js';
 import { makeTempHome } from '../helpers/temp-home.js';
 
@@ -141,32 +141,6 @@ describe('TokenStore scheduler queries (schema 2)', () => {
       ].map((sql) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; '));
       raw.close();
       for (const plan of plans) expect(plan).toMatch(/USING INDEX credentials_due/);
-    } finally {
-      home.remove();
-    }
-  });
-
-  it('should add the index to a schema-1 database, keeping its credentials', () => {
-    const home = makeTempHome();
-    try {
-      process.umask(0o077);
-      ensurePrivateDirectory(home.paths.home);
-      const store = TokenStore.open(home.paths.database);
-      store.saveCredential(credential());
-      store.close();
-      // Back to what schema 1 had.
-      const raw = new Database(home.paths.database);
-      raw.exec('DROP INDEX credentials_due');
-      raw.pragma('user_version = 1');
-      raw.close();
-      const reopened = TokenStore.open(home.paths.database);
-      expect(reopened.schemaVersion).toBe(SCHEMA_VERSION);
-      expect(reopened.findByServerUrl(A)?.refreshToken?.reveal()).toBe('rt-1');
-      expect(reopened.nextDueAt()).toBe(1_500_000);
-      reopened.close();
-      const check = new Database(home.paths.database, { readonly: true });
-      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'credentials_due'").get()).toBeDefined();
-      check.close();
     } finally {
       home.remove();
     }
