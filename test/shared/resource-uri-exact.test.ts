@@ -78,6 +78,18 @@ describe('token.get through the daemon (item 8)', () => {
     }
   });
 
+  // The first-level read cache is keyed by the string asked for: it must never
+  // answer a rewritten form because the canonical one was served before it.
+  it('should refuse every rewritten form with the cache warm from the stored one', async () => {
+    for (const byResource of [true, false]) expect((await client.getToken(STORED, { byResource })).resource).toBe(STORED);
+    for (const [, input] of REWRITTEN) {
+      for (const byResource of [true, false]) {
+        const answer = await client.getToken(input, { byResource }).then((r) => r.resource, (err: unknown) => err);
+        expect(isAuthdError(answer, 'invalid_request')).toBe(true);
+      }
+    }
+  });
+
   it.each(FOLDED)('should still serve it through %s', async (_what, input) => {
     expect((await client.getToken(input, { byResource: true })).resource).toBe(STORED);
     expect((await client.getToken(input)).resource).toBe(STORED);
