@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /**
- * The package as users get it (.ci/run runs this; about 2 min, most of it
- * better-sqlite3 compiling from source, which no test can reuse):
+ * The package as users get it (.ci/run runs this):
  *
  *   1. `npm pack`: the tarball holds only what runs (dist/client, dist/daemon,
  *      dist/shared, no source maps), the docs and the README;
@@ -11,7 +10,16 @@
  *      `mcpauthd token` (a credential planted through the installed package's
  *      own store), `mcpauthd status --json` and `mcpauthd install-service --print`.
  *
- *   node scripts/check-package.mjs [--keep]   (--keep leaves the temp directory)
+ *   node scripts/check-package.mjs [--keep] [--from-source]
+ *     --keep         leaves the temp directory
+ *     --from-source  lets better-sqlite3 compile in the fresh prefix (about 70 s)
+ *
+ * better-sqlite3's install script asks prebuild-install for a prebuilt binary,
+ * which users download from its GitHub releases; this machine has no network
+ * for that, so by default the binary `npm ci` already built for this Node is
+ * offered as a local prebuild (prebuild-install's
+ * npm_config_better_sqlite3_local_prebuilds). The install script still runs,
+ * as it does for users; only the download is replaced.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
@@ -23,6 +31,7 @@ import { isShippable } from './package-files.mjs';
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
 const keep = process.argv.includes('--keep');
+const fromSource = process.argv.includes('--from-source');
 const work = realpathSync(mkdtempSync(join(tmpdir(), 'mcpauthd-pkg-')));
 const failures = [];
 let daemon;
@@ -36,6 +45,21 @@ function check(ok, what) {
     failures.push(what);
     step(`FAIL ${what}`);
   }
+}
+
+/**
+ * The binary `npm ci` built for this Node, packed the way prebuild-install
+ * names a release asset, in `dir`; undefined (compile instead) when there is none.
+ */
+function localPrebuild(dir) {
+  const sqlite = join(REPO, 'node_modules', 'better-sqlite3');
+  const binary = join(sqlite, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(binary)) return undefined;
+  const version = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')).version;
+  mkdirSync(dir, { recursive: true });
+  const asset = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync('tar', ['-czf', join(dir, asset), '-C', sqlite, 'build/Release/better_sqlite3.node']);
+  return dir;
 }
 
 try {
@@ -53,8 +77,11 @@ try {
   // ---- 2. a fresh prefix, as `npm install -g` does for a user
   const prefix = join(work, 'prefix');
   const started = Date.now();
-  execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: work, stdio: 'inherit' });
-  step(`installed in ${Math.round((Date.now() - started) / 1000)} s`);
+  const installEnv = { ...process.env };
+  const prebuilds = fromSource ? undefined : localPrebuild(join(work, 'prebuilds'));
+  if (prebuilds !== undefined) installEnv.npm_config_better_sqlite3_local_prebuilds = prebuilds;
+  execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: work, stdio: 'inherit', env: installEnv });
+  step(`installed in ${Math.round((Date.now() - started) / 1000)} s (better-sqlite3 ${prebuilds === undefined ? 'compiled from source' : 'from the local prebuild'})`);
   const installed = join(prefix, 'lib', 'node_modules', 'mcpauthd');
   // Dev-only as the lock file says (zod and jose are also runtime dependencies of the MCP SDK and openid-client).
   const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8'));
