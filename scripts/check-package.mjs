@@ -71,7 +71,7 @@ try {
   const tarball = join(packDir, packed[0].filename);
   const stray = files.filter((f) => !isShippable(f));
   check(stray.length === 0, `the tarball holds only runtime code and docs (${files.length} files${stray.length === 0 ? '' : `; stray: ${stray.slice(0, 10).join(', ')}`})`);
-  const needed = ['dist/client/cli/bin.cjs', 'dist/client/cli/main.js', 'dist/cjs/package.json', 'dist/cjs/client/cli/cli-core.js', 'dist/client/index.js', 'dist/daemon/main.js'];
+  const needed = ['dist/client/cli/bin.cjs', 'dist/client/cli/main.js', 'dist/cjs/package.json', 'dist/cjs/hot-commands.js', 'dist/client/index.js', 'dist/daemon/main.js'];
   check(needed.every((f) => files.includes(f)), `the tarball has the bin, its CommonJS fast path, the CLI, the library and the daemon (${needed.filter((f) => !files.includes(f)).join(', ') || 'all there'})`);
 
   // ---- 2. a fresh prefix, as `npm install -g` does for a user

@@ -8,6 +8,6 @@ export function isShippable(path) {
   if (path === 'package.json' || path === 'README.md' || path === 'LICENSE') return true;
   if (path === 'dist/cjs/package.json') return true;
   if (/^docs\/[^/]+\.(md|svg)$/.test(path)) return true;
-  if (/^dist\/cjs\/(client|client\/cli|shared|shared\/protocol)\/[^/]+\.js$/.test(path)) return true;
+  if (path === 'dist/cjs/hot-commands.js') return true;
   return /^dist\/(client|daemon|shared)\/.+\.(js|cjs|d\.ts|d\.cts)$/.test(path);
 }

@@ -3,8 +3,8 @@
  * The `mcpauthd` executable (package.json "bin"). CommonJS on purpose:
  * `mcpauthd token` and `mcpauthd status` run per request from scripts and
  * headers helpers, and loading them as CommonJS from dist/cjs (synchronous
- * reads) starts measurably faster than through Node's ESM loader
- * (docs/benchmarks.md). Every other command, and these two when dist/cjs was
+ * reads, one file: scripts/build-cjs.mjs) starts measurably faster than
+ * through Node's ESM loader (docs/benchmarks.md). Every other command, and these two when dist/cjs was
  * not built, runs the ESM CLI (client/cli.ts); both use the same code
  * (client/cli/cli-core.ts), compiled twice.
  */
@@ -16,10 +16,10 @@ interface CliCore {
   runCommand(name: string, cmd: Command, rest: string[]): Promise<number>;
 }
 
-/** The CommonJS build of cli-core, or undefined when it was not built (a bare `tsc -p tsconfig.json`). */
+/** The one-file CommonJS build of cli-core (scripts/build-cjs.mjs), or undefined when it was not built (a bare `tsc -p tsconfig.json`). */
 function loadCore(): CliCore | undefined {
   try {
-    return require(path.join(__dirname, '..', '..', 'cjs', 'client', 'cli', 'cli-core.js')) as CliCore;
+    return require(path.join(__dirname, '..', '..', 'cjs', 'hot-commands.js')) as CliCore;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
     throw err;
