@@ -6,17 +6,15 @@
  * per call. The daemon runs in-process on a manual clock; the server is real.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
-import { startDaemon, type DaemonHandle, type DaemonOptions } from '../daemon/daemon.js';
+import type { DaemonHandle, DaemonOptions } from '../daemon/daemon.js';
 import { HTTP_TIMEOUT_MS } from '../daemon/oauth/http-fetch.js';
-import { createLogger } from '../daemon/os/logger.js';
 import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
-import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import { paramValues, type AuthServer } from './fixtures/auth-server.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
+import { browserLogin, startClockedDaemon, type ClockedDaemon } from './helpers/clocked-daemon.js';
 import { ManualClock } from './helpers/manual-clock.js';
-import { outputStream } from './helpers/secret-ledger.js';
+import { startOAuthServers, stopOAuthServers, tokenRequests } from './helpers/mcp-auth-stack.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { until } from './helpers/until.js';
 
@@ -28,38 +26,28 @@ describe('refresh failure branches against oidc-provider (30-second tokens, rota
   let mcp: McpTestServer;
   let home: TempHome;
   let clock: ManualClock;
+  let session: ClockedDaemon;
   let daemon: DaemonHandle;
   let client: McpAuthdClient;
   let logs = '';
 
   const start = async (options: Partial<DaemonOptions> = {}) => {
-    const ledger = outputStream('refresh-failures daemon log');
-    daemon = await startDaemon({
-      paths: home.paths,
-      clock,
-      logger: createLogger({ level: 'debug', stream: new Writable({ write: (c: Buffer, _e, cb) => ((logs += c.toString()), ledger(c.toString()), cb()) }) }),
-      ...options,
-    });
-    client = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
+    session = await startClockedDaemon({ paths: home.paths, clock, label: 'refresh-failures', clientTimeoutMs: 60_000, daemon: options });
+    ({ daemon, client } = session);
   };
   const stop = async () => {
-    client.close();
-    await daemon.close();
+    logs += session.logs();
+    await session.stop();
   };
-  const login = (scopes?: string[]) =>
-    client.login({ server_url: mcp.url, insecure_loopback: true, ...(scopes === undefined ? {} : { scopes }) }, (p) => {
-      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
-    });
-  const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+  const login = (scopes?: string[]) => browserLogin(client, mcp.url, scopes);
+  const refreshRequests = () => tokenRequests(as, 'refresh_token');
   const stored = () => daemon.store.findByResource(mcp.url)!;
 
   beforeAll(async () => {
-    as = await startAuthServer({ accessTokenTtlSec: TOKEN_TTL_SEC });
-    mcp = await startMcpServer({ authServer: as });
+    ({ as, mcp } = await startOAuthServers({ accessTokenTtlSec: TOKEN_TTL_SEC }));
   });
   afterAll(async () => {
-    await mcp.stop();
-    await as.stop();
+    await stopOAuthServers({ as, mcp });
   });
   beforeEach(async () => {
     home = makeTempHome();

@@ -5,15 +5,14 @@
  * time; the server, its rotation and its audience rules are real.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
-import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/os/logger.js';
+import type { DaemonHandle } from '../daemon/daemon.js';
 import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
-import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import { paramValues, type AuthServer } from './fixtures/auth-server.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
+import { browserLogin, startClockedDaemon, type ClockedDaemon } from './helpers/clocked-daemon.js';
 import { ManualClock, settle } from './helpers/manual-clock.js';
+import { startOAuthServers, stopOAuthServers, tokenRequests } from './helpers/mcp-auth-stack.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 const SEC = 1000;
@@ -23,32 +22,30 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
   let mcp: McpTestServer;
   let home: TempHome;
   let clock: ManualClock;
+  let session: ClockedDaemon | undefined;
   let daemon: DaemonHandle;
   let client: McpAuthdClient;
-  let logs = '';
+  /** The logs of the daemons stopped so far; logs() adds the running one's. */
+  let earlierLogs = '';
+  const logs = () => earlierLogs + (session?.logs() ?? '');
 
   const start = async () => {
-    daemon = await startDaemon({
-      paths: home.paths,
-      clock,
-      logger: createLogger({ level: 'debug', stream: new Writable({ write: (c: Buffer, _e, cb) => ((logs += c.toString()), cb()) }) }),
-    });
-    client = new McpAuthdClient({ socket: home.paths.socket });
+    session = await startClockedDaemon({ paths: home.paths, clock, label: 'refresh-oidc' });
+    ({ daemon, client } = session);
   };
   const stop = async () => {
-    client.close();
-    await daemon.close();
+    earlierLogs = logs();
+    await session?.stop();
+    session = undefined;
   };
-  const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+  const refreshRequests = () => tokenRequests(as, 'refresh_token');
   const audOf = (token: string) => decodeJwtPayload(token)?.['aud'];
 
   beforeAll(async () => {
-    as = await startAuthServer({ accessTokenTtlSec: 8 });
-    mcp = await startMcpServer({ authServer: as });
+    ({ as, mcp } = await startOAuthServers({ accessTokenTtlSec: 8 }));
   });
   afterAll(async () => {
-    await mcp.stop();
-    await as.stop();
+    await stopOAuthServers({ as, mcp });
   });
 
   beforeEach(async () => {
@@ -57,9 +54,7 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
     // daemon's scheduling runs on this one.
     clock = new ManualClock(Date.now());
     await start();
-    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
-      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
-    });
+    await browserLogin(client, mcp.url);
     as.clearRequests();
   });
   afterEach(async () => {
@@ -188,7 +183,7 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
 
   it('should log credential times in the unit of status --json (Unix seconds), next to an ISO timestamp', async () => {
     const lastLine = (message: string) =>
-      logs
+      logs()
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -208,7 +203,7 @@ describe('scheduled refresh against oidc-provider (8-second tokens, rotation)', 
   });
 
   it('should never write a token the server issued into a log line', () => {
-    expect(logs.length).toBeGreaterThan(1000);
-    for (const secret of as.issuedSecrets()) expect(logs).not.toContain(secret);
+    expect(logs().length).toBeGreaterThan(1000);
+    for (const secret of as.issuedSecrets()) expect(logs()).not.toContain(secret);
   });
 });

@@ -5,14 +5,12 @@
  * that after a restart the rotated refresh token is stored and works.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
-import { startDaemon } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/os/logger.js';
-import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import { paramValues, type AuthServer } from './fixtures/auth-server.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
+import { loginAndHandOver } from './helpers/clocked-daemon.js';
 import { startDaemonProcess } from './helpers/daemon-process.js';
+import { startOAuthServers, stopOAuthServers } from './helpers/mcp-auth-stack.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { until } from './helpers/until.js';
 
@@ -24,23 +22,15 @@ describe('shutdown during a refresh (real process, stalled authorization server)
   let home: TempHome;
 
   beforeAll(async () => {
-    as = await startAuthServer({ accessTokenTtlSec: TOKEN_TTL_SEC });
-    mcp = await startMcpServer({ authServer: as });
+    ({ as, mcp } = await startOAuthServers({ accessTokenTtlSec: TOKEN_TTL_SEC }));
     home = makeTempHome();
     // Log in through an in-process daemon on the same state directory, then hand it over.
-    const daemon = await startDaemon({ paths: home.paths, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) });
-    const client = new McpAuthdClient({ socket: home.paths.socket });
-    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
-      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
-    });
-    client.close();
-    await daemon.close();
+    await loginAndHandOver(home.paths, mcp.url, 'refresh-shutdown');
     as.clearRequests();
   });
 
   afterAll(async () => {
-    await mcp.stop();
-    await as.stop();
+    await stopOAuthServers({ as, mcp });
     home.remove();
   });
 
@@ -91,22 +81,15 @@ describe('a refresh cut off by SIGKILL (real process, 8-second tokens)', () => {
   let home: TempHome;
 
   beforeAll(async () => {
-    as = await startAuthServer({ accessTokenTtlSec: 8 });
-    mcp = await startMcpServer({ authServer: as });
+    ({ as, mcp } = await startOAuthServers({ accessTokenTtlSec: 8 }));
     home = makeTempHome();
-    const daemon = await startDaemon({ paths: home.paths, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) });
-    const client = new McpAuthdClient({ socket: home.paths.socket });
-    await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
-      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
-    });
-    client.close();
-    await daemon.close();
+    // Log in through an in-process daemon on the same state directory, then hand it over.
+    await loginAndHandOver(home.paths, mcp.url, 'refresh-shutdown');
     as.clearRequests();
   });
 
   afterAll(async () => {
-    await mcp.stop();
-    await as.stop();
+    await stopOAuthServers({ as, mcp });
     home.remove();
   });
 

@@ -11,18 +11,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
-import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
-import { createLogger } from '../daemon/os/logger.js';
+import type { DaemonHandle } from '../daemon/daemon.js';
 import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/refresh-timing.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
-import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
+import type { AuthServer } from './fixtures/auth-server.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
 import { CLI, ledgerCliOutput, REPO_ROOT } from './helpers/daemon-process.js';
+import { browserLogin, startClockedDaemon, type ClockedDaemon } from './helpers/clocked-daemon.js';
 import { ManualClock } from './helpers/manual-clock.js';
-import { outputStream } from './helpers/secret-ledger.js';
+import { startOAuthServers, stopOAuthServers, tokenRequests } from './helpers/mcp-auth-stack.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { until } from './helpers/until.js';
-import { Writable } from 'node:stream';
 
 const SEC = 1000;
 
@@ -59,34 +57,26 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
   let mcp: McpTestServer;
   let home: TempHome;
   let clock: ManualClock;
+  let session: ClockedDaemon;
   let daemon: DaemonHandle;
   let client: McpAuthdClient;
   let release: (() => void) | undefined;
 
-  const refreshRequests = () => as.requests('token').filter((r) => r.grantType === 'refresh_token');
+  const refreshRequests = () => tokenRequests(as, 'refresh_token');
 
   beforeAll(async () => {
-    as = await startAuthServer({ accessTokenTtlSec: 30 });
-    mcp = await startMcpServer({ authServer: as });
+    ({ as, mcp } = await startOAuthServers({ accessTokenTtlSec: 30 }));
   });
   afterAll(async () => {
-    await mcp.stop();
-    await as.stop();
+    await stopOAuthServers({ as, mcp });
   });
   beforeEach(async () => {
     home = makeTempHome();
     clock = new ManualClock(Date.now());
-    const ledger = outputStream('refresh-wait daemon log');
-    daemon = await startDaemon({
-      paths: home.paths,
-      clock,
-      logger: createLogger({ level: 'debug', stream: new Writable({ write: (c: Buffer, _e, cb) => (ledger(c.toString()), cb()) }) }),
-    });
-    const setup = new McpAuthdClient({ socket: home.paths.socket, timeoutMs: 60_000 });
-    await setup.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
-      if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
-    });
-    setup.close();
+    // A long client timeout for the login only; the test's client below keeps the library's defaults.
+    session = await startClockedDaemon({ paths: home.paths, clock, label: 'refresh-wait', clientTimeoutMs: 60_000 });
+    daemon = session.daemon;
+    await browserLogin(session.client, mcp.url);
     as.clearRequests();
     // The library's defaults, as an application or the CLI uses them.
     client = new McpAuthdClient({ socket: home.paths.socket });
@@ -96,7 +86,7 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
     release?.();
     release = undefined;
     client.close();
-    await daemon.close();
+    await session.stop();
     home.remove();
   });
 

@@ -8,7 +8,6 @@
  * in CI; elsewhere the whole block is reported as skipped, with the reason in its name.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { McpAuthdClient } from '../client/index.js';
 import { directoryPermissionsOnly } from '../daemon/server/peer-check.js';
@@ -17,7 +16,7 @@ import { startTestDaemon } from './helpers/in-process-daemon.js';
 import { openRaw } from './helpers/raw-socket.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
-import { ensurePeerUser, isRoot, PEER_USER } from './helpers/peer-user.js';
+import { ensurePeerUser, isRoot, runScript } from './helpers/peer-user.js';
 
 // Skipped, not passed, where the reason holds: jest reports these as skipped.
 const describeAsRoot = isRoot ? describe : describe.skip;
@@ -38,23 +37,7 @@ interface PeerAttempt {
 }
 
 /** Runs a small script as the other user; it prints one JSON line describing what happened. */
-function runAsPeer(script: string, args: string[]): Promise<PeerAttempt> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('runuser', ['-u', PEER_USER, '--', process.execPath, '-e', script, ...args], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('error', reject);
-    child.once('close', () => {
-      try {
-        resolve(JSON.parse(out.trim()) as PeerAttempt);
-      } catch {
-        reject(new Error(`the script run as ${PEER_USER} printed no result: ${out}${err}`));
-      }
-    });
-  });
-}
+const runAsPeer = (script: string, args: string[]): Promise<PeerAttempt> => runScript<PeerAttempt>(script, args, true);
 
 // Connects, sends one status request, reports what came back. Plain CommonJS: runs with `node -e`.
 const CONNECT_SCRIPT = `

@@ -7,7 +7,7 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpAuthdClient } from '../../client/index.js';
-import { startAuthServer, type AuthServer } from '../fixtures/auth-server.js';
+import { startAuthServer, type AuthServer, type AuthServerOptions } from '../fixtures/auth-server.js';
 import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
 import { startTestDaemon, type TestDaemon } from './in-process-daemon.js';
 import { ManualClock } from './manual-clock.js';
@@ -61,4 +61,20 @@ export function tokenRequests(as: AuthServer, grant: string): ReturnType<AuthSer
 /** The distinct access tokens (by jti) the MCP server accepted, in first-seen order. */
 export function presentedJtis(mcp: McpTestServer): (string | undefined)[] {
   return [...new Set(mcp.requests().filter((r) => r.outcome === 'mcp').map((r) => r.tokenJti))];
+}
+
+/** A real authorization server (oidc-provider) and a real MCP server that trusts it: what most OAuth tests start from. */
+export interface OAuthServers {
+  as: AuthServer;
+  mcp: McpTestServer;
+}
+
+export async function startOAuthServers(options: AuthServerOptions = {}): Promise<OAuthServers> {
+  const as = await startAuthServer(options);
+  return { as, mcp: await startMcpServer({ authServer: as }) };
+}
+
+export async function stopOAuthServers({ as, mcp }: OAuthServers): Promise<void> {
+  await mcp.stop();
+  await as.stop();
 }
