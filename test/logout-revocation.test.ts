@@ -7,17 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { McpAuthdClient } from '../client/index.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
+import type { AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
-import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
+import { runCliAsync } from './helpers/daemon-process.js';
+import { startProcessStack, type ProcessStack } from './helpers/process-stack.js';
+import type { TempHome } from './helpers/temp-home.js';
 
 describe('logout against oidc-provider (T4)', () => {
   let as: AuthServer;
   let mcp: McpTestServer;
   let home: TempHome;
-  let daemon: DaemonProcess;
   let authd: McpAuthdClient;
 
   const login = async (): Promise<number> => {
@@ -28,20 +28,12 @@ describe('logout against oidc-provider (T4)', () => {
     return result.expires_at;
   };
 
+  let stack: ProcessStack;
   beforeAll(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as });
-    home = makeTempHome();
-    daemon = await startDaemonProcess(home.env);
-    authd = new McpAuthdClient({ socket: home.paths.socket });
+    stack = await startProcessStack();
+    ({ as, mcp, home, authd } = stack);
   });
-  afterAll(async () => {
-    authd.close();
-    await daemon.stop();
-    home.remove();
-    await mcp.stop();
-    await as.stop();
-  });
+  afterAll(() => stack.stop());
 
   it('should say only the refresh token was revoked, and until when the access token stays valid', async () => {
     const expiresAt = await login();

@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
 import { Secret } from '../daemon/store/secret.js';
 import { TokenStore } from '../daemon/store/token-store.js';
-import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
+import type { AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
-import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
-import { REPO_ROOT, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
+import type { McpTestServer } from './fixtures/mcp-server.js';
+import { REPO_ROOT, type DaemonProcess } from './helpers/daemon-process.js';
+import { startProcessStack, type ProcessStack } from './helpers/process-stack.js';
 import { runProcess, type ProcessRun } from './helpers/run-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
-import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import type { TempHome } from './helpers/temp-home.js';
 
 const SCRIPT = join(REPO_ROOT, 'client', 'python', 'mcpauthd_client.py');
 
@@ -38,23 +39,15 @@ describe('client/python/mcpauthd_client.py', () => {
     return result;
   };
 
+  let stack: ProcessStack;
   beforeAll(async () => {
-    as = await startAuthServer();
-    mcp = await startMcpServer({ authServer: as });
-    home = makeTempHome();
-    daemon = await startDaemonProcess(home.env);
-    authd = new McpAuthdClient({ socket: home.paths.socket });
+    stack = await startProcessStack();
+    ({ as, mcp, home, daemon, authd } = stack);
     await authd.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
       if (p.stage === 'authorize_url' && p.authorize_url !== undefined) void completeLogin(p.authorize_url);
     });
   });
-  afterAll(async () => {
-    authd.close();
-    await daemon.stop();
-    home.remove();
-    await mcp.stop();
-    await as.stop();
-  });
+  afterAll(() => stack.stop());
 
   it('token: should print exactly the access token the daemon serves', async () => {
     const { access_token } = await authd.getToken(mcp.url);
