@@ -19,10 +19,8 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { Writable } from 'node:stream';
 import { HTTP_TIMEOUT_MS, MAX_RESPONSE_BYTES } from '../daemon/oauth/http-fetch.js';
 import { LoginRegistry, runLogin } from '../daemon/login/login-flow.js';
-import { createLogger } from '../daemon/os/logger.js';
 import { createOAuthClient, exchangeAuthorizationCode, buildAuthorizationRequest, refreshTokenGrant } from '../daemon/oauth/oauth-client.js';
 import { registerClient } from '../daemon/oauth/registration.js';
 import { createRefreshGrant } from '../daemon/refresh/refresh-grant.js';
@@ -35,6 +33,7 @@ import { completeLogin } from './fixtures/browser.js';
 import { fakeJwt, startMockOAuth, type MockOAuth } from './daemon/support/mock-oauth.js';
 import { json, startTinyServer, type TinyServer } from './daemon/support/tiny-http.js';
 import { recordOutput, recordSecret } from './helpers/secret-ledger.js';
+import { captureLogs, type CapturedLogs } from './helpers/test-logger.js';
 
 const MIB = 1024 * 1024;
 
@@ -58,19 +57,7 @@ async function tiny(): Promise<TinyServer> {
   return t;
 }
 
-function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const logger = createLogger({
-    level: 'debug',
-    stream: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        text += chunk.toString('utf8');
-        done();
-      },
-    }),
-  });
-  return { logger, text: () => text };
-}
+const capture = (): CapturedLogs => captureLogs();
 
 interface LoginRun {
   error: AuthdError;

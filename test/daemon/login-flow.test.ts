@@ -24,6 +24,7 @@ import { AuthdError } from '../../shared/errors.js';
 import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
 import { bearerFor, startMockOAuth } from './support/mock-oauth.js';
 import type { MockOAuth } from './support/mock-oauth.js';
+import { captureLogs, quietLogger } from '../helpers/test-logger.js';
 
 interface Run {
   result: LoginResult | undefined;
@@ -54,16 +55,8 @@ afterEach(() => {
 
 async function login(params: Omit<LoginParams, 'insecure_loopback'> & { insecure_loopback?: boolean }, options: RunOptions = {}): Promise<Run> {
   const store = options.store ?? newStore();
-  let logs = '';
-  const logger = createLogger({
-    level: 'debug',
-    stream: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logs += chunk.toString('utf8');
-        done();
-      },
-    }),
-  });
+  const captured = captureLogs();
+  const logger = captured.logger;
   const progress: LoginProgress[] = [];
   const browsers: Promise<CompleteLoginResult | Error>[] = [];
   let result: LoginResult | undefined;
@@ -85,7 +78,7 @@ async function login(params: Omit<LoginParams, 'insecure_loopback'> & { insecure
     if (!(err instanceof AuthdError)) throw err;
     error = err;
   }
-  return { result, error, progress, logs, store, browsers: await Promise.all(browsers) };
+  return { result, error, progress, logs: captured.text(), store, browsers: await Promise.all(browsers) };
 }
 
 function audience(accessToken: string): string[] {
@@ -416,7 +409,7 @@ describe('runLogin against oidc-provider and the MCP SDK server', () => {
       );
     }
     await ready;
-    await expect(runLogin({ server_url: mcp.url, insecure_loopback: true }, { store: newStore(), logins, logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }) }, () => undefined)).rejects.toMatchObject({
+    await expect(runLogin({ server_url: mcp.url, insecure_loopback: true }, { store: newStore(), logins, logger: quietLogger() }, () => undefined)).rejects.toMatchObject({
       code: 'busy',
     });
     controller.abort();

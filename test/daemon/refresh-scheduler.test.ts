@@ -4,17 +4,16 @@
  * faults and timings a real server cannot be made to show on demand.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../daemon/os/logger.js';
 import { RefreshScheduler } from '../../daemon/refresh/refresh-scheduler.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenRefresher, type RefreshGrant, type RefreshedTokens } from '../../daemon/refresh/token-refresher.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
+import { quietLogger } from '../helpers/test-logger.js';
 
 const SEC = 1000;
-const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+const logger = quietLogger();
 
 interface Harness {
   clock: ManualClock;

@@ -3,7 +3,6 @@
 // rotated registration_access_token, and a read that fails must never delete
 // a registration other credentials refresh with: the login registers a new
 // client for itself instead. Real oidc-provider and MCP SDK servers throughout.
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { startAuthServer } from '../fixtures/auth-server.js';
 import type { AuthServer, AuthServerOptions } from '../fixtures/auth-server.js';
@@ -11,11 +10,11 @@ import { completeLogin } from '../fixtures/browser.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpTestServer } from '../fixtures/mcp-server.js';
 import { LoginRegistry, runLogin } from '../../daemon/login/login-flow.js';
-import { createLogger } from '../../daemon/os/logger.js';
 import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import type { LoginResult } from '../../shared/protocol/types.js';
+import { quietLogger } from '../helpers/test-logger.js';
 
 const started: { stop(): Promise<void> }[] = [];
 const stores: TokenStore[] = [];
@@ -37,7 +36,7 @@ async function setup(options?: AuthServerOptions): Promise<{ as: AuthServer; fir
   return { as, first, second, store };
 }
 
-const quiet = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+const quiet = quietLogger();
 
 async function login(serverUrl: string, store: TokenStore): Promise<LoginResult> {
   const browsers: Promise<unknown>[] = [];

@@ -4,15 +4,13 @@
  * test starts from: the set-up of the refresh tests against oidc-provider
  * (test/refresh-failures, refresh-oidc, refresh-wait, refresh-shutdown).
  */
-import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../../client/index.js';
 import { startDaemon, type DaemonHandle, type DaemonOptions } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/os/logger.js';
 import type { Paths } from '../../shared/paths.js';
 import type { LoginResult } from '../../shared/protocol/types.js';
 import { completeLogin } from '../fixtures/browser.js';
 import type { ManualClock } from './manual-clock.js';
-import { outputStream } from './secret-ledger.js';
+import { captureLogs } from './test-logger.js';
 
 export interface ClockedDaemon {
   daemon: DaemonHandle;
@@ -35,28 +33,18 @@ export interface ClockedDaemonOptions {
 }
 
 export async function startClockedDaemon(options: ClockedDaemonOptions): Promise<ClockedDaemon> {
-  let logs = '';
-  const ledger = outputStream(`${options.label} daemon log`);
+  const captured = captureLogs(`${options.label} daemon log`);
   const daemon = await startDaemon({
     paths: options.paths,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    logger: createLogger({
-      level: 'debug',
-      stream: new Writable({
-        write: (chunk: Buffer, _encoding, done) => {
-          logs += chunk.toString();
-          ledger(chunk.toString());
-          done();
-        },
-      }),
-    }),
+    logger: captured.logger,
     ...options.daemon,
   });
   const client = new McpAuthdClient({ socket: options.paths.socket, ...(options.clientTimeoutMs === undefined ? {} : { timeoutMs: options.clientTimeoutMs }) });
   return {
     daemon,
     client,
-    logs: () => logs,
+    logs: captured.text,
     stop: async () => {
       client.close();
       await daemon.close();
