@@ -16,6 +16,25 @@ export type GrantKind = 'authorization_code' | 'device_code' | 'client_credentia
 export const GRANT_KINDS: readonly GrantKind[] = ['authorization_code', 'device_code', 'client_credentials', 'jwt_bearer', 'enterprise'];
 
 /**
+ * Grants that need no person and so are renewed by running them again instead
+ * of a refresh token (daemon/refresh/regrant.ts). The store's due-for-renewal
+ * queries (statements.ts) and the matching index (schema.ts) list the same kinds.
+ */
+export const REGRANT_KINDS: readonly GrantKind[] = ['client_credentials', 'jwt_bearer', 'enterprise'];
+
+/** Whether the daemon can get a new access token for this credential without the user. */
+export function isRenewable(record: Pick<CredentialRecord, 'refreshToken' | 'grantKind'>): boolean {
+  return record.refreshToken !== null || REGRANT_KINDS.includes(record.grantKind);
+}
+
+/**
+ * What a renewal checks before it writes: a refresh presents its refresh
+ * token (null: none), a regrant the access token it replaces. The write
+ * happens only while the credential still holds it, so a newer login wins.
+ */
+export type RenewalGuard = Secret | null | { accessToken: Secret };
+
+/**
  * The choices a login was made with, kept so that a re-login (and the proxy's
  * automatic login) makes the same ones. JSON, never a secret: a secret's
  * place is a Secret column, a file path, or nowhere.
