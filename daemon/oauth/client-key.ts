@@ -17,14 +17,21 @@ export type ClientKeyAlg = 'ES256' | 'RS256';
 export interface ClientKey {
   /** The private JWK as JSON (with kid and alg), for the store. */
   privateJwk: Secret;
+  /** Its `kid` is the key's own, else the RFC 7638 thumbprint (shown, never sent). */
   publicJwk: PublicJwk;
   alg: ClientKeyAlg;
+  /**
+   * The `kid` sent in the assertion header: a key made here, or a JWK that
+   * names one. A PEM has none, and an AS that registered it under another
+   * kid (or none) would miss a guessed one; without a kid it tries its keys.
+   */
+  headerKid: string | undefined;
 }
 
 /** A new P-256 key pair. */
 export function generateClientKey(): ClientKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return fromKeyObject(privateKey);
+  return fromKeyObject(privateKey, 'thumbprint');
 }
 
 /**
@@ -34,14 +41,19 @@ export function generateClientKey(): ClientKey {
 export function importClientKey(text: string): ClientKey {
   const trimmed = text.trim();
   let key: KeyObject;
+  let kid: string | undefined;
   try {
-    key = trimmed.startsWith('{')
-      ? createPrivateKey({ key: JSON.parse(trimmed) as JsonWebKey, format: 'jwk' })
-      : createPrivateKey({ key: trimmed, format: 'pem' });
+    if (trimmed.startsWith('{')) {
+      const jwk = JSON.parse(trimmed) as JsonWebKey;
+      if (typeof jwk['kid'] === 'string' && jwk['kid'] !== '') kid = jwk['kid'];
+      key = createPrivateKey({ key: jwk, format: 'jwk' });
+    } else {
+      key = createPrivateKey({ key: trimmed, format: 'pem' });
+    }
   } catch {
     throw oauthError('the client key is neither a PEM private key nor a private JWK', 'client_key_invalid');
   }
-  return fromKeyObject(key);
+  return fromKeyObject(key, kid);
 }
 
 /** The stored private JWK read back (a registration's client_key). */
@@ -49,14 +61,15 @@ export function storedClientKey(privateJwk: Secret): ClientKey {
   return importClientKey(privateJwk.reveal());
 }
 
-function fromKeyObject(key: KeyObject): ClientKey {
+function fromKeyObject(key: KeyObject, kid: string | 'thumbprint' | undefined): ClientKey {
   if (key.type !== 'private') throw oauthError('the client key must be a private key', 'client_key_invalid');
   const alg = algorithmOf(key);
   const jwk = key.export({ format: 'jwk' });
   const publicParts = createPublicKey(key).export({ format: 'jwk' }) as Record<string, string>;
-  const kid = thumbprint(publicParts);
-  const publicJwk: PublicJwk = { ...publicParts, kty: publicParts['kty'] ?? '', kid, alg, use: 'sig' };
-  return { privateJwk: new Secret(JSON.stringify({ ...jwk, kid, alg })), publicJwk, alg };
+  const headerKid = kid === 'thumbprint' ? thumbprint(publicParts) : kid;
+  const publicJwk: PublicJwk = { ...publicParts, kty: publicParts['kty'] ?? '', kid: headerKid ?? thumbprint(publicParts), alg, use: 'sig' };
+  const privateJwk = new Secret(JSON.stringify({ ...jwk, alg, ...(headerKid === undefined ? {} : { kid: headerKid }) }));
+  return { privateJwk, publicJwk, alg, headerKid };
 }
 
 function algorithmOf(key: KeyObject): ClientKeyAlg {

@@ -85,7 +85,7 @@ function privateKeyJwt(credentials: ClientCredentials): oidc.ClientAuth {
   const key = storedClientKey(credentials.clientKey as Secret);
   return (async (as, client, body, headers) => {
     const cryptoKey = await signingKey(key);
-    await oidc.PrivateKeyJwt({ key: cryptoKey, kid: key.publicJwk.kid })(as, client, body, headers);
+    await oidc.PrivateKeyJwt(key.headerKid === undefined ? cryptoKey : { key: cryptoKey, kid: key.headerKid })(as, client, body, headers);
   }) as oidc.ClientAuth;
 }
 
