@@ -23,7 +23,7 @@ import { backoffDelay, computeRefreshAt, unknownOutcomeRetryAt } from './refresh
 import type { Secret } from '../store/secret.js';
 import { RejectedTokenResponse } from '../oauth/token-response.js';
 import type { ClientRegistration, CredentialRecord, TokenStore } from '../store/token-store.js';
-import { REGRANT_KINDS, type RenewalGuard } from '../store/records.js';
+import { REGRANT_KINDS, reloginCommand, type RenewalGuard } from '../store/records.js';
 
 /** What a refresh grant returns once the response passed validation. */
 export interface RefreshedTokens {
@@ -246,7 +246,7 @@ export class TokenRefresher {
       if (!this.#store.markRefreshFailure(key, guard, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: failures })) return this.#superseded(key);
       this.#logger.warn('renewal rejected; a new login is needed', { resource: record.resource, grant_kind: record.grantKind, reason });
       this.#onChange?.('needs_login', record);
-      throw new AuthdError('needs_login', `the authorization server refused to renew the token for ${record.resource} (${reason}); run: mcpauthd login ${record.serverUrls[0] ?? record.resource} with the same options`, {
+      throw new AuthdError('needs_login', `the authorization server refused to renew the token for ${record.resource} (${reason}); run: ${reloginCommand(record)}`, {
         cause: err,
         data: { resource: record.resource },
       });

@@ -28,6 +28,25 @@ export function isRenewable(record: Pick<CredentialRecord, 'refreshToken' | 'gra
 }
 
 /**
+ * The command that logs this credential in again the same way: a machine
+ * login's flags come from its grant kind and login options (never a secret:
+ * the secret's file is the user's to name again).
+ */
+export function reloginCommand(record: Pick<CredentialRecord, 'serverUrls' | 'resource' | 'grantKind' | 'loginOptions' | 'clientId'>): string {
+  const base = `mcpauthd login ${record.serverUrls[0] ?? record.resource}`;
+  const auth = record.loginOptions?.['client_auth'];
+  if (record.grantKind === 'client_credentials') {
+    const secret = auth === 'client_secret_basic' ? ' --client-secret-file FILE' : '';
+    return `${base} --client-credentials --client-id ${record.clientId}${secret}`;
+  }
+  if (record.grantKind === 'jwt_bearer') {
+    const file = record.loginOptions?.['assertion_file'];
+    return `${base} --jwt-bearer --client-id ${record.clientId} --assertion-file ${typeof file === 'string' ? file : 'FILE'}`;
+  }
+  return base;
+}
+
+/**
  * What a renewal checks before it writes: a refresh presents its refresh
  * token (null: none), a regrant the access token it replaces. The write
  * happens only while the credential still holds it, so a newer login wins.
