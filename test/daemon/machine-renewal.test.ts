@@ -133,7 +133,7 @@ describe('renewal by running the grant again', () => {
   it('asks for a login when the client is refused, keeping the registration (its key cannot be made again)', async () => {
     try {
       as.setDown('invalid_client');
-      const refused = await td.daemon.refresher.refresh(credential(), 'forced').catch((e: unknown) => e as Error);
+      const refused = (await td.daemon.refresher.refresh(credential(), 'forced').catch((e: unknown) => e)) as Error;
       expect(refused).toMatchObject({ code: 'needs_login' });
       // The fix names the same kind of login, and the secret only as a file to give again.
       expect(refused.message).toContain(`mcpauthd login ${mcp.url} --client-credentials --client-id renew-bot --client-secret-file FILE`);
