@@ -20,7 +20,7 @@ import { claimSocketPath } from './server/socket-probe.js';
 import { SocketServer, type ServerLimits } from './server/socket-server.js';
 import { RefreshScheduler } from './refresh/refresh-scheduler.js';
 import { systemClock, type SchedulerClock } from './refresh/scheduler-clock.js';
-import { TokenRefresher, type ChangeListener, type RefreshGrant } from './refresh/token-refresher.js';
+import { TokenRefresher, type ChangeListener, type RefreshGrant, type Regrant } from './refresh/token-refresher.js';
 import { TokenStore } from './store/token-store.js';
 import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 
@@ -32,6 +32,8 @@ export interface DaemonOptions {
   limits?: Partial<ServerLimits>;
   /** The refresh grant; default: the real one (loaded on first use, so start-up stays light). */
   grant?: RefreshGrant;
+  /** Runs a machine grant again (client_credentials, jwt_bearer); default: the real ones, loaded on first use. */
+  regrant?: Regrant;
   /** Refreshes at once across all credentials. */
   refreshConcurrency?: number;
   /** Ceiling for one refresh's token request (default REFRESH_TIMEOUT_MS, 120 s); tests shorten it. */
@@ -65,6 +67,15 @@ function lazyRefreshGrant(store: TokenStore, now: () => number, timeoutMs: numbe
   return async (input) => {
     grant ??= import('./refresh/refresh-grant.js').then((m) => m.createRefreshGrant({ store, now, timeoutMs }));
     return (await grant)(input);
+  };
+}
+
+/** Regrants loaded lazily too (daemon/refresh/regrant.ts: one function per grant kind). */
+function lazyRegrant(store: TokenStore, now: () => number, timeoutMs: number): Regrant {
+  let regrant: Promise<Regrant> | undefined;
+  return async (input) => {
+    regrant ??= import('./refresh/regrant.js').then((m) => m.createRegrant({ store, now, timeoutMs }));
+    return (await regrant)(input);
   };
 }
 
@@ -130,7 +141,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         expires_at: current?.expiresAt == null ? null : Math.floor(current.expiresAt / 1000),
       });
     };
-    const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs), logger, now, onChange });
+    const refresher = new TokenRefresher({
+      store,
+      grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs),
+      regrant: options.regrant ?? lazyRegrant(store, now, refreshTimeoutMs),
+      logger,
+      now,
+      onChange,
+    });
     const scheduler = new RefreshScheduler({
       store,
       refresher,

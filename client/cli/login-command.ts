@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { LoginProgress } from '../../shared/protocol/types.js';
+import { machineLoginParams, showClientKey } from './machine-login-options.js';
 import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';
 
 export async function runLogin(values: Record<string, string | boolean | undefined>, serverUrl: string): Promise<number> {
@@ -20,6 +21,7 @@ export async function runLogin(values: Record<string, string | boolean | undefin
   const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
   const json = values['json'] === true;
   const openBrowser = values['no-browser'] !== true;
+  const machine = values['client-credentials'] === true || values['jwt-bearer'] === true;
   // Loaded before the request: the progress callback that uses them is synchronous.
   const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
     import('../authd-client.js'),
@@ -40,8 +42,10 @@ export async function runLogin(values: Record<string, string | boolean | undefin
         ...optional('resource', str(values['resource'])),
         ...(insecure ? { insecure_loopback: true } : {}),
         ...(timeout === undefined ? {} : { timeout }),
+        ...machineLoginParams(values),
       },
       (progress: LoginProgress) => {
+        if (progress.stage === 'client_key') showClientKey(progress, str(values['jwks-out']), say);
         if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
           if (openBrowser && progress.start_url !== undefined) {
@@ -61,13 +65,13 @@ export async function runLogin(values: Record<string, string | boolean | undefin
           }
           say('waiting for approval in the browser...');
         }
-        if (progress.stage === 'exchanging') say('approved; exchanging the code for tokens...');
+        if (progress.stage === 'exchanging') say(values['client-credentials'] === true || values['jwt-bearer'] === true ? 'requesting a token...' : 'approved; exchanging the code for tokens...');
       },
     );
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       process.stdout.write(
-        `logged in\n  resource  ${result.resource}\n  issuer    ${result.issuer}\n  scopes    ${result.scopes.join(' ') || '(none)'}\n  expires   ${result.expires_at === null ? 'unknown' : new Date(result.expires_at * 1000).toISOString()}\n  refresh   ${result.has_refresh_token ? 'yes' : 'no refresh token: you will log in again when it expires'}\n`,
+        `logged in\n  resource  ${result.resource}\n  issuer    ${result.issuer}\n  scopes    ${result.scopes.join(' ') || '(none)'}\n  expires   ${result.expires_at === null ? 'unknown' : new Date(result.expires_at * 1000).toISOString()}\n  refresh   ${result.has_refresh_token ? 'yes' : machine ? 'renewed by the daemon before it expires' : 'no refresh token: you will log in again when it expires'}\n`,
       );
     }
     return EXIT.ok;

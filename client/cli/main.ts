@@ -93,7 +93,11 @@ deletes the credential. The local credential is deleted even if revocation fails
     summary: 'log into an MCP server (OAuth, in your browser)',
     usage: `mcpauthd login <mcp-server-url> [--scope "a b"] [--client-id ID]
                [--client-secret-file FILE | --client-secret-stdin] [--client-metadata-url URL]
-               [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]`,
+               [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]
+       mcpauthd login <mcp-server-url> --client-credentials --client-id ID
+               [--client-auth private_key_jwt|client_secret_basic] [--client-key-file FILE]
+               [--jwks-out FILE] [--client-secret-file FILE | --client-secret-stdin]
+       mcpauthd login <mcp-server-url> --jwt-bearer --client-id ID --assertion-file FILE`,
     details: `Asks the daemon to log into the MCP server the spec way: protected resource
 metadata, authorization server metadata, client registration, PKCE, a loopback
 redirect, and the server's resource indicator on every request. Opens the
@@ -111,9 +115,25 @@ authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
                             env MCPAUTHD_INSECURE_LOOPBACK=1)
   --json                    print the result as one JSON object
 
+Machines without a person (no browser; the daemon runs the grant again before
+the token expires, there is no refresh token):
+  --client-credentials      OAuth client credentials grant for client --client-id
+  --client-auth M           private_key_jwt (default without a secret) or
+                            client_secret_basic (default with a secret)
+  --client-key-file F       private_key_jwt with a key already registered (PEM or
+                            JWK); without it the daemon keeps its own key for this
+                            client, made on first use: register the public key it
+                            prints, then run the same command again
+  --jwks-out F              also write that public key as a JWKS file
+  --jwt-bearer              RFC 7523 jwt-bearer grant with a token the platform
+                            gives this machine (workload identity)
+  --assertion-file F        where that token is; read again at every renewal
+
 Examples:
   mcpauthd login https://mcp.example.com/mcp
-  mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser`,
+  mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser
+  mcpauthd login https://mcp.example.com/mcp --client-credentials --client-id ci-bot --jwks-out bot.jwks.json
+  mcpauthd login https://mcp.example.com/mcp --jwt-bearer --client-id wl --assertion-file /var/run/secrets/token`,
     options: {
       ...COMMON,
       scope: { type: 'string' },
@@ -126,6 +146,12 @@ Examples:
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       json: { type: 'boolean' },
+      'client-credentials': { type: 'boolean' },
+      'jwt-bearer': { type: 'boolean' },
+      'client-auth': { type: 'string' },
+      'client-key-file': { type: 'string' },
+      'jwks-out': { type: 'string' },
+      'assertion-file': { type: 'string' },
     },
     async run(values, positionals) {
       const serverUrl = onePositional(positionals, 'mcp-server-url');

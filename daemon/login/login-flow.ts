@@ -147,7 +147,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     });
   }
   const { issuer, resource, authorizationServer: metadata } = discovery;
-  assertPkceS256(metadata);
+  if (params.grant === undefined) assertPkceS256(metadata);
   ctx.onProgress({ stage: 'discovered', login_id: loginId, resource, issuer });
   log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache });
 
@@ -160,6 +160,10 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     serverScopes: metadata.scopes_supported,
     granted: existing !== undefined && existing.issuer === issuer ? existing.scopes : undefined,
   });
+  if (params.grant !== undefined) {
+    const { machineLogin } = await import('./machine-login.js');
+    return machineLogin({ params: { ...params, grant: params.grant }, store, log, http, now, loginId, onProgress: ctx.onProgress, metadata, resource, scopes });
+  }
 
   const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
   ctx.logins.attach(loginId, callback);

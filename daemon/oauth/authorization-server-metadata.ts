@@ -28,6 +28,8 @@ export interface AuthorizationServerMetadata {
   scopes_supported?: string[];
   code_challenge_methods_supported?: string[];
   token_endpoint_auth_methods_supported?: string[];
+  token_endpoint_auth_signing_alg_values_supported?: string[];
+  grant_types_supported?: string[];
   authorization_response_iss_parameter_supported?: boolean;
   client_id_metadata_document_supported?: boolean;
   [field: string]: JsonValue | undefined;
@@ -35,7 +37,13 @@ export interface AuthorizationServerMetadata {
 
 const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const;
 const REQUIRED_ENDPOINTS: ReadonlySet<string> = new Set(['authorization_endpoint', 'token_endpoint']);
-const STRING_ARRAYS = ['scopes_supported', 'code_challenge_methods_supported', 'token_endpoint_auth_methods_supported'] as const;
+const STRING_ARRAYS = [
+  'scopes_supported',
+  'code_challenge_methods_supported',
+  'token_endpoint_auth_methods_supported',
+  'token_endpoint_auth_signing_alg_values_supported',
+  'grant_types_supported',
+] as const;
 const BOOLEANS = ['authorization_response_iss_parameter_supported', 'client_id_metadata_document_supported'] as const;
 
 /**

@@ -13,6 +13,8 @@ export interface ClientCredentials {
   clientId: string;
   clientSecret: Secret | null;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** private_key_jwt: the private JWK (client-key.ts). */
+  clientKey?: Secret | null;
 }
 
 /**

@@ -10,13 +10,19 @@
  * responses are validated from the raw bytes by token-response.ts, including
  * the audience check (R5), before anyone sees a token.
  *
- * Secrets (client secret, PKCE verifier, code, tokens) cross this module's
- * boundary only inside Secret objects; no error built here carries a body.
+ * Logins without a person (issue 16) are here too: the client_credentials
+ * grant and the RFC 7523 jwt-bearer grant, each with the resource, and
+ * private_key_jwt client authentication with the key from client-key.ts.
+ *
+ * Secrets (client secret, client key, assertions, PKCE verifier, code, tokens)
+ * cross this module's boundary only inside Secret objects; no error built here
+ * carries a body.
  */
 import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { AuthorizationServerMetadata } from './authorization-server-metadata.js';
 import { clientSecretBasicAuthorization, type ClientCredentials } from './client-auth.js';
+import { signingKey, storedClientKey } from './client-key.js';
 import { createCustomFetch, HTTP_TIMEOUT_MS, parseJsonObject, serverText } from './http-fetch.js';
 import type { HttpPolicy, ObservedResponse } from './http-fetch.js';
 import type { AuthorizationResponse } from './authorization-response.js';
@@ -43,7 +49,11 @@ interface ClientState {
 const clientStates = new WeakMap<OAuthClient, ClientState>();
 
 export function createOAuthClient(metadata: AuthorizationServerMetadata, credentials: ClientCredentials, http: HttpPolicy): OAuthClient {
-  if (credentials.tokenEndpointAuthMethod !== 'none' && credentials.clientSecret === null) {
+  if (credentials.tokenEndpointAuthMethod === 'private_key_jwt') {
+    if (credentials.clientKey === undefined || credentials.clientKey === null) {
+      throw oauthError(`client ${credentials.clientId} uses private_key_jwt but has no client key`, 'client_key_invalid');
+    }
+  } else if (credentials.tokenEndpointAuthMethod !== 'none' && credentials.clientSecret === null) {
     throw oauthError(`client ${credentials.clientId} uses ${credentials.tokenEndpointAuthMethod} but has no client secret`, 'client_secret_required');
   }
   const client: OAuthClient = Object.freeze({ issuer: metadata.issuer, clientId: credentials.clientId });
@@ -67,6 +77,19 @@ function formEncodedBasic(clientId: string, secret: string | undefined): oidc.Cl
 }
 
 /**
+ * RFC 7523 §2.2 client authentication: openid-client signs the assertion
+ * (iss = sub = client_id, aud = issuer, fresh jti and exp) with our key,
+ * imported non-extractable at the moment of each request.
+ */
+function privateKeyJwt(credentials: ClientCredentials): oidc.ClientAuth {
+  const key = storedClientKey(credentials.clientKey as Secret);
+  return (async (as, client, body, headers) => {
+    const cryptoKey = await signingKey(key);
+    await oidc.PrivateKeyJwt(key.headerKid === undefined ? cryptoKey : { key: cryptoKey, kid: key.headerKid })(as, client, body, headers);
+  }) as oidc.ClientAuth;
+}
+
+/**
  * A fresh openid-client Configuration per operation, so that the observer of
  * one request never sees another's response.
  */
@@ -85,8 +108,8 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
       auth = oidc.None();
       break;
     case 'private_key_jwt':
-      // Stored registrations may say so from schema 3 on; the key-based login lands with issue 16.
-      throw new AuthdError('OAUTH_FAILED', `client ${credentials.clientId} authenticates with private_key_jwt, which this version cannot use yet`);
+      auth = privateKeyJwt(credentials);
+      break;
   }
   const clientMetadata: Partial<oidc.ClientMetadata> = { token_endpoint_auth_method: credentials.tokenEndpointAuthMethod };
   if (secret !== undefined) clientMetadata.client_secret = secret;
@@ -256,6 +279,33 @@ export async function refreshTokenGrant(
   return tokenCall(client, (config) => oidc.refreshTokenGrant(config, refreshToken.reveal(), parameters), {
     resource: options.resource,
     requestedScopes: options.scope ?? options.grantedScopes,
+    now: options.now,
+  });
+}
+
+/** The client_credentials grant (MCP extension io.modelcontextprotocol/oauth-client-credentials), with the resource. */
+export async function clientCredentialsGrant(
+  client: OAuthClient,
+  options: { resource: string; scopes: readonly string[]; now: () => number },
+): Promise<ValidatedTokens> {
+  const parameters: Record<string, string> = { resource: options.resource };
+  if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
+  return tokenCall(client, (config) => oidc.clientCredentialsGrant(config, parameters), { resource: options.resource, requestedScopes: options.scopes, now: options.now });
+}
+
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+/** RFC 7523 §2.1: an assertion the platform issued to this machine, exchanged for a token for the resource. */
+export async function jwtBearerGrant(
+  client: OAuthClient,
+  assertion: Secret,
+  options: { resource: string; scopes: readonly string[]; now: () => number },
+): Promise<ValidatedTokens> {
+  const parameters: Record<string, string> = { assertion: assertion.reveal(), resource: options.resource };
+  if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
+  return tokenCall(client, (config) => oidc.genericGrantRequest(config, JWT_BEARER_GRANT, parameters), {
+    resource: options.resource,
+    requestedScopes: options.scopes,
     now: options.now,
   });
 }

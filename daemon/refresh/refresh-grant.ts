@@ -25,7 +25,7 @@ export const REFRESH_METADATA_MAX_AGE_MS = 24 * 60 * 60 * 1000;
  * URL the issuer does not lead to, must not stop refreshes that only need the
  * token endpoint.
  */
-async function metadataFor(issuer: string, http: HttpPolicy, deps: { store: TokenStore; now: () => number }): Promise<AuthorizationServerMetadata> {
+export async function metadataFor(issuer: string, http: HttpPolicy, deps: { store: TokenStore; now: () => number }): Promise<AuthorizationServerMetadata> {
   try {
     return (await loadAuthorizationServer(issuer, http, { store: deps.store, now: deps.now, maxAgeMs: REFRESH_METADATA_MAX_AGE_MS })).metadata;
   } catch (err) {

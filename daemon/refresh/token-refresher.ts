@@ -23,6 +23,7 @@ import { backoffDelay, computeRefreshAt, unknownOutcomeRetryAt } from './refresh
 import type { Secret } from '../store/secret.js';
 import { RejectedTokenResponse } from '../oauth/token-response.js';
 import type { ClientRegistration, CredentialRecord, TokenStore } from '../store/token-store.js';
+import { REGRANT_KINDS, reloginCommand, type RenewalGuard } from '../store/records.js';
 
 /** What a refresh grant returns once the response passed validation. */
 export interface RefreshedTokens {
@@ -43,12 +44,26 @@ export interface RefreshedTokens {
  */
 export type RefreshGrant = (input: { record: CredentialRecord; refreshToken: Secret; registration: ClientRegistration | undefined; signal?: AbortSignal }) => Promise<RefreshedTokens>;
 
+export interface RegrantInput {
+  record: CredentialRecord;
+  registration: ClientRegistration | undefined;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a credential's grant again (regrant.ts, by grant kind), for the grants
+ * that need no person and give no refresh token. Errors as for RefreshGrant.
+ */
+export type Regrant = (input: RegrantInput) => Promise<RefreshedTokens>;
+
 export type CredentialChange = 'refreshed' | 'needs_login' | 'deleted' | 'logged_in' | 'refresh_failed';
 export type ChangeListener = (change: CredentialChange, record: CredentialRecord | { resource: string }) => void;
 
 export interface TokenRefresherOptions {
   store: TokenStore;
   grant: RefreshGrant;
+  /** Renewal of credentials whose grant kind is in REGRANT_KINDS; without it they wait for a login. */
+  regrant?: Regrant;
   logger: Logger;
   now?: () => number;
   random?: () => number;
@@ -59,6 +74,9 @@ type Outcome = 'needs_login' | 'drop_client' | 'transient' | 'unknown';
 
 /** OAuth errors after which retrying with the same refresh token is pointless. */
 const NEEDS_LOGIN_ERRORS = new Set(['invalid_grant', 'unauthorized_client', 'invalid_scope', 'invalid_target']);
+
+/** OAuth errors after which running a machine grant again cannot help without the user. */
+const REGRANT_NEEDS_LOGIN = new Set(['invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'unsupported_grant_type']);
 
 export function classifyRefreshFailure(err: unknown): Outcome {
   const oauthError = isAuthdError(err) && typeof err.data?.['error'] === 'string' ? (err.data['error'] as string) : undefined;
@@ -72,6 +90,7 @@ export function classifyRefreshFailure(err: unknown): Outcome {
 export class TokenRefresher {
   readonly #store: TokenStore;
   readonly #grant: RefreshGrant;
+  readonly #regrant: Regrant | undefined;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -82,6 +101,7 @@ export class TokenRefresher {
   constructor(options: TokenRefresherOptions) {
     this.#store = options.store;
     this.#grant = options.grant;
+    this.#regrant = options.regrant;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -134,6 +154,8 @@ export class TokenRefresher {
     // Re-read: the caller's copy may predate a rotation that just committed.
     const record = this.#store.getByKey(key);
     if (record === undefined) throw new AuthdError('not_found', 'the credential was deleted');
+    // No refresh token to protect: the grant is simply run again (an interrupted run included).
+    if (REGRANT_KINDS.includes(record.grantKind)) return this.#runRegrant(record, reason);
     const presented = record.refreshToken;
     if (presented === null) {
       throw new AuthdError('expired', `the token for ${record.resource} cannot be refreshed: the authorization server issued no refresh token; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`);
@@ -176,6 +198,64 @@ export class TokenRefresher {
     this.#logger.info('refreshed', { resource: rotated.resource, expires_at: rotated.expiresAt === null ? null : Math.floor(rotated.expiresAt / 1000), rotated: tokens.refreshToken !== null });
     this.#onChange?.('refreshed', rotated);
     return rotated;
+  }
+
+  /**
+   * Renews a credential by running its grant again. The writes are conditional
+   * on the access token it replaces (a newer login wins, as for a rotation).
+   */
+  async #runRegrant(record: CredentialRecord, reason: string): Promise<CredentialRecord> {
+    const key = record.resourceKey;
+    const guard: RenewalGuard = { accessToken: record.accessToken };
+    this.#store.setState(key, 'refreshing', { nextAttemptAt: record.nextAttemptAt, failureCount: record.failureCount });
+    this.#logger.debug('renewing by running the grant again', { resource: record.resource, grant_kind: record.grantKind, reason });
+    let tokens: RefreshedTokens;
+    try {
+      if (this.#regrant === undefined) throw new AuthdError('OAUTH_FAILED', `this daemon cannot renew ${record.grantKind} credentials`, { data: { error: 'unsupported_grant_type' } });
+      tokens = await this.#regrant({ record, registration: this.#store.getClientRegistration(record.issuer, record.clientId) });
+    } catch (err) {
+      return this.#regrantFailed(record, guard, err);
+    }
+    const renewed = this.#store.rotateTokens(key, guard, {
+      accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt,
+      refreshToken: null,
+      refreshAt: computeRefreshAt(this.#now(), tokens.expiresAt, this.#random()),
+      scopes: tokens.scopes.length > 0 ? tokens.scopes : record.scopes,
+    });
+    if (renewed === undefined) return this.#superseded(key);
+    this.#logger.info('renewed', { resource: renewed.resource, grant_kind: renewed.grantKind, expires_at: renewed.expiresAt === null ? null : Math.floor(renewed.expiresAt / 1000) });
+    this.#onChange?.('refreshed', renewed);
+    return renewed;
+  }
+
+  /**
+   * A regrant that failed. A rejected client, scope or grant type needs the
+   * user (the registration is kept: its key cannot be made again); anything
+   * else backs off and tries again, a refused jwt-bearer assertion included,
+   * since the platform replaces the file.
+   */
+  #regrantFailed(record: CredentialRecord, guard: RenewalGuard, err: unknown): CredentialRecord {
+    const key = record.resourceKey;
+    const oauth = isAuthdError(err) && typeof err.data?.['error'] === 'string' ? (err.data['error'] as string) : undefined;
+    const needsUser = oauth !== undefined && (REGRANT_NEEDS_LOGIN.has(oauth) || (oauth === 'invalid_grant' && record.grantKind !== 'jwt_bearer'));
+    const reason = describeFailure(err);
+    const failures = record.failureCount + 1;
+    if (needsUser) {
+      if (!this.#store.markRefreshFailure(key, guard, 'needs_login', { lastError: reason, nextAttemptAt: null, failureCount: failures })) return this.#superseded(key);
+      this.#logger.warn('renewal rejected; a new login is needed', { resource: record.resource, grant_kind: record.grantKind, reason });
+      this.#onChange?.('needs_login', record);
+      throw new AuthdError('needs_login', `the authorization server refused to renew the token for ${record.resource} (${reason}); run: ${reloginCommand(record)}`, {
+        cause: err,
+        data: { resource: record.resource },
+      });
+    }
+    const nextAttemptAt = this.#now() + backoffDelay(failures, this.#random());
+    if (!this.#store.markRefreshFailure(key, guard, 'error', { lastError: reason, nextAttemptAt, failureCount: failures })) return this.#superseded(key);
+    this.#logger.warn('renewal failed; will retry', { resource: record.resource, grant_kind: record.grantKind, reason, failures, next_attempt_at: Math.floor(nextAttemptAt / 1000) });
+    this.#onChange?.('refresh_failed', record);
+    throw new AuthdError('refresh_failed', `renewing the token for ${record.resource} failed: ${reason}; retrying automatically`, { cause: err });
   }
 
   /**

@@ -9,6 +9,7 @@ import type { CredentialRef, TokenGetParams, TokenGetResult } from '../../shared
 import { nearbyUrls } from '../../shared/resource-uri.js';
 import { EncodedResult } from '../server/encoded-result.js';
 import type { CredentialRecord, TokenStore } from '../store/token-store.js';
+import { isRenewable, reloginCommand } from '../store/records.js';
 
 /** Refreshes one credential now (single flight per resource); supplied by the refresh scheduler. */
 export type Refresher = (record: CredentialRecord, reason: 'min_ttl' | 'expired' | 'forced') => Promise<CredentialRecord>;
@@ -91,12 +92,12 @@ async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps)
   const tooShort = record.expiresAt !== null && record.expiresAt - now < minTtlMs;
 
   if (record.state === 'needs_login' && (expired || tooShort)) {
-    throw new AuthdError('needs_login', `the credential for ${record.resource} needs a new login: ${record.lastError ?? 'its refresh token was rejected'}; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
+    throw new AuthdError('needs_login', `the credential for ${record.resource} needs a new login: ${record.lastError ?? 'its refresh token was rejected'}; run: ${reloginCommand(record)}`, {
       data: { resource: record.resource },
     });
   }
   if (expired || tooShort) {
-    if (record.refreshToken === null || deps.refresh === undefined) {
+    if (!isRenewable(record) || deps.refresh === undefined) {
       throw new AuthdError('expired', `the access token for ${record.resource} ${expired ? 'has expired' : `expires in less than ${params.min_ttl ?? 0} s`} and there is no refresh token; run: mcpauthd login ${record.serverUrls[0] ?? record.resource}`, {
         data: { resource: record.resource },
       });

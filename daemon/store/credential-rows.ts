@@ -2,7 +2,7 @@
  * Row <-> record mapping: the column shapes SQLite returns and the frozen
  * records built from them. Secret columns become Secret objects here.
  */
-import type { ClientRegistration, CredentialListing, CredentialRecord, GrantKind, LoginOptions, RegistrationKind, StoredState, TokenEndpointAuthMethod } from './records.js';
+import type { ClientRegistration, CredentialListing, CredentialRecord, GrantKind, LoginOptions, RegistrationKind, RenewalGuard, StoredState, TokenEndpointAuthMethod } from './records.js';
 import { Secret, secretOrNull } from './secret.js';
 
 export interface CredentialRow {
@@ -95,4 +95,10 @@ export function toRegistration(row: RegistrationRow): ClientRegistration {
     createdAt: row.created_at,
     clientKey: secretOrNull(row.client_key),
   };
+}
+
+/** Whether the stored row still holds what a renewal presented (records.ts RenewalGuard). */
+export function holdsGuard(row: CredentialRow, guard: RenewalGuard): boolean {
+  if (guard !== null && !(guard instanceof Secret)) return row.access_token === guard.accessToken.reveal();
+  return row.refresh_token === (guard?.reveal() ?? null);
 }

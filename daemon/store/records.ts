@@ -16,6 +16,44 @@ export type GrantKind = 'authorization_code' | 'device_code' | 'client_credentia
 export const GRANT_KINDS: readonly GrantKind[] = ['authorization_code', 'device_code', 'client_credentials', 'jwt_bearer', 'enterprise'];
 
 /**
+ * Grants that need no person and so are renewed by running them again instead
+ * of a refresh token (daemon/refresh/regrant.ts). The store's due-for-renewal
+ * queries (statements.ts) and the matching index (schema.ts) list the same kinds.
+ */
+export const REGRANT_KINDS: readonly GrantKind[] = ['client_credentials', 'jwt_bearer', 'enterprise'];
+
+/** Whether the daemon can get a new access token for this credential without the user. */
+export function isRenewable(record: Pick<CredentialRecord, 'refreshToken' | 'grantKind'>): boolean {
+  return record.refreshToken !== null || REGRANT_KINDS.includes(record.grantKind);
+}
+
+/**
+ * The command that logs this credential in again the same way: a machine
+ * login's flags come from its grant kind and login options (never a secret:
+ * the secret's file is the user's to name again).
+ */
+export function reloginCommand(record: Pick<CredentialRecord, 'serverUrls' | 'resource' | 'grantKind' | 'loginOptions' | 'clientId'>): string {
+  const base = `mcpauthd login ${record.serverUrls[0] ?? record.resource}`;
+  const auth = record.loginOptions?.['client_auth'];
+  if (record.grantKind === 'client_credentials') {
+    const secret = auth === 'client_secret_basic' ? ' --client-secret-file FILE' : '';
+    return `${base} --client-credentials --client-id ${record.clientId}${secret}`;
+  }
+  if (record.grantKind === 'jwt_bearer') {
+    const file = record.loginOptions?.['assertion_file'];
+    return `${base} --jwt-bearer --client-id ${record.clientId} --assertion-file ${typeof file === 'string' ? file : 'FILE'}`;
+  }
+  return base;
+}
+
+/**
+ * What a renewal checks before it writes: a refresh presents its refresh
+ * token (null: none), a regrant the access token it replaces. The write
+ * happens only while the credential still holds it, so a newer login wins.
+ */
+export type RenewalGuard = Secret | null | { accessToken: Secret };
+
+/**
  * The choices a login was made with, kept so that a re-login (and the proxy's
  * automatic login) makes the same ones. JSON, never a secret: a secret's
  * place is a Secret column, a file path, or nowhere.

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -104,6 +104,14 @@ export const MIGRATIONS: readonly string[] = [
       registration_client_uri, redirect_uris, kind, created_at FROM client_registrations;
   DROP TABLE client_registrations;
   ALTER TABLE client_registrations_v3 RENAME TO client_registrations;
+  `,
+  // 4 (issue 16, machine logins): credentials without a refresh token whose
+  // grant is run again (client_credentials, jwt_bearer, enterprise) are due
+  // for renewal too; the index's predicate is statements.ts RENEWABLE.
+  `
+  DROP INDEX credentials_due;
+  CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
+    WHERE (refresh_token IS NOT NULL OR grant_kind IN ('client_credentials','jwt_bearer','enterprise')) AND state IN ('valid','refreshing','error');
   `,
 ];
 

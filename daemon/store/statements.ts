@@ -7,6 +7,13 @@ const SELECT_CREDENTIAL = `
   SELECT c.*, (SELECT json_group_array(server_url) FROM credential_servers s WHERE s.resource_key = c.resource_key) AS server_urls
   FROM credentials c`;
 
+/**
+ * A credential the scheduler renews: it has a refresh token, or its grant is
+ * run again (records.ts REGRANT_KINDS). Word for word the predicate of the
+ * credentials_due index (schema.ts), so SQLite can use that index.
+ */
+export const RENEWABLE = `(refresh_token IS NOT NULL OR grant_kind IN ('client_credentials','jwt_bearer','enterprise'))`;
+
 /** Every column but the tokens: status never decodes a token. */
 const SELECT_LISTING = `
   SELECT c.resource_key, c.resource, c.issuer, c.client_id, c.scopes, c.expires_at, c.refresh_token IS NOT NULL AS has_refresh_token,
@@ -98,13 +105,13 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     due: db.prepare(
       `${SELECT_CREDENTIAL}
-       WHERE c.refresh_token IS NOT NULL AND c.state IN ('valid','refreshing','error')
+       WHERE ${RENEWABLE} AND c.state IN ('valid','refreshing','error')
          AND COALESCE(c.next_attempt_at, c.refresh_at) <= @at
        ORDER BY COALESCE(c.next_attempt_at, c.refresh_at) LIMIT @limit`,
     ),
     nextDue: db.prepare(
       `SELECT min(COALESCE(next_attempt_at, refresh_at)) AS at FROM credentials
-       WHERE refresh_token IS NOT NULL AND state IN ('valid','refreshing','error')`,
+       WHERE ${RENEWABLE} AND state IN ('valid','refreshing','error')`,
     ),
   };
 }

@@ -22,8 +22,8 @@ import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import { assertPrivateFileIfExists } from '../os/private-path.js';
-import { toCredential, toListing, type CredentialRow, type ListingRow } from './credential-rows.js';
-import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration, type CredentialListing, type CredentialRecord, type NewCredential, type RotatedTokens, type StoredState } from './records.js';
+import { holdsGuard, toCredential, toListing, type CredentialRow, type ListingRow } from './credential-rows.js';
+import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration, type CredentialListing, type CredentialRecord, type NewCredential, type RenewalGuard, type RotatedTokens, type StoredState } from './records.js';
 import { configure, migrate } from './schema.js';
 import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -243,12 +243,12 @@ export class TokenStore {
    * stores the new one (checklist T2).
    * @returns the updated record, or undefined when the credential changed meanwhile.
    */
-  rotateTokens(key: string, presented: Secret | null, tokens: RotatedTokens): CredentialRecord | undefined {
+  rotateTokens(key: string, presented: RenewalGuard, tokens: RotatedTokens): CredentialRecord | undefined {
     const now = this.#now();
     this.#cache.forget(key);
     const changed = this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
+      if (row === undefined || !holdsGuard(row, presented)) return false;
       this.#stmts.rotate.run({
         resource_key: key,
         access_token: tokens.accessToken.reveal(),
@@ -276,7 +276,7 @@ export class TokenStore {
    */
   markRefreshFailure(
     key: string,
-    presented: Secret,
+    presented: RenewalGuard,
     state: 'error' | 'needs_login',
     details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
     dropRegistration?: { issuer: string; clientId: string },
@@ -284,7 +284,7 @@ export class TokenStore {
     this.#cache.forget(key);
     return this.#db.transaction(() => {
       const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
+      if (row === undefined || !holdsGuard(row, presented)) return false;
       this.#stmts.setState.run({
         resource_key: key,
         state,

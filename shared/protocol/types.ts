@@ -54,6 +54,8 @@ export const FAILURE_REASONS = [
   'registration_unsupported', 'registration_failed', 'pkce_unsupported', 'invalid_client', 'oauth_error',
   'authorization_error', 'invalid_token_response', 'unsupported_token_type', 'invalid_expires_in',
   'audience_mismatch', 'revocation_unsupported',
+  // Logins without a person (issue 16).
+  'client_key_invalid', 'assertion_unreadable', 'grant_unsupported',
   // The authorization callback (OAUTH_FAILED).
   'state_mismatch', 'iss_mismatch', 'invalid_callback', 'start_reused',
   // A login failure with no more specific reason, by the kind of local error.
@@ -201,6 +203,32 @@ export interface LoginParams {
   insecure_loopback?: boolean;
   /** Seconds to wait for the user to approve; default 300. */
   timeout?: number;
+  /**
+   * A login without a person (issue 16): `client_credentials` (MCP extension
+   * io.modelcontextprotocol/oauth-client-credentials) or `jwt_bearer` (RFC 7523
+   * §2.1, workload identity). Absent: the browser's authorization code.
+   */
+  grant?: MachineGrant;
+  /** How a machine login's client authenticates; default `private_key_jwt` for client_credentials, `none` for jwt_bearer, `client_secret_basic` whenever a secret is given. */
+  client_auth?: MachineClientAuth;
+  /** A private key (PKCS#8 PEM or JWK JSON) already registered for `client_id`, for private_key_jwt; without it the daemon keeps (or makes) its own. A secret: never in argv. */
+  client_key?: string;
+  /** jwt_bearer: absolute path of the file holding the assertion the platform gives this machine; read again at every renewal. */
+  assertion_file?: string;
+}
+
+export const MACHINE_GRANTS = ['client_credentials', 'jwt_bearer'] as const;
+export type MachineGrant = (typeof MACHINE_GRANTS)[number];
+export const MACHINE_CLIENT_AUTH = ['private_key_jwt', 'client_secret_basic', 'none'] as const;
+export type MachineClientAuth = (typeof MACHINE_CLIENT_AUTH)[number];
+
+/** The public half of a client key (RFC 7517 JWK), to register at the authorization server. */
+export interface PublicJwk {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
+  [member: string]: string;
 }
 
 export interface LoginResult {
@@ -210,6 +238,8 @@ export interface LoginResult {
   scopes: string[];
   expires_at: number | null;
   has_refresh_token: boolean;
+  /** private_key_jwt: the public key the client authenticated with (what is registered at the AS). */
+  public_jwk?: PublicJwk;
 }
 
 /**
@@ -218,7 +248,7 @@ export interface LoginResult {
  * (the client opens it in a browser), then the final response.
  */
 export interface LoginProgress {
-  stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging';
+  stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging' | 'client_key';
   login_id: string;
   /** The full authorization URL (carries `state`): for a browser on another machine only. */
   authorize_url?: string;
@@ -229,6 +259,14 @@ export interface LoginProgress {
   start_url?: string;
   resource?: string;
   issuer?: string;
+  /**
+   * Stage `client_key` (private_key_jwt, before the token request): the public
+   * key to register for `client_id` at `issuer`; `generated` is true when the
+   * daemon made the key in this login (it is then not registered yet).
+   */
+  public_jwk?: PublicJwk;
+  client_id?: string;
+  generated?: boolean;
 }
 
 export interface LoginCallbackParams {

@@ -5,7 +5,7 @@
  */
 
 import { isPlainObject } from './framing.js';
-import { LOG_LEVEL_NAMES, PROTOCOL_VERSION, type MethodName, type Request, type RequestId, type WireError } from './types.js';
+import { LOG_LEVEL_NAMES, MACHINE_CLIENT_AUTH, MACHINE_GRANTS, PROTOCOL_VERSION, type MethodName, type Request, type RequestId, type WireError } from './types.js';
 
 
 export type ParsedRequest =
@@ -61,7 +61,11 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
       : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
-    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout']) ??
+    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file']) ??
+    oneOf(p, 'grant', MACHINE_GRANTS) ??
+    oneOf(p, 'client_auth', MACHINE_CLIENT_AUTH) ??
+    optionalString(p, 'client_key', MAX_CLIENT_KEY_LENGTH) ??
+    optionalString(p, 'assertion_file', MAX_PATH_LENGTH) ??
     (typeof p['server_url'] === 'string' ? null : '"server_url" is required') ??
     optionalString(p, 'server_url', MAX_URL_LENGTH) ??
     optionalScopes(p) ??
@@ -102,6 +106,9 @@ export const MAX_SCOPE_LENGTH = 256;
 export const MAX_CLIENT_ID_LENGTH = 1024;
 export const MAX_CLIENT_SECRET_LENGTH = 4096;
 export const MAX_LOGIN_ID_LENGTH = 128;
+/** A PEM or JWK private key: an RSA-4096 PKCS#8 PEM is about 3.3 KB. */
+export const MAX_CLIENT_KEY_LENGTH = 16_384;
+export const MAX_PATH_LENGTH = 4096;
 export const MAX_CALLBACK_URL_LENGTH = 8192;
 export const MAX_LOGIN_TIMEOUT_SEC = 3600;
 /** One year: a longer `min_ttl` cannot be meant. */
@@ -130,6 +137,12 @@ function optionalString(p: Record<string, unknown>, key: string, max: number): s
   if (value === undefined) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) return `"${key}" must be a non-empty string of at most ${max} characters`;
   return null;
+}
+
+function oneOf(p: Record<string, unknown>, key: string, allowed: readonly string[]): string | null {
+  const value = p[key];
+  if (value === undefined || (typeof value === 'string' && allowed.includes(value))) return null;
+  return `"${key}" must be one of ${allowed.join(', ')}`;
 }
 
 function onlyKeys(p: Record<string, unknown>, allowed: readonly string[]): string | null {

@@ -46,6 +46,15 @@ export function recordSecret(secret: string): void {
   appendFileSync(join(dir, `secrets-${process.pid}.txt`), `${secret}\n`, { mode: 0o600 });
 }
 
+/** Records the private members of a private JWK (JSON), which a leaked key would show. */
+export function recordPrivateJwk(json: string): void {
+  const jwk = JSON.parse(json) as Record<string, unknown>;
+  for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) {
+    const value = jwk[member];
+    if (typeof value === 'string') recordSecret(value);
+  }
+}
+
 /** Records one finished piece of output (an error message, a status JSON, a log). */
 export function recordOutput(source: string, text: string): void {
   const dir = ledgerDir();

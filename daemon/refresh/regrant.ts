@@ -1,0 +1,66 @@
+/**
+ * Renewing a credential that has no refresh token because its grant needs no
+ * person: the grant is run again, with the stored client, the credential's
+ * resource verbatim and the scopes it holds, and the answer passes the login
+ * checks (R5). One function per grant kind in REGRANTS; a kind without one
+ * cannot be renewed (the refresher says so). The policy around it (single
+ * flight, conditional store, backoff) is token-refresher.ts.
+ */
+import { AuthdError } from '../../shared/errors.js';
+import { createOAuthClient } from '../oauth/oauth-client.js';
+import { REFRESH_TIMEOUT_MS, type FetchFunction } from '../oauth/http-fetch.js';
+import { requestMachineToken } from '../oauth/machine-grant.js';
+import type { GrantKind } from '../store/records.js';
+import type { TokenStore } from '../store/token-store.js';
+import { metadataFor } from './refresh-grant.js';
+import type { Regrant, RegrantInput, RefreshedTokens } from './token-refresher.js';
+
+export interface RegrantDeps {
+  store: TokenStore;
+  now: () => number;
+  fetch?: FetchFunction;
+  timeoutMs?: number;
+}
+
+export type RegrantFunction = (input: RegrantInput, deps: RegrantDeps) => Promise<RefreshedTokens>;
+
+/** client_credentials and jwt_bearer: the same token request as their login (daemon/oauth/machine-grant.ts). */
+async function machineRegrant(input: RegrantInput, deps: RegrantDeps): Promise<RefreshedTokens> {
+  const { record, registration, signal } = input;
+  if (registration === undefined) {
+    throw new AuthdError('OAUTH_FAILED', `no client registration for ${record.issuer} is stored any more; log in again`, { data: { error: 'invalid_client' } });
+  }
+  const http = {
+    allowInsecureLoopback: record.issuer.startsWith('http:'),
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(signal === undefined ? {} : { signal }),
+  };
+  const metadata = await metadataFor(record.issuer, http, deps);
+  const client = createOAuthClient(metadata, registration, { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS });
+  const assertionFile = record.loginOptions?.['assertion_file'];
+  const grant = record.grantKind === 'jwt_bearer' ? 'jwt_bearer' : 'client_credentials';
+  const tokens = await requestMachineToken(client, grant, {
+    resource: record.resource,
+    scopes: record.scopes,
+    now: deps.now,
+    ...(typeof assertionFile === 'string' ? { assertionFile } : {}),
+  });
+  return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt, refreshToken: null, scopes: tokens.scopes };
+}
+
+/** Grant kind → how to run it again. Another kind (e.g. 'enterprise') plugs in here. */
+export const REGRANTS: Partial<Record<GrantKind, RegrantFunction>> = {
+  client_credentials: machineRegrant,
+  jwt_bearer: machineRegrant,
+};
+
+/** The refresher's Regrant: dispatches on the credential's grant kind. */
+export function createRegrant(deps: RegrantDeps, regrants: Partial<Record<GrantKind, RegrantFunction>> = REGRANTS): Regrant {
+  return async (input) => {
+    const run = regrants[input.record.grantKind];
+    if (run === undefined) {
+      throw new AuthdError('OAUTH_FAILED', `this mcpauthd cannot renew ${input.record.grantKind} credentials`, { data: { reason: 'grant_unsupported', error: 'unsupported_grant_type' } });
+    }
+    return run(input, deps);
+  };
+}
