@@ -1,8 +1,10 @@
 /**
- * The only file that imports openid-client: the authorization request (A1, A2,
+ * The openid-client boundary: the authorization request (A1, A2,
  * R1, R2), the code exchange (R1, R4), the refresh grant (R3) and revocation
  * (T4), plus toAuthdError(), the one place where openid-client errors become
- * AuthdErrors. Choosing client authentication is client-auth.ts; getting a
+ * AuthdErrors. The extension grants (token exchange, jwt-bearer, the IdP's
+ * OIDC login) are in token-exchange.ts and idp-authorization.ts, built on
+ * configuration() and tokenCall() from here. Choosing client authentication is client-auth.ts; getting a
  * client (DCR, CIMD, RFC 7592) is registration.ts.
  *
  * Everything goes through http-fetch.ts (openid-client's customFetch), so the
@@ -51,7 +53,7 @@ export function createOAuthClient(metadata: AuthorizationServerMetadata, credent
   return client;
 }
 
-function stateOf(client: OAuthClient): ClientState {
+export function stateOf(client: OAuthClient): ClientState {
   const state = clientStates.get(client);
   if (state === undefined) throw new TypeError('"client" must come from createOAuthClient()');
   return state;
@@ -70,7 +72,7 @@ function formEncodedBasic(clientId: string, secret: string | undefined): oidc.Cl
  * A fresh openid-client Configuration per operation, so that the observer of
  * one request never sees another's response.
  */
-function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
+export function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
   const { metadata, credentials, http } = stateOf(client);
   const secret = credentials.clientSecret?.reveal();
   let auth: oidc.ClientAuth;
@@ -168,7 +170,7 @@ export async function buildAuthorizationRequest(
  * openid-client rejects the response first, the raw body is validated anyway
  * so the error names the broken field rather than a library message.
  */
-async function tokenCall(
+export async function tokenCall(
   client: OAuthClient,
   call: (config: oidc.Configuration) => Promise<unknown>,
   context: { resource: string; requestedScopes: readonly string[]; now: () => number },

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -104,6 +104,23 @@ export const MIGRATIONS: readonly string[] = [
       registration_client_uri, redirect_uris, kind, created_at FROM client_registrations;
   DROP TABLE client_registrations;
   ALTER TABLE client_registrations_v3 RENAME TO client_registrations;
+  `,
+  // 4 (issue 16 item 5, enterprise-managed authorization): one session per
+  // company identity provider, signed into once with `mcpauthd idp login`.
+  // Secret columns: client_secret, id_token, refresh_token. Credentials that
+  // depend on a session name its issuer in login_options.idp_issuer.
+  `
+  CREATE TABLE idp_sessions (
+    issuer               TEXT PRIMARY KEY,
+    client_id            TEXT NOT NULL,
+    client_secret        TEXT,
+    id_token             TEXT NOT NULL CHECK (length(id_token) > 0),
+    id_token_expires_at  INTEGER,
+    refresh_token        TEXT,
+    subject              TEXT,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+  ) STRICT;
   `,
 ];
 
