@@ -38,6 +38,7 @@ export async function runLogin(values: Record<string, string | boolean | undefin
         ...optional('client_secret', clientSecret),
         ...optional('client_metadata_url', str(values['client-metadata-url'])),
         ...optional('resource', str(values['resource'])),
+        ...optional('idp_issuer', str(values['idp'])),
         ...(insecure ? { insecure_loopback: true } : {}),
         ...(timeout === undefined ? {} : { timeout }),
       },
