@@ -9,11 +9,9 @@
  * its signature is the relying parties' business (the IdP checks it again on
  * token exchange).
  */
-import * as oidc from 'openid-client';
-import { isAuthdError } from '../../shared/errors.js';
 import { parseJsonObject } from './http-fetch.js';
 import type { AuthorizationResponse } from './authorization-response.js';
-import { assertPkceS256, configuration, stateOf, toAuthdError, type OAuthClient } from './oauth-client.js';
+import { assertPkceS256, authorizationUrl, genericGrant, oidcCodeGrant, oidcRequestSecrets, stateOf, type OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';
 import { decodeJwtPayload } from './token-response.js';
 import { Secret } from '../store/secret.js';
@@ -48,25 +46,19 @@ export async function buildIdpAuthorizationRequest(
   request: { redirectUri: string; scopes: readonly string[] },
 ): Promise<IdpAuthorizationRequest> {
   assertPkceS256(stateOf(client).metadata);
-  try {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(configuration(client), {
-      response_type: 'code',
-      redirect_uri: request.redirectUri,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      scope: request.scopes.join(' '),
-      // Without it some IdPs (oidc-provider among them) issue no refresh token for offline_access.
-      ...(request.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
-    });
-    return { url: url.href, state, nonce, codeVerifier: new Secret(verifier), redirectUri: request.redirectUri };
-  } catch (err) {
-    return toAuthdError(err);
-  }
+  const { verifier, challenge, state, nonce } = await oidcRequestSecrets();
+  const url = authorizationUrl(client, {
+    response_type: 'code',
+    redirect_uri: request.redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    scope: request.scopes.join(' '),
+    // Without it some IdPs (oidc-provider among them) issue no refresh token for offline_access.
+    ...(request.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
+  });
+  return { url, state, nonce, codeVerifier: verifier, redirectUri: request.redirectUri };
 }
 
 /** Redeems the code at the IdP; openid-client checks state, iss and the ID token's claims and nonce. */
@@ -76,20 +68,9 @@ export async function exchangeIdpCode(client: OAuthClient, request: IdpAuthoriza
   callbackUrl.searchParams.set('state', response.state);
   if (response.iss !== undefined) callbackUrl.searchParams.set('iss', response.iss);
   let body: Record<string, unknown> | undefined;
-  const config = configuration(client, (observed) => {
+  await oidcCodeGrant(client, callbackUrl, { codeVerifier: request.codeVerifier, state: request.state, nonce: request.nonce }, (observed) => {
     if (observed.status === 200) body = parseJsonObject(observed.body, 'token response', stateOf(client).metadata.token_endpoint);
   });
-  try {
-    await oidc.authorizationCodeGrant(config, callbackUrl, {
-      pkceCodeVerifier: request.codeVerifier.reveal(),
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-      idTokenExpected: true,
-    });
-  } catch (err) {
-    if (isAuthdError(err)) throw err;
-    return toAuthdError(err);
-  }
   if (body === undefined) throw oauthError('the identity provider answered without a body', 'invalid_token_response');
   return idpTokens(body, client, null);
 }
@@ -97,15 +78,9 @@ export async function exchangeIdpCode(client: OAuthClient, request: IdpAuthoriza
 /** A new ID token with the session's refresh token (rotated or kept, RFC 6749 §6). */
 export async function refreshIdpTokens(client: OAuthClient, refreshToken: Secret): Promise<IdpTokens> {
   let body: Record<string, unknown> | undefined;
-  const config = configuration(client, (observed) => {
+  await genericGrant(client, 'refresh_token', { refresh_token: refreshToken.reveal() }, (observed) => {
     if (observed.status === 200) body = parseJsonObject(observed.body, 'token response', stateOf(client).metadata.token_endpoint);
   });
-  try {
-    await oidc.refreshTokenGrant(config, refreshToken.reveal());
-  } catch (err) {
-    if (isAuthdError(err)) throw err;
-    return toAuthdError(err);
-  }
   if (body === undefined) throw oauthError('the identity provider answered without a body', 'invalid_token_response');
   return idpTokens(body, client, refreshToken);
 }

@@ -9,12 +9,10 @@
  *   at the MCP AS: the RFC 7523 jwt-bearer grant with the ID-JAG as assertion.
  *
  * The ID token and the ID-JAG cross this module only inside Secrets; errors
- * never carry a body (toAuthdError in oauth-client.ts).
+ * never carry a body (toAuthdError in oauth-client.ts, which makes the calls).
  */
-import * as oidc from 'openid-client';
-import { isAuthdError } from '../../shared/errors.js';
 import { parseJsonObject } from './http-fetch.js';
-import { configuration, stateOf, tokenCall, toAuthdError, type OAuthClient } from './oauth-client.js';
+import { accessTokenGrant, genericGrant, stateOf, type OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
 import type { ValidatedTokens } from './token-response.js';
@@ -58,17 +56,12 @@ export async function requestIdJag(idpClient: OAuthClient, request: IdJagRequest
   if (request.scopes.length > 0) parameters['scope'] = request.scopes.join(' ');
   let raw: Uint8Array | undefined;
   let arrivedAt = 0;
-  const config = configuration(idpClient, (response) => {
+  await genericGrant(idpClient, TOKEN_EXCHANGE_GRANT, parameters, (response) => {
     if (response.status === 200) {
       raw = response.body;
       arrivedAt = request.now();
     }
   });
-  try {
-    await oidc.genericGrantRequest(config, TOKEN_EXCHANGE_GRANT, parameters);
-  } catch (err) {
-    toAuthdError(err);
-  }
   if (raw === undefined) throw oauthError('the identity provider answered the token exchange without a body', 'invalid_token_response');
   const body = parseJsonObject(raw, 'token exchange response', stateOf(idpClient).metadata.token_endpoint);
   return checkIdJagResponse(body, arrivedAt);
@@ -99,14 +92,5 @@ export async function jwtBearerGrant(
 ): Promise<ValidatedTokens> {
   const parameters: Record<string, string> = { assertion: assertion.reveal(), resource: options.resource };
   if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
-  try {
-    return await tokenCall(client, (config) => oidc.genericGrantRequest(config, JWT_BEARER_GRANT, parameters), {
-      resource: options.resource,
-      requestedScopes: options.scopes,
-      now: options.now,
-    });
-  } catch (err) {
-    if (isAuthdError(err)) throw err;
-    return toAuthdError(err);
-  }
+  return accessTokenGrant(client, JWT_BEARER_GRANT, parameters, { resource: options.resource, requestedScopes: options.scopes, now: options.now });
 }
