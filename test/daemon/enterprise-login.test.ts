@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
-import { paramValues, startAuthServer, type AuthServer } from '../fixtures/auth-server.js';
+import { paramValues, secretFingerprint, startAuthServer, type AuthServer } from '../fixtures/auth-server.js';
 import { completeLogin } from '../fixtures/browser.js';
 import { ID_JAG, JWT_BEARER, TOKEN_EXCHANGE } from '../fixtures/id-jag-grants.js';
 import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
@@ -129,6 +129,11 @@ describe('login with idp_issuer: no browser, token exchange then jwt-bearer', ()
     expect(bearer.clientAuth).toBe('client_secret_basic');
     expect(paramValues(bearer, 'resource')).toEqual([mcp.resource]);
     expect(bearer.status).toBe(200);
+    // The secret ledger knows the ID token exchanged and the ID-JAG presented (both issued by the IdP),
+    // and the recorder kept only their fingerprints.
+    const issuedByIdp = idp.issuedSecrets().map(secretFingerprint);
+    expect(issuedByIdp).toContain(paramValues(exchange, 'subject_token')[0]);
+    expect(issuedByIdp).toContain(paramValues(bearer, 'assertion')[0]);
 
     const credential = store.findByResource(mcp.resource)!;
     expect(credential.grantKind).toBe('enterprise');
