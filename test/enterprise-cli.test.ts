@@ -65,6 +65,7 @@ describe('mcpauthd idp login, then mcpauthd login --idp', () => {
     const result = await runCliAsync(['login', mcp.url, '--idp', idp.issuer, '--client-id', 'mcp-client', '--client-secret-file', asSecretFile, '--insecure-loopback', '--json'], env);
     expect(result.status).toBe(0);
     expect(result.stderr).not.toContain('open this URL');
+    expect(result.stderr).toContain('exchanging your identity provider session for a token (no browser)');
     expect(as.requests('authorize')).toHaveLength(before);
     expect(JSON.parse(result.stdout)).toMatchObject({ resource: mcp.url, issuer: as.issuer });
     const token = await runCliAsync(['token', mcp.url], env);

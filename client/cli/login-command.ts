@@ -62,7 +62,9 @@ export async function runLogin(values: Record<string, string | boolean | undefin
           }
           say('waiting for approval in the browser...');
         }
-        if (progress.stage === 'exchanging') say('approved; exchanging the code for tokens...');
+        if (progress.stage === 'exchanging') {
+          say(values['idp'] === undefined ? 'approved; exchanging the code for tokens...' : 'exchanging your identity provider session for a token (no browser)...');
+        }
       },
     );
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
