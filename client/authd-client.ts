@@ -13,6 +13,8 @@ import {
   type RefreshResult,
   type CredentialRef,
   type DeleteResult,
+  type IdpLoginParams,
+  type IdpLoginResult,
   type LoginParams,
   type LoginProgress,
   type LoginResult,
@@ -125,6 +127,23 @@ export class McpAuthdClient {
   async login(params: LoginParams, onProgress?: (progress: LoginProgress) => void, signal?: AbortSignal): Promise<LoginResult> {
     assertString(params.server_url, 'params.server_url');
     return this.#connection.request('login', params, {
+      timeoutMs: 0,
+      ...(signal === undefined ? {} : { signal }),
+      onEvent: (n) => {
+        if (n.event === 'login.progress' && onProgress !== undefined) onProgress(n.data as unknown as LoginProgress);
+      },
+    });
+  }
+
+  /**
+   * Signs the daemon in to a company identity provider once (enterprise-managed
+   * authorization). Without `id_token` it is a browser login with the same
+   * progress events as login(); `login({ ..., idp_issuer })` then needs no browser.
+   */
+  async idpLogin(params: IdpLoginParams, onProgress?: (progress: LoginProgress) => void, signal?: AbortSignal): Promise<IdpLoginResult> {
+    assertString(params.issuer, 'params.issuer');
+    assertString(params.client_id, 'params.client_id');
+    return this.#connection.request('idp.login', params, {
       timeoutMs: 0,
       ...(signal === undefined ? {} : { signal }),
       onEvent: (n) => {

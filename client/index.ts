@@ -10,7 +10,7 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
-export type { CredentialSummary, CredentialUpdated, DaemonInfo, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol/types.js';
+export type { CredentialSummary, CredentialUpdated, DaemonInfo, IdpLoginParams, IdpLoginResult, IdpSessionSummary, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol/types.js';
 
 export { McpAuthdClient, type ClientOptions, type GetTokenOptions } from './authd-client.js';
 

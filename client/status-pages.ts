@@ -33,5 +33,13 @@ export async function requestFullStatus(connection: Connection, timeoutMs: numbe
     credentials.push(...result.credentials);
     params = nextParams(result, params);
   }
-  return { daemon: first.daemon, credentials, total: credentials.length, next_cursor: null, next_offset: null };
+  return {
+    daemon: first.daemon,
+    credentials,
+    total: credentials.length,
+    next_cursor: null,
+    next_offset: null,
+    // IdP sessions come with the first page only.
+    ...(first.idp_sessions === undefined ? {} : { idp_sessions: first.idp_sessions }),
+  };
 }

@@ -46,6 +46,7 @@ describe('docs/protocol.md field limits', () => {
       ['login', (n) => ({ server_url: 'https://a.example/', timeout: n }), 'MAX_LOGIN_TIMEOUT_SEC', protocol.MAX_LOGIN_TIMEOUT_SEC],
       ['login.callback', (n) => ({ login_id: 'x'.repeat(n), url: 'https://a.example/' }), 'MAX_LOGIN_ID_LENGTH', protocol.MAX_LOGIN_ID_LENGTH],
       ['status', (n) => ({ cursor: 'c'.repeat(n) }), 'MAX_CURSOR_LENGTH', protocol.MAX_CURSOR_LENGTH],
+      ['idp.login', (n) => ({ issuer: 'https://idp.example', client_id: 'c', id_token: 't'.repeat(n) }), 'MAX_TOKEN_LENGTH', protocol.MAX_TOKEN_LENGTH],
     ];
     for (const [method, params, name, limit] of cases) {
       expect([name, request(method, params(limit)).ok]).toEqual([name, true]);

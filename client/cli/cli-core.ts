@@ -47,19 +47,21 @@ export const HOT_COMMANDS: Record<'status' | 'token', Command> = {
     usage: 'mcpauthd status [--json]',
     details: `Shows the daemon (pid, version, uptime, socket, database) and one row per
 credential: MCP server, scopes, expiry, last and next refresh, state and the last error,
+each identity provider session (mcpauthd idp login) with the credentials that use it,
 then the login command for each credential that needs one. Colour on a
 terminal unless NO_COLOR is set. Exit status 4 when a credential needs a new
 login (its refresh token was rejected, or it expired without one).
 
   --json           print {"daemon": {...}, "credentials": [...]} for scripts
-                   (the protocol's status result, docs/protocol.md)`,
+                   (the protocol's status result, docs/protocol.md), with
+                   "idp_sessions" when you signed in to an identity provider`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
       const status = await withClient(values, (c) => c.status());
       const [{ formatStatus, needsLogin }, { shouldUseColor }] = await Promise.all([import('./status-format.js'), import('./terminal-color.js')]);
       process.stdout.write(
         values['json'] === true
-          ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials }, null, 2)}\n`
+          ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials, ...(status.idp_sessions === undefined ? {} : { idp_sessions: status.idp_sessions }) }, null, 2)}\n`
           : formatStatus(status, { nowMs: Date.now(), color: shouldUseColor(process.stdout, process.env) }),
       );
       return status.credentials.some(needsLogin) ? EXIT.needsLogin : EXIT.ok;

@@ -40,6 +40,7 @@ export async function runLogin(values: Record<string, string | boolean | undefin
         ...optional('client_secret', clientSecret),
         ...optional('client_metadata_url', str(values['client-metadata-url'])),
         ...optional('resource', str(values['resource'])),
+        ...optional('idp_issuer', str(values['idp'])),
         ...(insecure ? { insecure_loopback: true } : {}),
         ...(timeout === undefined ? {} : { timeout }),
         ...machineLoginParams(values),
@@ -65,7 +66,10 @@ export async function runLogin(values: Record<string, string | boolean | undefin
           }
           say('waiting for approval in the browser...');
         }
-        if (progress.stage === 'exchanging') say(values['client-credentials'] === true || values['jwt-bearer'] === true ? 'requesting a token...' : 'approved; exchanging the code for tokens...');
+        if (progress.stage === 'exchanging') {
+          const machine = values['client-credentials'] === true || values['jwt-bearer'] === true;
+          say(machine ? 'requesting a token...' : values['idp'] === undefined ? 'approved; exchanging the code for tokens...' : 'exchanging your identity provider session for a token (no browser)...');
+        }
       },
     );
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -94,6 +94,7 @@ deletes the credential. The local credential is deleted even if revocation fails
     usage: `mcpauthd login <mcp-server-url> [--scope "a b"] [--client-id ID]
                [--client-secret-file FILE | --client-secret-stdin] [--client-metadata-url URL]
                [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]
+               [--idp ISSUER]
        mcpauthd login <mcp-server-url> --client-credentials --client-id ID
                [--client-auth private_key_jwt|client_secret_basic] [--client-key-file FILE]
                [--jwks-out FILE] [--client-secret-file FILE | --client-secret-stdin]
@@ -109,6 +110,10 @@ authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
   --client-secret-stdin     read its secret from standard input
   --client-metadata-url U   use a Client ID Metadata Document URL as client_id
   --resource URI            resource to use for servers WITHOUT protected resource metadata
+  --idp ISSUER              no browser: use your session at this company identity
+                            provider ("mcpauthd idp login ISSUER" first); the
+                            server's AS must accept ID-JAGs (enterprise-managed
+                            authorization); give --client-id once
   --no-browser              only print the URL; paste the final redirect URL here
   --timeout SEC             how long to wait for approval (default 300)
   --insecure-loopback       allow plain http to 127.0.0.1/localhost (testing only;
@@ -142,6 +147,7 @@ Examples:
       'client-secret-stdin': { type: 'boolean' },
       'client-metadata-url': { type: 'string' },
       resource: { type: 'string' },
+      idp: { type: 'string' },
       'no-browser': { type: 'boolean' },
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
@@ -156,6 +162,48 @@ Examples:
     async run(values, positionals) {
       const serverUrl = onePositional(positionals, 'mcp-server-url');
       return (await import('./login-command.js')).runLogin(values, serverUrl);
+    },
+  },
+  idp: {
+    summary: 'sign in once to a company identity provider (enterprise-managed authorization)',
+    usage: `mcpauthd idp login <issuer> --client-id ID [--client-secret-file FILE | --client-secret-stdin]
+               [--id-token-file FILE] [--scope "a b"] [--no-browser] [--timeout SEC]
+               [--insecure-loopback] [--json]`,
+    details: `Signs the daemon in to your company's OpenID Connect identity provider, in the
+browser (authorization code with PKCE), and keeps the ID token and its refresh
+token. Afterwards "mcpauthd login <url> --idp <issuer>" logs in to MCP servers
+whose authorization server accepts it without a browser: the daemon exchanges
+the ID token for an ID-JAG at the IdP (RFC 8693) and that for a token at the
+server's authorization server (RFC 7523). "mcpauthd status" shows the session
+and the credentials that depend on it.
+
+  --client-id ID            mcpauthd's client at the IdP (your IdP admin registers it)
+  --client-secret-file F    read its secret from a file (never from argv)
+  --client-secret-stdin     read its secret from standard input
+  --id-token-file F         keep an ID token obtained elsewhere instead of a browser login
+  --scope "a b"             scopes besides openid (offline_access is added when offered)
+  --no-browser              only print the URL; paste the final redirect URL here
+  --timeout SEC             how long to wait for approval (default 300)
+  --insecure-loopback       allow plain http to 127.0.0.1/localhost (testing only)
+  --json                    print the result as one JSON object
+
+Example:
+  mcpauthd idp login https://login.example.com --client-id mcpauthd
+  mcpauthd login https://mcp.example.com/mcp --idp https://login.example.com --client-id mcp-client`,
+    options: {
+      ...COMMON,
+      'client-id': { type: 'string' },
+      'client-secret-file': { type: 'string' },
+      'client-secret-stdin': { type: 'boolean' },
+      'id-token-file': { type: 'string' },
+      scope: { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    async run(values, positionals) {
+      return (await import('./idp-command.js')).runIdp(values, positionals);
     },
   },
   proxy: {

@@ -103,6 +103,19 @@ const PEER_CHECK_WORDS: Record<string, string> = {
   'directory-permissions-only': 'protected by directory permissions only',
 };
 
+/** One line per IdP session (enterprise-managed authorization) and the credentials that depend on it. */
+export function idpLines(status: StatusResult, nowMs: number): string[] {
+  return (status.idp_sessions ?? []).flatMap((s) => {
+    const expired = s.id_token_expires_at !== null && s.id_token_expires_at * 1000 <= nowMs;
+    const renewal = s.has_refresh_token ? 'renewed with its refresh token' : expired ? `sign in again: mcpauthd idp login ${s.issuer}` : 'no refresh token';
+    const expiry = s.id_token_expires_at === null ? 'no expiry' : `ID token ${expired ? 'expired' : 'expires'} ${relativeTime(s.id_token_expires_at, nowMs)}`;
+    return [
+      `idp       ${s.issuer} (subject ${s.subject ?? 'unknown'}), ${expiry}, ${renewal}`,
+      `          used by ${s.credentials.length === 0 ? 'no credential yet' : s.credentials.join(', ')}`,
+    ];
+  });
+}
+
 export function formatStatus(status: StatusResult, options: StatusFormatOptions): string {
   const paint = painter(options.color);
   const d = status.daemon;
@@ -114,6 +127,7 @@ export function formatStatus(status: StatusResult, options: StatusFormatOptions)
     ...(d.callback_peer_check === undefined
       ? []
       : [`login     callback ${paint(d.callback_peer_check === 'state_only' ? 'warn' : 'good', callbackPeerCheckText(d.callback_peer_check))}`]),
+    ...idpLines(status, options.nowMs),
   ].join('\n');
   if (status.credentials.length === 0) return `${head}\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n`;
 

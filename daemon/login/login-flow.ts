@@ -25,6 +25,7 @@ import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
 import type { LoginRegistry } from './login-registry.js';
+import { enterpriseLogin } from './enterprise-login.js';
 import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode } from '../oauth/oauth-client.js';
 import type { OAuthClient } from '../oauth/oauth-client.js';
 import { preRegisteredClient } from '../oauth/client-auth.js';
@@ -147,7 +148,9 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     });
   }
   const { issuer, resource, authorizationServer: metadata } = discovery;
-  if (params.grant === undefined) assertPkceS256(metadata);
+  const idpIssuer = params.idp_issuer;
+  // Only the browser's authorization code sends anyone to the authorization endpoint: PKCE is not a machine or enterprise login's business.
+  if (params.grant === undefined && idpIssuer === undefined) assertPkceS256(metadata);
   ctx.onProgress({ stage: 'discovered', login_id: loginId, resource, issuer });
   log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache });
 
@@ -163,6 +166,9 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   if (params.grant !== undefined) {
     const { machineLogin } = await import('./machine-login.js');
     return machineLogin({ params: { ...params, grant: params.grant }, store, log, http, now, loginId, onProgress: ctx.onProgress, metadata, resource, scopes });
+  }
+  if (idpIssuer !== undefined) {
+    return enterpriseLogin({ loginId, params: { ...params, idp_issuer: idpIssuer }, store, log, http, now, onProgress: ctx.onProgress }, discovery, scopes);
   }
 
   const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));

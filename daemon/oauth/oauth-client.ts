@@ -1,8 +1,10 @@
 /**
- * The only file that imports openid-client: the authorization request (A1, A2,
+ * The openid-client boundary: the authorization request (A1, A2,
  * R1, R2), the code exchange (R1, R4), the refresh grant (R3) and revocation
  * (T4), plus toAuthdError(), the one place where openid-client errors become
- * AuthdErrors. Choosing client authentication is client-auth.ts; getting a
+ * AuthdErrors. The extension grants (token exchange, jwt-bearer, the IdP's
+ * OIDC login) are in token-exchange.ts and idp-authorization.ts, built on the
+ * thin wrappers at the end of this file. Choosing client authentication is client-auth.ts; getting a
  * client (DCR, CIMD, RFC 7592) is registration.ts.
  *
  * Everything goes through http-fetch.ts (openid-client's customFetch), so the
@@ -61,7 +63,7 @@ export function createOAuthClient(metadata: AuthorizationServerMetadata, credent
   return client;
 }
 
-function stateOf(client: OAuthClient): ClientState {
+export function stateOf(client: OAuthClient): ClientState {
   const state = clientStates.get(client);
   if (state === undefined) throw new TypeError('"client" must come from createOAuthClient()');
   return state;
@@ -308,6 +310,68 @@ export async function jwtBearerGrant(
     requestedScopes: options.scopes,
     now: options.now,
   });
+}
+
+// ------------------------------------------------------------ extension grants and the IdP's OIDC login
+// Thin wrappers, so that openid-client stays in this one file: the logic is in
+// token-exchange.ts (ID-JAG, jwt-bearer) and idp-authorization.ts (OIDC login).
+
+/** A grant by name (RFC 8693 token exchange, RFC 7523 jwt-bearer), its 200 body handed to `observe` raw. */
+export async function genericGrant(
+  client: OAuthClient,
+  grantType: string,
+  parameters: Record<string, string>,
+  observe: (response: ObservedResponse) => void,
+): Promise<void> {
+  try {
+    await oidc.genericGrantRequest(configuration(client, observe), grantType, parameters);
+  } catch (err) {
+    toAuthdError(err);
+  }
+}
+
+/** A grant by name whose answer is an access token for `resource`, validated like a code exchange's (R5). */
+export async function accessTokenGrant(
+  client: OAuthClient,
+  grantType: string,
+  parameters: Record<string, string>,
+  context: { resource: string; requestedScopes: readonly string[]; now: () => number },
+): Promise<ValidatedTokens> {
+  return tokenCall(client, (config) => oidc.genericGrantRequest(config, grantType, parameters), context);
+}
+
+/** Fresh PKCE S256 pair, `state` and `nonce` for an OIDC authorization request. */
+export async function oidcRequestSecrets(): Promise<{ verifier: Secret; challenge: string; state: string; nonce: string }> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  return { verifier: new Secret(verifier), challenge: await oidc.calculatePKCECodeChallenge(verifier), state: oidc.randomState(), nonce: oidc.randomNonce() };
+}
+
+/** The authorization URL for `parameters` at the client's AS. */
+export function authorizationUrl(client: OAuthClient, parameters: Record<string, string>): string {
+  try {
+    return oidc.buildAuthorizationUrl(configuration(client), parameters).href;
+  } catch (err) {
+    return toAuthdError(err);
+  }
+}
+
+/** An OIDC code exchange: openid-client checks state, iss, the ID token's claims and nonce; the raw body goes to `observe`. */
+export async function oidcCodeGrant(
+  client: OAuthClient,
+  callbackUrl: URL,
+  checks: { codeVerifier: Secret; state: string; nonce: string },
+  observe: (response: ObservedResponse) => void,
+): Promise<void> {
+  try {
+    await oidc.authorizationCodeGrant(configuration(client, observe), callbackUrl, {
+      pkceCodeVerifier: checks.codeVerifier.reveal(),
+      expectedState: checks.state,
+      expectedNonce: checks.nonce,
+      idTokenExpected: true,
+    });
+  } catch (err) {
+    toAuthdError(err);
+  }
 }
 
 /** Whether the AS has an RFC 7009 revocation endpoint. */

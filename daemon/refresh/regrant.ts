@@ -10,6 +10,7 @@ import { AuthdError } from '../../shared/errors.js';
 import { createOAuthClient } from '../oauth/oauth-client.js';
 import { REFRESH_TIMEOUT_MS, type FetchFunction } from '../oauth/http-fetch.js';
 import { requestMachineToken } from '../oauth/machine-grant.js';
+import { renewEnterpriseCredential } from '../login/idp-session.js';
 import type { GrantKind } from '../store/records.js';
 import type { TokenStore } from '../store/token-store.js';
 import { metadataFor } from './refresh-grant.js';
@@ -48,10 +49,34 @@ async function machineRegrant(input: RegrantInput, deps: RegrantDeps): Promise<R
   return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt, refreshToken: null, scopes: tokens.scopes };
 }
 
-/** Grant kind → how to run it again. Another kind (e.g. 'enterprise') plugs in here. */
+/**
+ * enterprise without a refresh token from the MCP AS: a fresh ID-JAG from the
+ * IdP session named in login_options, then the jwt-bearer grant again
+ * (daemon/login/idp-session.ts). No session any more: needs a login, and the
+ * message names `mcpauthd idp login`.
+ */
+async function enterpriseRegrant(input: RegrantInput, deps: RegrantDeps): Promise<RefreshedTokens> {
+  const { record, registration, signal } = input;
+  const idpIssuer = record.loginOptions?.['idp_issuer'];
+  if (registration === undefined || typeof idpIssuer !== 'string') {
+    throw new AuthdError('OAUTH_FAILED', `no client registration or identity provider is stored for ${record.resource} any more; log in again`, { data: { error: 'invalid_client' } });
+  }
+  const http = {
+    allowInsecureLoopback: record.issuer.startsWith('http:'),
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(signal === undefined ? {} : { signal }),
+  };
+  const metadata = await metadataFor(record.issuer, http, deps);
+  const asClient = createOAuthClient(metadata, registration, { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS });
+  const tokens = await renewEnterpriseCredential({ resource: record.resource, scopes: record.scopes, idpIssuer, asClient, store: deps.store, http, now: deps.now });
+  return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt, refreshToken: null, scopes: tokens.scopes };
+}
+
+/** Grant kind → how to run it again. */
 export const REGRANTS: Partial<Record<GrantKind, RegrantFunction>> = {
   client_credentials: machineRegrant,
   jwt_bearer: machineRegrant,
+  enterprise: enterpriseRegrant,
 };
 
 /** The refresher's Regrant: dispatches on the credential's grant kind. */

@@ -88,6 +88,14 @@ export async function login(deps: HandlerDeps, params: Params<'login'>, ctx: Req
   return result;
 }
 
+/** `idp.login`: a session at a company identity provider (enterprise-managed authorization). */
+export async function idpLogin(deps: HandlerDeps, params: Params<'idp.login'>, ctx: RequestContext): Result<'idp.login'> {
+  const { store, logger, now, logins } = deps;
+  ctx.keepAlive();
+  const { runIdpLogin } = await import('../login/idp-session.js');
+  return runIdpLogin(params, { store, logger, now, logins }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
+}
+
 export async function loginCallback(deps: HandlerDeps, params: Params<'login.callback'>): Result<'login.callback'> {
   return deps.logins.submitCallbackUrl(params.login_id, params.url);
 }
@@ -103,6 +111,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     subscribe: (params, ctx) => subscribe(deps, params, ctx),
     login: (params, ctx) => login(deps, params, ctx),
     'login.callback': (params) => loginCallback(deps, params),
+    'idp.login': (params, ctx) => idpLogin(deps, params, ctx),
     'log.level': createLogLevelHandler(deps.logger),
   };
 }

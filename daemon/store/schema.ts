@@ -6,7 +6,6 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 4;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -113,7 +112,27 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX credentials_due ON credentials (COALESCE(next_attempt_at, refresh_at))
     WHERE (refresh_token IS NOT NULL OR grant_kind IN ('client_credentials','jwt_bearer','enterprise')) AND state IN ('valid','refreshing','error');
   `,
+  // 5 (issue 16 item 5, enterprise-managed authorization): one session per
+  // company identity provider, signed into once with `mcpauthd idp login`.
+  // Secret columns: client_secret, id_token, refresh_token. Credentials that
+  // depend on a session name its issuer in login_options.idp_issuer.
+  `
+  CREATE TABLE idp_sessions (
+    issuer               TEXT PRIMARY KEY,
+    client_id            TEXT NOT NULL,
+    client_secret        TEXT,
+    id_token             TEXT NOT NULL CHECK (length(id_token) > 0),
+    id_token_expires_at  INTEGER,
+    refresh_token        TEXT,
+    subject              TEXT,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
+
+/** The schema this build writes: one version per migration, so a new migration cannot forget to bump it. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Sets the pragmas every connection needs and refuses a database that fails its integrity check. */
 export function configure(db: Database.Database, path: string): void {

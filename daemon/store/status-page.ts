@@ -6,10 +6,21 @@
  * the rows it shows (plus at most one batch read ahead), not the whole table.
  */
 import { AuthdError } from '../../shared/errors.js';
-import { type CredentialSummary, type DaemonInfo, type StatusParams, type StatusResult } from '../../shared/protocol/types.js';
+import { type CredentialSummary, type DaemonInfo, type IdpSessionSummary, type StatusParams, type StatusResult } from '../../shared/protocol/types.js';
 import { STATUS_PAGE_BYTES } from '../../shared/protocol/framing.js';
 import { summarize } from '../serve/credential-view.js';
 import type { TokenStore } from './token-store.js';
+import type { IdpSessionListing } from './idp-sessions.js';
+
+function idpSessionSummary(s: IdpSessionListing): Omit<IdpSessionSummary, 'credentials'> {
+  return {
+    issuer: s.issuer,
+    client_id: s.clientId,
+    subject: s.subject,
+    id_token_expires_at: s.idTokenExpiresAt === null ? null : Math.floor(s.idTokenExpiresAt / 1000),
+    has_refresh_token: s.hasRefreshToken,
+  };
+}
 
 /** Rows read per batch: a page of about 40 KiB holds some 60-150 summaries. */
 export const STATUS_BATCH_ROWS = 64;
@@ -40,7 +51,10 @@ export function statusPage(store: TokenStore, info: DaemonInfo, params: StatusPa
     after = lastKey;
   }
   const nextCursor = more && lastKey !== undefined ? lastKey : null;
+  const first = params.cursor === undefined && offset === 0;
+  const sessions = first ? store.idpSessions.list() : [];
   return {
+    ...(sessions.length === 0 ? {} : { idp_sessions: sessions.map((s) => ({ ...idpSessionSummary(s), credentials: store.idpSessions.dependents(s.issuer) })) }),
     daemon: info,
     credentials,
     total: store.count(),

@@ -29,6 +29,7 @@ import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { CredentialCache } from './cache.js';
 import * as registrations from './registrations.js';
+import { IdpSessions } from './idp-sessions.js';
 
 export type {
   AuthorizationServerRecord,
@@ -56,11 +57,14 @@ export class TokenStore {
   readonly #stmts: Statements;
   /** Reads of single credentials, so token.get runs no SQL on its hot path (see cache.ts). */
   readonly #cache = new CredentialCache();
+  /** Sessions at company identity providers (idp-sessions.ts). */
+  readonly idpSessions: IdpSessions;
 
   private constructor(db: Database.Database, now: () => number) {
     this.#db = db;
     this.#now = now;
     this.#stmts = prepareStatements(db);
+    this.idpSessions = new IdpSessions(db, now);
   }
 
   /**

@@ -161,6 +161,8 @@ export interface StatusResult {
   next_cursor: string | null;
   /** Only on pages asked for without a cursor (offset paging); null otherwise and on the last page. */
   next_offset: number | null;
+  /** Sessions at company identity providers and the credentials that depend on them (first page only). */
+  idp_sessions?: IdpSessionSummary[];
 }
 
 export interface HelloParams {
@@ -215,6 +217,47 @@ export interface LoginParams {
   client_key?: string;
   /** jwt_bearer: absolute path of the file holding the assertion the platform gives this machine; read again at every renewal. */
   assertion_file?: string;
+  /**
+   * Enterprise-managed authorization: log in without a browser with the
+   * session at this identity provider (from `idp.login`): token exchange for
+   * an ID-JAG there, then the jwt-bearer grant at the server's AS.
+   */
+  idp_issuer?: string;
+}
+
+/**
+ * `idp.login`: a session at a company identity provider, once. Without
+ * `id_token` the daemon runs an OIDC authorization code login with PKCE (the
+ * same progress events as `login`); with it, the ID token (and refresh token)
+ * obtained elsewhere are checked and kept.
+ */
+export interface IdpLoginParams {
+  issuer: string;
+  /** mcpauthd's client at the IdP (enterprise IdPs pre-register it). */
+  client_id: string;
+  client_secret?: string;
+  id_token?: string;
+  refresh_token?: string;
+  /** Extra scopes besides `openid` (and `offline_access` where the IdP lists it). */
+  scopes?: string[];
+  insecure_loopback?: boolean;
+  timeout?: number;
+}
+
+export interface IdpLoginResult {
+  issuer: string;
+  client_id: string;
+  /** The ID token's `sub`. */
+  subject: string | null;
+  /** Unix seconds, or null when the ID token has no `exp`. */
+  id_token_expires_at: number | null;
+  has_refresh_token: boolean;
+}
+
+/** What `status` shows of an IdP session: never a token. */
+export interface IdpSessionSummary extends IdpLoginResult {
+  /** Resources of the credentials obtained with this session. */
+  credentials: string[];
 }
 
 export const MACHINE_GRANTS = ['client_credentials', 'jwt_bearer'] as const;
@@ -315,6 +358,7 @@ export interface Methods {
   'credential.delete': { params: CredentialRef; result: DeleteResult };
   login: { params: LoginParams; result: LoginResult };
   'login.callback': { params: LoginCallbackParams; result: { accepted: boolean } };
+  'idp.login': { params: IdpLoginParams; result: IdpLoginResult };
   'credential.refresh': { params: CredentialRef; result: RefreshResult };
   subscribe: { params: Record<string, never>; result: { subscribed: true } };
   'log.level': { params: LogLevelParams; result: LogLevelResult };

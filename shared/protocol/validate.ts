@@ -61,11 +61,12 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
       : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
-    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file']) ??
+    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file', 'idp_issuer']) ??
     oneOf(p, 'grant', MACHINE_GRANTS) ??
     oneOf(p, 'client_auth', MACHINE_CLIENT_AUTH) ??
     optionalString(p, 'client_key', MAX_CLIENT_KEY_LENGTH) ??
     optionalString(p, 'assertion_file', MAX_PATH_LENGTH) ??
+    optionalString(p, 'idp_issuer', MAX_URL_LENGTH) ??
     (typeof p['server_url'] === 'string' ? null : '"server_url" is required') ??
     optionalString(p, 'server_url', MAX_URL_LENGTH) ??
     optionalScopes(p) ??
@@ -73,10 +74,17 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     optionalString(p, 'client_secret', MAX_CLIENT_SECRET_LENGTH) ??
     optionalString(p, 'client_metadata_url', MAX_URL_LENGTH) ??
     optionalString(p, 'resource', MAX_URL_LENGTH) ??
-    (p['insecure_loopback'] === undefined || typeof p['insecure_loopback'] === 'boolean' ? null : '"insecure_loopback" must be a boolean') ??
-    (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= MAX_LOGIN_TIMEOUT_SEC)
-      ? null
-      : `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`),
+    loginTiming(p),
+  'idp.login': (p) =>
+    onlyKeys(p, ['issuer', 'client_id', 'client_secret', 'id_token', 'refresh_token', 'scopes', 'insecure_loopback', 'timeout']) ??
+    (typeof p['issuer'] === 'string' && typeof p['client_id'] === 'string' ? null : '"issuer" and "client_id" are required') ??
+    optionalString(p, 'issuer', MAX_URL_LENGTH) ??
+    optionalString(p, 'client_id', MAX_CLIENT_ID_LENGTH) ??
+    optionalString(p, 'client_secret', MAX_CLIENT_SECRET_LENGTH) ??
+    optionalString(p, 'id_token', MAX_TOKEN_LENGTH) ??
+    optionalString(p, 'refresh_token', MAX_TOKEN_LENGTH) ??
+    optionalScopes(p) ??
+    loginTiming(p),
   'credential.refresh': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   subscribe: (p) => onlyKeys(p, []),
   'log.level': (p) =>
@@ -110,11 +118,21 @@ export const MAX_LOGIN_ID_LENGTH = 128;
 export const MAX_CLIENT_KEY_LENGTH = 16_384;
 export const MAX_PATH_LENGTH = 4096;
 export const MAX_CALLBACK_URL_LENGTH = 8192;
+/** Longest ID token or refresh token accepted by `idp.login`. */
+export const MAX_TOKEN_LENGTH = 16_384;
 export const MAX_LOGIN_TIMEOUT_SEC = 3600;
 /** One year: a longer `min_ttl` cannot be meant. */
 export const MAX_MIN_TTL_SEC = 86_400 * 365;
 /** RFC 6749 §3.3 scope-token characters. */
 const SCOPE_TOKEN = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_SCOPE_LENGTH}}$`);
+
+/** `insecure_loopback` and `timeout`, shared by `login` and `idp.login`. */
+function loginTiming(p: Record<string, unknown>): string | null {
+  if (p['insecure_loopback'] !== undefined && typeof p['insecure_loopback'] !== 'boolean') return '"insecure_loopback" must be a boolean';
+  const timeout = p['timeout'];
+  if (timeout === undefined || (Number.isSafeInteger(timeout) && (timeout as number) > 0 && (timeout as number) <= MAX_LOGIN_TIMEOUT_SEC)) return null;
+  return `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`;
+}
 
 function credentialRef(p: Record<string, unknown>): string | null {
   const hasResource = p['resource'] !== undefined;

@@ -33,7 +33,7 @@ function databaseAt(path: string, version: number): void {
 }
 
 describe('schema migrations', () => {
-  it.each([1, 2])('should bring a schema-%i database to today, keeping its credential and registration', (version) => {
+  it.each([1, 2, 3])('should bring a schema-%i database to today, keeping its credential and registration', (version) => {
     const home = makeTempHome();
     try {
       process.umask(0o077);
@@ -49,6 +49,8 @@ describe('schema migrations', () => {
       expect(credential?.grantKind).toBe('authorization_code');
       expect(credential?.loginOptions).toBeNull();
       expect(credential?.dpopKey).toBeNull();
+      // Schema 4 (issue 16 item 5): the IdP sessions table exists, empty.
+      expect(store.idpSessions.list()).toEqual([]);
       // Schema 2's index: the scheduler's question is answered.
       expect(store.nextDueAt()).toBe(1_500_000);
       const registration = store.getClientRegistration(ISSUER, 'client-1');
