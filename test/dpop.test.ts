@@ -23,6 +23,22 @@ import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { echo, tokenRequests } from './helpers/mcp-auth-stack.js';
 import { outputStream, recordOutput, recordSecret } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { runProcess } from './helpers/run-process.js';
+import { fileURLToPath } from 'node:url';
+
+const PYTHON_CLIENT_DIR = fileURLToPath(new URL('../client/python/', import.meta.url));
+/** The Python client's urlopen(): tools/list over plain JSON-RPC, then the same from its CLI with --header. */
+const PYTHON_SCRIPT = `
+import json, sys
+from mcpauthd_client import McpAuthdClient
+server = sys.argv[1]
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
+headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+with McpAuthdClient(sys.argv[2]) as authd:
+    for _ in range(2):
+        with authd.urlopen(server, server, data=body, headers=headers) as response:
+            print(response.status)
+`;
 
 /** A daemon on `home`, its log going to the ledger (and kept for the test). */
 async function daemonOn(home: TempHome, logs: string[]): Promise<DaemonHandle> {
@@ -143,7 +159,8 @@ describe('DPoP-bound credentials (RFC 9449)', () => {
   });
 
   it('should refuse to sign a proof for another server (invariant 1)', async () => {
-    for (const htu of ['https://evil.example/mcp', `${mcp.origin.replace('127.0.0.1', 'localhost')}/mcp`, `${mcp.origin}.evil.example/mcp`]) {
+    const port = new URL(mcp.url).port;
+    for (const htu of ['https://evil.example/mcp', `http://localhost:${port}/mcp`, `http://127.0.0.1.evil.example:${port}/mcp`, `http://127.0.0.1:${Number(port) + 1}/mcp`]) {
       await expect(authd.getDpopProof(mcp.url, { htm: 'POST', htu })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/only made for its own server/) });
     }
   });
@@ -220,5 +237,22 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
     expect(outcomes[0]).toBe('use_dpop_nonce');
     expect(outcomes.filter((o) => o === 'use_dpop_nonce')).toHaveLength(1); // the nonce is remembered
     expect(outcomes.slice(1).every((o) => o === 'mcp')).toBe(true);
+  });
+
+  it('should have the Python client send proofs and retry once on use_dpop_nonce; its --header refuses', async () => {
+    mcp.dpop?.rotateNonce(); // a nonce the client has not seen yet
+    mcp.clearRequests();
+    const run = await runProcess('python3', ['-c', PYTHON_SCRIPT, mcp.url, home.paths.socket], { env: { ...process.env, PYTHONPATH: PYTHON_CLIENT_DIR } });
+    recordOutput('python dpop client', run.stdout + run.stderr);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toEqual(['200', '200']);
+    expect(mcp.requests().map((r) => r.outcome)).toEqual(['use_dpop_nonce', 'mcp', 'mcp']);
+    expect(mcp.requests().every((r) => r.scheme === 'dpop')).toBe(true);
+
+    const header = await runProcess('python3', [`${PYTHON_CLIENT_DIR}mcpauthd_client.py`, '--socket', home.paths.socket, 'token', '--header', mcp.url]);
+    recordOutput('python dpop --header', header.stdout + header.stderr);
+    expect(header.status).toBe(2);
+    expect(header.stdout).toBe('');
+    expect(header.stderr).toMatch(/DPoP-bound.*mcpauthd proxy/);
   });
 });
