@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { Writable } from 'node:stream';
 import { McpAuthdClient } from '../client/index.js';
 import { createAuthorizedFetch } from '../client/mcp-fetch.js';
+import { createOAuthClientProvider } from '../client/mcp-auth-provider.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/os/logger.js';
 import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
@@ -237,6 +238,23 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
     expect(outcomes[0]).toBe('use_dpop_nonce');
     expect(outcomes.filter((o) => o === 'use_dpop_nonce')).toHaveLength(1); // the nonce is remembered
     expect(outcomes.slice(1).every((o) => o === 'mcp')).toBe(true);
+  });
+
+  it("should have the SDK auth provider's fetch send proofs and honour a new nonce", async () => {
+    mcp.dpop?.rotateNonce();
+    mcp.clearRequests();
+    const authProvider = createOAuthClientProvider(mcp.url, { client: authd });
+    const client = new Client({ name: 'dpop-provider-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider, fetch: authProvider.fetch }));
+    try {
+      expect(await echo(client, 'provider')).toBe('provider');
+    } finally {
+      await client.close();
+    }
+    const outcomes = mcp.requests().map((r) => r.outcome);
+    expect(outcomes[0]).toBe('use_dpop_nonce');
+    expect(outcomes.slice(1).every((o) => o === 'mcp')).toBe(true);
+    expect(mcp.requests().every((r) => r.scheme === 'dpop')).toBe(true);
   });
 
   it('should have the Python client send proofs and retry once on use_dpop_nonce; its --header refuses', async () => {
