@@ -25,6 +25,7 @@ import { echo, tokenRequests } from './helpers/mcp-auth-stack.js';
 import { outputStream, recordOutput, recordSecret } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { runProcess } from './helpers/run-process.js';
+import { runCliAsync } from './helpers/daemon-process.js';
 import { fileURLToPath } from 'node:url';
 
 const PYTHON_CLIENT_DIR = fileURLToPath(new URL('../client/python/', import.meta.url));
@@ -164,6 +165,13 @@ describe('DPoP-bound credentials (RFC 9449)', () => {
     for (const htu of ['https://evil.example/mcp', `http://localhost:${port}/mcp`, `http://127.0.0.1.evil.example:${port}/mcp`, `http://127.0.0.1:${Number(port) + 1}/mcp`]) {
       await expect(authd.getDpopProof(mcp.url, { htm: 'POST', htu })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/only made for its own server/) });
     }
+  });
+
+  it('should have `mcpauthd token --header` refuse a DPoP-bound credential, pointing to the proxy', async () => {
+    const result = await runCliAsync(['token', '--header', mcp.url], home.env);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/DPoP-bound.*mcpauthd proxy/);
   });
 
   it('should refresh with the same key after a daemon restart', async () => {
