@@ -233,6 +233,16 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
     expect((await authd.getToken(mcp.url)).token_type).toBe('DPoP');
   });
 
+  it("should answer the token endpoint's nonce on refresh too, without losing the grant (invariant 7)", async () => {
+    as.clearRequests();
+    await authd.refresh(mcp.url);
+    await authd.refresh(mcp.url); // the rotated refresh token was kept and still works
+    const refreshes = tokenRequests(as, 'refresh_token');
+    expect(refreshes.map((r) => r.status)).toEqual([400, 200, 400, 200]);
+    expect(refreshes.filter((r) => r.status === 200).every((r) => typeof r.dpop?.nonce === 'string')).toBe(true);
+    expect((await authd.getToken(mcp.url)).token_type).toBe('DPoP');
+  });
+
   it("should retry an MCP request once with the resource server's nonce, then keep using it", async () => {
     mcp.clearRequests();
     const client = new Client({ name: 'dpop-nonce-test', version: '1.0.0' });
