@@ -20,6 +20,7 @@ import {
   type LoginResult,
   type StatusResult,
   type TokenGetResult,
+  type DpopProofResult,
 } from '../shared/protocol/types.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
 import { requestFullStatus } from './status-pages.js';
@@ -46,6 +47,16 @@ export interface GetTokenOptions {
   minTtl?: number;
   /** Treat `target` as a resource identifier only, not as an MCP server URL. */
   byResource?: boolean;
+}
+
+/** The request a DPoP proof is for. */
+export interface DpopProofRequest {
+  /** HTTP method, upper case. */
+  htm: string;
+  /** The request URL (query and fragment are left out of the proof). */
+  htu: string;
+  /** The resource server's latest `DPoP-Nonce`. */
+  nonce?: string;
 }
 
 export class McpAuthdClient {
@@ -79,6 +90,37 @@ export class McpAuthdClient {
       { timeoutMs: mayRefresh ? this.#refreshWaitMs : this.#timeoutMs },
     );
     return mayRefresh ? explainRefreshTimeout(request, target) : request;
+  }
+
+  /**
+   * A DPoP-bound credential's access token with a fresh proof for one request
+   * (RFC 9449): send `Authorization: DPoP <access_token>` and `DPoP: <proof>`.
+   * The proof is signed by the daemon, for a URL on the credential's own server only.
+   * @param request the request's method and URL, and the server's latest `DPoP-Nonce` if any
+   * @throws AuthdError as getToken(); `invalid_request` for a Bearer credential or a URL on another server
+   */
+  async getDpopProof(target: string, request: DpopProofRequest, options: GetTokenOptions = {}): Promise<DpopProofResult> {
+    assertString(target, 'target');
+    assertString(request.htm, 'request.htm');
+    assertString(request.htu, 'request.htu');
+    assertOptionalString(request.nonce, 'request.nonce');
+    if (options.scopes !== undefined) assertStringArray(options.scopes, 'options.scopes');
+    if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
+    const ref: CredentialRef = options.byResource === true ? { resource: target } : { server_url: target };
+    const mayRefresh = options.minTtl !== undefined && options.minTtl > 0;
+    const pending = this.#connection.request(
+      'dpop.proof',
+      {
+        ...ref,
+        htm: request.htm,
+        htu: request.htu,
+        ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
+        ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
+        ...(options.minTtl === undefined ? {} : { min_ttl: options.minTtl }),
+      },
+      { timeoutMs: mayRefresh ? this.#refreshWaitMs : this.#timeoutMs },
+    );
+    return mayRefresh ? explainRefreshTimeout(pending, target) : pending;
   }
 
   async status(): Promise<StatusResult> {

@@ -10,9 +10,10 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
-export type { CredentialSummary, CredentialUpdated, DaemonInfo, IdpLoginParams, IdpLoginResult, IdpSessionSummary, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult } from '../shared/protocol/types.js';
+export type { CredentialSummary, CredentialUpdated, DaemonInfo, IdpLoginParams, IdpLoginResult, IdpSessionSummary, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult, DpopProofResult } from '../shared/protocol/types.js';
 
-export { McpAuthdClient, type ClientOptions, type GetTokenOptions } from './authd-client.js';
+export { McpAuthdClient, type ClientOptions, type GetTokenOptions, type DpopProofRequest } from './authd-client.js';
+export { DpopNonces, isDpopNonceChallenge, requestCredential, withCredential, type RequestCredential } from './dpop-request.js';
 
 // ---------------------------------------------------------------- MCP SDK adapters
 // Both import the SDK for types only, so `mcpauthd/client` loads without it.

@@ -24,12 +24,19 @@
  * until a request succeeds; across transports this provider gives up after
  * `maxStepUps` step-up logins in a row that did not grant what was asked.
  *
+ * DPoP (RFC 9449): the SDK only ever sends `Authorization: Bearer`. For a
+ * DPoP-bound credential also pass the provider's `fetch` to the transport:
+ * it turns the token this provider handed out into `Authorization: DPoP` with
+ * a fresh daemon-signed proof per request, and retries once on the server's
+ * `use_dpop_nonce`. For a Bearer credential it changes nothing.
+ *
  * @example
  * ```ts
  * const url = 'https://mcp.example.com/mcp';
  * const authProvider = createOAuthClientProvider(url, { onAuthorizeUrl: (u) => console.error(`open ${u}`) });
  * const client = new Client({ name: 'app', version: '1.0.0' });
- * await authProvider.retryAfterAuthorization(() => client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider })));
+ * await authProvider.retryAfterAuthorization(() =>
+ *   client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider, fetch: authProvider.fetch })));
  * ```
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
@@ -40,6 +47,10 @@ import { AuthdError } from '../shared/errors.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './authd-client.js';
 import { DEFAULT_MAX_STEP_UPS } from './mcp-fetch.js';
+import { DpopNonces, isDpopNonceChallenge, requestCredential, withCredential } from './dpop-request.js';
+import type { FetchLike } from './redirect-guard.js';
+import type { TokenGetResult } from '../shared/protocol/types.js';
+import { discardBody } from '../shared/bounded-body.js';
 
 /** Shown to the SDK only; the daemon logs in with its own loopback redirect and client. */
 const PLACEHOLDER_REDIRECT_URL = 'http://127.0.0.1/mcpauthd-daemon-login';
@@ -78,6 +89,10 @@ export class McpAuthdOAuthProvider implements OAuthClientProvider {
   // The access token last given to the SDK: when the server refuses, the
   // daemon is asked to replace exactly this one.
   #handedOut: string | undefined;
+  /** The daemon's whole answer for #handedOut: its token_type says whether requests need proofs. */
+  #handedOutToken: TokenGetResult | undefined;
+  readonly #client: McpAuthdClient;
+  readonly #nonces = new DpopNonces();
   #failedStepUps = 0;
   #authorizations = 0;
   #discovery: OAuthDiscoveryState | undefined;
@@ -89,8 +104,9 @@ export class McpAuthdOAuthProvider implements OAuthClientProvider {
     this.#maxStepUps = options.maxStepUps ?? DEFAULT_MAX_STEP_UPS;
     assertNonNegativeInteger(this.#maxStepUps, 'options.maxStepUps');
     if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
+    this.#client = options.client ?? new McpAuthdClient();
     this.#credential = new DaemonCredential(server, {
-      client: options.client ?? new McpAuthdClient(),
+      client: this.#client,
       ...(options.login === undefined ? {} : { login: options.login }),
       ...(options.onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl: options.onAuthorizeUrl }),
       ...(options.minTtl === undefined ? {} : { minTtl: options.minTtl }),
@@ -121,6 +137,7 @@ export class McpAuthdOAuthProvider implements OAuthClientProvider {
   async tokens(): Promise<OAuthTokens | undefined> {
     const token = await this.#credential.current();
     this.#handedOut = token?.access_token;
+    this.#handedOutToken = token;
     if (token === undefined) return undefined;
     return {
       access_token: token.access_token,
@@ -198,6 +215,29 @@ export class McpAuthdOAuthProvider implements OAuthClientProvider {
   discoveryState(): OAuthDiscoveryState | undefined {
     return this.#discovery;
   }
+
+  /**
+   * The transport's `fetch` (pass it with `authProvider`): a request carrying
+   * the DPoP-bound token this provider handed out is sent as
+   * `Authorization: DPoP` with a fresh proof the daemon signs for exactly this
+   * request (RFC 9449 §7), once more with the server's nonce on
+   * `use_dpop_nonce` (§9). Anything else goes out unchanged.
+   */
+  readonly fetch: FetchLike = async (url, init = {}) => {
+    const token = this.#handedOutToken;
+    const headers = new Headers(init.headers);
+    const href = typeof url === 'string' ? url : url.href;
+    const bound = token?.token_type === 'DPoP' && headers.get('authorization') === `Bearer ${token.access_token}`;
+    if (!bound || token === undefined || new URL(href).origin !== new URL(this.serverUrl).origin) return globalThis.fetch(url, init);
+    const replayable = !(init.body instanceof ReadableStream);
+    for (let attempt = 0; ; attempt++) {
+      const sent = await requestCredential(this.#client, token, { method: init.method ?? 'GET', url: href, nonce: this.#nonces.for(href) });
+      const response = await globalThis.fetch(url, { ...init, headers: withCredential(headers, sent) });
+      this.#nonces.remember(href, response);
+      if (attempt > 0 || !replayable || !isDpopNonceChallenge(response)) return response;
+      await discardBody(response);
+    }
+  };
 
   /** How many times the daemon fixed the credential (login, refresh, step-up) for the SDK. */
   get authorizations(): number {

@@ -20,6 +20,7 @@ import { parseBearerChallenge } from '../shared/www-authenticate.js';
 import { DaemonCredential, type LoginOptions } from './daemon-credential.js';
 import { McpAuthdClient } from './authd-client.js';
 import { fetchWithTokenRedirects, type FetchLike } from './redirect-guard.js';
+import { DpopNonces, isDpopNonceChallenge, requestCredential, withCredential } from './dpop-request.js';
 
 /** The `fetch` shape the MCP SDK transports accept. */
 export type { FetchLike } from './redirect-guard.js';
@@ -79,8 +80,10 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
   if (options.minTtl !== undefined) assertNonNegativeInteger(options.minTtl, 'options.minTtl');
   if (options.loginWaitMs !== undefined) assertNonNegativeInteger(options.loginWaitMs, 'options.loginWaitMs');
   const baseFetch: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const client = options.client ?? new McpAuthdClient();
+  const nonces = new DpopNonces();
   const credential = new DaemonCredential(server, {
-    client: options.client ?? new McpAuthdClient(),
+    client,
     ...(options.login === undefined ? {} : { login: options.login }),
     ...(options.onAuthorizeUrl === undefined ? {} : { onAuthorizeUrl: options.onAuthorizeUrl }),
     ...(options.minTtl === undefined ? {} : { minTtl: options.minTtl }),
@@ -91,18 +94,29 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
     // The token is for this server only: never hand it to another origin.
     if (new URL(url).origin !== origin) return baseFetch(url, init);
     const replayable = isReplayable(init.body);
+    const href = typeof url === 'string' ? url : url.href;
     let renewed = false;
+    let nonceRetried = false;
     let stepUps = 0;
     for (;;) {
       const token = await credential.current();
+      // A DPoP-bound token goes with a fresh proof the daemon signs for this request (RFC 9449 §7).
+      const sent = token === undefined ? undefined : await requestCredential(client, token, { method: init.method ?? 'GET', url: href, nonce: nonces.for(href) });
       // Redirects only within this credential's resource, never on to another (issue 13 item 8).
-      const response = await fetchWithTokenRedirects(baseFetch, url, { ...init, headers: withBearer(init.headers, token?.access_token) }, server);
+      const response = await fetchWithTokenRedirects(baseFetch, url, { ...init, headers: withCredential(init.headers, sent) }, server);
+      if (sent?.dpop !== undefined) nonces.remember(href, response);
       if (!replayable) return response;
+      // RFC 9449 §9: the server wants its nonce in the proof: one retry per request, not a renewal.
+      if (sent?.dpop !== undefined && !nonceRetried && isDpopNonceChallenge(response)) {
+        nonceRetried = true;
+        await discardBody(response);
+        continue;
+      }
       if (response.status === 401 && !renewed) {
         renewed = true;
         const challenge = parseBearerChallenge(response.headers.get('www-authenticate'));
         await discardBody(response);
-        await credential.renew(token?.access_token, challenge?.scope);
+        await credential.renew(sent?.accessToken, challenge?.scope);
         continue;
       }
       if (response.status === 403 && stepUps < maxStepUps) {
@@ -117,13 +131,6 @@ export function createAuthorizedFetch(serverUrl: string | URL, options: Authoriz
       return response;
     }
   };
-}
-
-function withBearer(headers: RequestInit['headers'], token: string | undefined): Headers {
-  const result = new Headers(headers);
-  if (token === undefined) result.delete('authorization');
-  else result.set('authorization', `Bearer ${token}`);
-  return result;
 }
 
 // Everything fetch accepts as a body except a stream can be sent twice.

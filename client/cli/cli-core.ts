@@ -11,7 +11,7 @@
  * top-level await here or in anything it imports.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isAuthdError } from '../../shared/errors.js';
+import { AuthdError, isAuthdError } from '../../shared/errors.js';
 // Loaded inside the commands that use them: --help needs none of it.
 import type { McpAuthdClient } from '../authd-client.js';
 
@@ -78,6 +78,8 @@ it expires within --min-ttl seconds.
   --min-ttl SEC    the token must stay valid for at least SEC seconds
   --resource       match the argument as a resource identifier only
   --header         print the whole header line: Authorization: Bearer <token>
+                   (refused for a DPoP-bound credential: each request needs its own
+                   proof, so use \`mcpauthd proxy\` or the client library instead)
   --json           print {"access_token", "token_type", "expires_at", "resource", "scopes"};
                    with --header, {"Authorization": "Bearer <token>"} (a headers helper's format)
 
@@ -101,8 +103,15 @@ Examples:
         // Only a min-ttl may wait on a refresh; the plain call stays on the fast path.
         return minTtl === undefined ? call : waitNotice(call);
       });
-      const header = `Bearer ${result.access_token}`;
       const json = values['json'] === true;
+      if (values['header'] === true && result.token_type === 'DPoP') {
+        // RFC 9449: a bound token is worthless without a fresh proof per request, which a printed header cannot carry.
+        throw new AuthdError(
+          'USAGE',
+          `the credential for ${result.resource} is DPoP-bound: every request needs its own proof, which a printed header cannot carry; use \`mcpauthd proxy ${target}\` (or the client library's createAuthorizedFetch) instead of --header`,
+        );
+      }
+      const header = `Bearer ${result.access_token}`;
       if (values['header'] === true) process.stdout.write(json ? `${JSON.stringify({ Authorization: header })}\n` : `Authorization: ${header}\n`);
       else process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.access_token}\n`);
       return EXIT.ok;

@@ -14,6 +14,12 @@ As a command::
     python3 mcpauthd_client.py token https://mcp.example.com/mcp
     python3 mcpauthd_client.py token --header https://mcp.example.com/mcp
 
+A credential whose token is DPoP-bound (RFC 9449: ``token_type`` "DPoP") needs
+a fresh proof, signed by the daemon, on every request: use
+``authd.request_headers(server_url, "POST", url)`` for each request, or
+``authd.urlopen(server_url, url, data=...)``, which also retries once on the
+server's ``use_dpop_nonce``. ``token --header`` refuses such a credential.
+
 Exit status: 0 success, 1 error, 2 usage, 3 daemon not reachable, 4 a login is needed.
 """
 
@@ -22,9 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import stat
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any, Dict, List, Optional
 
 PROTOCOL_VERSION = 1
@@ -153,6 +163,8 @@ class McpAuthdClient:
         self._sock: Optional[socket.socket] = None
         self._buffer = b""
         self._next_id = 1
+        # The latest DPoP-Nonce of each origin (RFC 9449 §9).
+        self._dpop_nonces: Dict[str, str] = {}
 
     def __enter__(self) -> "McpAuthdClient":
         return self
@@ -175,6 +187,49 @@ class McpAuthdClient:
         if min_ttl is not None:
             params["min_ttl"] = int(min_ttl)
         return self.request("token.get", params)
+
+    def dpop_proof(self, target: str, htm: str, htu: str, nonce: Optional[str] = None, by_resource: bool = False) -> Dict[str, Any]:
+        """`dpop.proof`: {access_token, token_type: "DPoP", proof, expires_at, resource, scopes}, a proof for one request."""
+        params: Dict[str, Any] = {"resource": target} if by_resource else {"server_url": target}
+        params.update({"htm": htm.upper(), "htu": htu})
+        if nonce is not None:
+            params["nonce"] = nonce
+        return self.request("dpop.proof", params)
+
+    def request_headers(self, target: str, method: str, url: str, nonce: Optional[str] = None) -> Dict[str, str]:
+        """The headers for one request to `url` with the credential for `target`: Bearer, or DPoP with a fresh proof."""
+        token = self.get_token(target)
+        if token.get("token_type") != "DPoP":
+            return {"Authorization": f"Bearer {token['access_token']}"}
+        if nonce is None:
+            nonce = self._dpop_nonces.get(_origin(url))
+        signed = self.dpop_proof(token["resource"], method, url, nonce, by_resource=True)
+        return {"Authorization": f"DPoP {signed['access_token']}", "DPoP": signed["proof"]}
+
+    def urlopen(self, target: str, url: str, data: Optional[bytes] = None, method: Optional[str] = None,
+                headers: Optional[Dict[str, str]] = None, timeout: float = 30.0) -> Any:
+        """urllib.request.urlopen with the credential's headers; on a DPoP server's
+        use_dpop_nonce challenge (RFC 9449 §9) once more with its nonce, which is kept per origin."""
+        verb = method or ("POST" if data is not None else "GET")
+        for attempt in (0, 1):
+            request = urllib.request.Request(url, data=data, method=verb, headers=dict(headers or {}))
+            for name, value in self.request_headers(target, verb, url).items():
+                request.add_header(name, value)
+            try:
+                response = urllib.request.urlopen(request, timeout=timeout)
+            except urllib.error.HTTPError as err:
+                nonce = err.headers.get("DPoP-Nonce")
+                if nonce:
+                    self._dpop_nonces[_origin(url)] = nonce
+                if attempt == 0 and _is_nonce_challenge(err.code, err.headers.get("WWW-Authenticate"), nonce):
+                    err.close()
+                    continue
+                raise
+            nonce = response.headers.get("DPoP-Nonce")
+            if nonce:
+                self._dpop_nonces[_origin(url)] = nonce
+            return response
+        raise AssertionError("unreachable")
 
     def status(self) -> Dict[str, Any]:
         """`status`, every page joined: pages are followed by `next_cursor` (docs/protocol.md)."""
@@ -281,6 +336,21 @@ class McpAuthdClient:
 # ---------------------------------------------------------------------- command
 
 
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+# use_dpop_nonce is an error code of the DPoP scheme only (RFC 9449 §9), so finding both is enough.
+_DPOP_SCHEME = re.compile(r'(?:^|[\s,])DPoP(?:\s|,|$)', re.IGNORECASE)
+_USE_DPOP_NONCE = re.compile(r'\berror\s*=\s*"?use_dpop_nonce"?', re.IGNORECASE)
+
+
+def _is_nonce_challenge(status: int, www_authenticate: Optional[str], nonce: Optional[str]) -> bool:
+    """RFC 9449 §9: 401, a DPoP challenge with error="use_dpop_nonce", and a DPoP-Nonce header."""
+    return status == 401 and bool(nonce) and www_authenticate is not None and bool(_DPOP_SCHEME.search(www_authenticate)) and bool(_USE_DPOP_NONCE.search(www_authenticate))
+
+
 def _exit_code(err: McpAuthdError) -> int:
     if err.code in ("daemon_unavailable", "timeout"):
         return EXIT_UNAVAILABLE
@@ -312,6 +382,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             scopes = args.scope.split() if args.scope else None
             result = client.get_token(args.target, scopes=scopes, min_ttl=args.min_ttl, by_resource=args.resource)
             access_token = result["access_token"]
+            if args.header and result.get("token_type") == "DPoP":
+                print(f"mcpauthd_client.py: the credential for {result['resource']} is DPoP-bound: every request needs its own proof, "
+                      "which a printed header cannot carry; use `mcpauthd proxy` or McpAuthdClient.urlopen() instead of --header", file=sys.stderr)
+                return EXIT_USAGE
             print(f"Authorization: Bearer {access_token}" if args.header else access_token)
             return EXIT_OK
     except McpAuthdError as err:

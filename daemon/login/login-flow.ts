@@ -32,6 +32,7 @@ import { preRegisteredClient } from '../oauth/client-auth.js';
 import { checkRegistration, metadataDocumentClient, registerClient } from '../oauth/registration.js';
 import type { NewRegistration } from '../oauth/registration.js';
 import { computeRefreshAt } from '../refresh/refresh-policy.js';
+import { newDpopKeyFor } from '../oauth/dpop.js';
 import { selectScopes } from '../oauth/scope-selection.js';
 import { Secret } from '../store/secret.js';
 import type { CredentialRecord, RegistrationKind, TokenStore } from '../store/token-store.js';
@@ -187,9 +188,11 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
 
     const response = await callback.wait();
     ctx.onProgress({ stage: 'exchanging', login_id: loginId, resource, issuer });
+    // RFC 9449: a new key per credential when the AS offers DPoP; it signs every later refresh too.
+    const dpopKey = newDpopKeyFor(metadata, log);
     let tokens;
     try {
-      tokens = await exchangeAuthorizationCode(client, request, response, now);
+      tokens = await exchangeAuthorizationCode(client, request, response, now, dpopKey);
     } catch (err) {
       if (kind === 'dynamic' && isAuthdError(err) && err.data?.['error'] === 'invalid_client') {
         // C3: the AS forgot our registration. Drop it so the next login registers afresh;
@@ -216,6 +219,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
         tokenType: tokens.tokenType,
         expiresAt: tokens.expiresAt,
         refreshToken: tokens.refreshToken,
+        dpopKey,
         // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
         refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
       });

@@ -31,6 +31,7 @@ import type { AuthorizationResponse } from './authorization-response.js';
 import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
 import { RejectedTokenResponse, validateTokenResponse } from './token-response.js';
+import { dpopKeyPair } from './dpop.js';
 import type { ValidatedTokens } from './token-response.js';
 
 // ------------------------------------------------------------ clients
@@ -195,8 +196,8 @@ export async function buildAuthorizationRequest(
  */
 async function tokenCall(
   client: OAuthClient,
-  call: (config: oidc.Configuration) => Promise<unknown>,
-  context: { resource: string; requestedScopes: readonly string[]; now: () => number },
+  call: (config: oidc.Configuration, options: oidc.DPoPOptions) => Promise<unknown>,
+  context: { resource: string; requestedScopes: readonly string[]; now: () => number; dpopKey?: Secret | null | undefined },
 ): Promise<ValidatedTokens> {
   const { metadata } = stateOf(client);
   let raw: Uint8Array | undefined;
@@ -217,10 +218,14 @@ async function tokenCall(
       if (!isAuthdError(err)) throw err;
       throw new AuthdError(err.code, err.message, { cause: err, data: { ...err.data, outcome: 'unknown' } });
     }
-    return validateTokenResponse(json, { resource: context.resource, requestedScopes: context.requestedScopes, now: arrivedAt });
+    return validateTokenResponse(json, { resource: context.resource, requestedScopes: context.requestedScopes, now: arrivedAt, dpop: dpopKey !== null });
   };
+  const dpopKey = context.dpopKey ?? null;
   try {
-    await call(config);
+    // RFC 9449 §5: a proof on every token request with the credential's one key;
+    // openid-client retries once on use_dpop_nonce with the server's nonce (§8).
+    const options: oidc.DPoPOptions = dpopKey === null ? {} : { DPoP: oidc.getDPoPHandle(config, await dpopKeyPair(dpopKey)) };
+    await call(config, options);
   } catch (err) {
     if (raw === undefined) return toAuthdError(err);
     // A 200 that openid-client refused: ours names the broken field, and
@@ -248,6 +253,7 @@ export async function exchangeAuthorizationCode(
   request: AuthorizationRequest,
   response: AuthorizationResponse,
   now: () => number,
+  dpopKey: Secret | null = null,
 ): Promise<ValidatedTokens> {
   const callbackUrl = new URL(request.redirectUri);
   callbackUrl.searchParams.set('code', response.code.reveal());
@@ -255,14 +261,15 @@ export async function exchangeAuthorizationCode(
   if (response.iss !== undefined) callbackUrl.searchParams.set('iss', response.iss);
   return tokenCall(
     client,
-    (config) =>
+    (config, options) =>
       oidc.authorizationCodeGrant(
         config,
         callbackUrl,
         { pkceCodeVerifier: request.codeVerifier.reveal(), expectedState: request.state },
         { resource: request.resource },
+        options,
       ),
-    { resource: request.resource, requestedScopes: request.scopes, now },
+    { resource: request.resource, requestedScopes: request.scopes, now, dpopKey },
   );
 }
 
@@ -274,14 +281,16 @@ export async function exchangeAuthorizationCode(
 export async function refreshTokenGrant(
   client: OAuthClient,
   refreshToken: Secret,
-  options: { resource: string; grantedScopes: readonly string[]; now: () => number; scope?: readonly string[] },
+  options: { resource: string; grantedScopes: readonly string[]; now: () => number; scope?: readonly string[]; dpopKey?: Secret | null },
 ): Promise<ValidatedTokens> {
   const parameters: Record<string, string> = { resource: options.resource };
   if (options.scope !== undefined && options.scope.length > 0) parameters['scope'] = options.scope.join(' ');
-  return tokenCall(client, (config) => oidc.refreshTokenGrant(config, refreshToken.reveal(), parameters), {
+  // A bound refresh token (RFC 9449 §5) is presented with a proof of the same key it was issued to.
+  return tokenCall(client, (config, dpop) => oidc.refreshTokenGrant(config, refreshToken.reveal(), parameters, dpop), {
     resource: options.resource,
     requestedScopes: options.scope ?? options.grantedScopes,
     now: options.now,
+    dpopKey: options.dpopKey,
   });
 }
 

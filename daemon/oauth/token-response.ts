@@ -17,7 +17,8 @@ export const MAX_EXPIRES_IN_SEC = 365 * 24 * 60 * 60;
 
 export interface ValidatedTokens {
   accessToken: Secret;
-  tokenType: 'Bearer';
+  /** `DPoP` only when the request carried a proof (RFC 9449 §5); a server may still answer Bearer. */
+  tokenType: 'Bearer' | 'DPoP';
   /** Absolute expiry, epoch ms (T3), or null when the server did not say. */
   expiresAt: number | null;
   refreshToken: Secret | null;
@@ -34,6 +35,8 @@ export interface TokenResponseContext {
   requestedScopes: readonly string[];
   /** Epoch ms when the response arrived. */
   now: number;
+  /** The request carried a DPoP proof, so a `DPoP` token_type is expected (RFC 9449 §5). */
+  dpop?: boolean;
 }
 
 function invalid(message: string, reason: FailureReason, data: Record<string, unknown> = {}): AuthdError {
@@ -128,9 +131,12 @@ function checkTokenResponse(body: unknown, context: TokenResponseContext): Valid
     throw invalid('token response has no "access_token"', 'invalid_token_response');
   }
   const tokenType = body['token_type'];
-  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') {
+  const type = typeof tokenType === 'string' ? tokenType.toLowerCase() : undefined;
+  // DPoP only when we asked for it with a proof: a bound token we hold no key for is useless.
+  if (type !== 'bearer' && !(type === 'dpop' && context.dpop === true)) {
     const shown = typeof tokenType === 'string' ? JSON.stringify(tokenType.slice(0, 40)) : 'missing';
-    throw invalid(`token response has token_type ${shown}; mcpauthd only uses Bearer tokens`, 'unsupported_token_type');
+    const expected = context.dpop === true ? 'DPoP or Bearer' : 'Bearer (no DPoP proof was sent)';
+    throw invalid(`token response has token_type ${shown}; expected ${expected}`, 'unsupported_token_type');
   }
 
   let expiresAt: number | null = null;
@@ -154,7 +160,7 @@ function checkTokenResponse(body: unknown, context: TokenResponseContext): Valid
 
   return {
     accessToken: new Secret(accessToken),
-    tokenType: 'Bearer',
+    tokenType: type === 'dpop' ? 'DPoP' : 'Bearer',
     expiresAt,
     refreshToken: refreshToken === undefined ? null : new Secret(refreshToken),
     receivedAt: context.now,

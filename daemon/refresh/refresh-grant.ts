@@ -63,7 +63,8 @@ export function createRefreshGrant(deps: RefreshGrantDeps): RefreshGrant {
     );
     let tokens;
     try {
-      tokens = await refreshTokenGrant(client, refreshToken, { resource: record.resource, grantedScopes: record.scopes, now: deps.now });
+      // A DPoP-bound credential refreshes with the key it logged in with (stored, so a daemon restart keeps it).
+      tokens = await refreshTokenGrant(client, refreshToken, { resource: record.resource, grantedScopes: record.scopes, now: deps.now, dpopKey: record.dpopKey });
     } catch (err) {
       throw markOutcomeUnknown(err);
     }

@@ -79,7 +79,7 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
  * (exact match, scopes, remaining lifetime, needs_login, backoff) and a
  * refresh where one is due. Throws the wire error otherwise.
  */
-async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
+export async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
   let record = findCredential(deps.store, params);
   if (record === undefined) throw notFoundError(deps.store, params, 'mcpauthd token');
 
@@ -133,8 +133,17 @@ async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps)
 export function encodeTokenResult(record: CredentialRecord): EncodedResult<TokenGetResult> {
   const expiresAt = record.expiresAt === null ? 'null' : String(Math.floor(record.expiresAt / 1000));
   return new EncodedResult<TokenGetResult>(
-    `{"access_token":${record.accessToken.revealJson()},"token_type":"Bearer","expires_at":${expiresAt},"resource":${JSON.stringify(record.resource)},"scopes":${JSON.stringify(record.scopes)}}`,
+    `{"access_token":${record.accessToken.revealJson()},"token_type":"${servedTokenType(record)}","expires_at":${expiresAt},"resource":${JSON.stringify(record.resource)},"scopes":${JSON.stringify(record.scopes)}}`,
   );
+}
+
+/**
+ * How the token is presented: DPoP when the server bound it (token_type DPoP)
+ * and the daemon holds the key, Bearer otherwise (RFC 9449 §5: a server may
+ * answer a proof with a Bearer token; its refresh still uses the key).
+ */
+export function servedTokenType(record: CredentialRecord): 'Bearer' | 'DPoP' {
+  return record.dpopKey !== null && record.tokenType.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
 }
 
 /** Every requested scope must have been granted (checklist S2); else what a client needs to step up. */

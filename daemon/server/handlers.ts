@@ -14,6 +14,7 @@ import type { Logger } from '../os/logger.js';
 import type { RefreshScheduler } from '../refresh/refresh-scheduler.js';
 import type { ChangeListener, TokenRefresher } from '../refresh/token-refresher.js';
 import { findCredential, getToken, notFoundError } from '../serve/token-service.js';
+import { dpopProof } from '../serve/dpop-proof.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { Subscribers } from './subscribers.js';
 import type { LoginRegistry } from '../login/login-registry.js';
@@ -50,6 +51,11 @@ export async function status(deps: HandlerDeps, params: Params<'status'>): Resul
 export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>): ReturnType<Handlers['token.get']> {
   const { store, now, refresher } = deps;
   return getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) });
+}
+
+export async function dpopProofGet(deps: HandlerDeps, params: Params<'dpop.proof'>): Result<'dpop.proof'> {
+  const { store, now, refresher } = deps;
+  return dpopProof(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) });
 }
 
 export async function credentialDelete(deps: HandlerDeps, params: Params<'credential.delete'>): Result<'credential.delete'> {
@@ -106,6 +112,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     hello: (params) => hello(deps, params),
     status: (params) => status(deps, params),
     'token.get': (params) => tokenGet(deps, params),
+    'dpop.proof': (params) => dpopProofGet(deps, params),
     'credential.delete': (params) => credentialDelete(deps, params),
     'credential.refresh': (params) => credentialRefresh(deps, params),
     subscribe: (params, ctx) => subscribe(deps, params, ctx),

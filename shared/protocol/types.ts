@@ -81,7 +81,12 @@ export interface TokenGetParams extends CredentialRef {
 
 export interface TokenGetResult {
   access_token: string;
-  token_type: 'Bearer';
+  /**
+   * `DPoP`: the token is bound to a key only the daemon holds (RFC 9449); send
+   * it as `Authorization: DPoP <token>` with a proof from `dpop.proof` on
+   * every request. Older daemons only answer `Bearer`.
+   */
+  token_type: 'Bearer' | 'DPoP';
   /** Unix seconds, or null when the authorization server did not say. */
   expires_at: number | null;
   resource: string;
@@ -89,6 +94,27 @@ export interface TokenGetResult {
 }
 
 /** What `status` shows of a credential: never a token. */
+/** `dpop.proof`: a fresh DPoP proof for one request to the credential's server (RFC 9449 §4, §7). */
+export interface DpopProofParams extends TokenGetParams {
+  /** The request's HTTP method, e.g. `POST`. */
+  htm: string;
+  /** The request's URL; it must be on the credential's server (its origin). Query and fragment are left out of the proof. */
+  htu: string;
+  /** The resource server's latest `DPoP-Nonce`, when it sent one. */
+  nonce?: string;
+}
+
+export interface DpopProofResult {
+  access_token: string;
+  token_type: 'DPoP';
+  /** The proof JWT for the `DPoP` header: one request only (its `jti` is fresh). */
+  proof: string;
+  /** Unix seconds, or null when the authorization server did not say. */
+  expires_at: number | null;
+  resource: string;
+  scopes: string[];
+}
+
 export interface CredentialSummary {
   resource: string;
   server_urls: string[];
@@ -355,6 +381,7 @@ export interface Methods {
   hello: { params: HelloParams; result: HelloResult };
   status: { params: StatusParams; result: StatusResult };
   'token.get': { params: TokenGetParams; result: TokenGetResult };
+  'dpop.proof': { params: DpopProofParams; result: DpopProofResult };
   'credential.delete': { params: CredentialRef; result: DeleteResult };
   login: { params: LoginParams; result: LoginResult };
   'login.callback': { params: LoginCallbackParams; result: { accepted: boolean } };

@@ -52,13 +52,14 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     (p['offset'] !== undefined && p['cursor'] !== undefined ? 'give "cursor" or "offset", not both' : null) ??
     optionalString(p, 'cursor', MAX_CURSOR_LENGTH) ??
     (p['offset'] === undefined || (Number.isSafeInteger(p['offset']) && (p['offset'] as number) >= 0) ? null : '"offset" must be a whole number, at least 0'),
-  'token.get': (p) =>
-    onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ??
-    credentialRef(p) ??
-    optionalScopes(p) ??
-    (p['min_ttl'] === undefined || (Number.isSafeInteger(p['min_ttl']) && (p['min_ttl'] as number) >= 0 && (p['min_ttl'] as number) <= MAX_MIN_TTL_SEC)
-      ? null
-      : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`),
+  'token.get': (p) => onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl']) ?? tokenGetParams(p),
+  'dpop.proof': (p) =>
+    onlyKeys(p, ['resource', 'server_url', 'scopes', 'min_ttl', 'htm', 'htu', 'nonce']) ??
+    tokenGetParams(p) ??
+    (typeof p['htm'] === 'string' && HTTP_METHOD.test(p['htm']) ? null : '"htm" must be an HTTP method name, e.g. POST') ??
+    (typeof p['htu'] === 'string' ? null : '"htu" is required') ??
+    optionalString(p, 'htu', MAX_URL_LENGTH) ??
+    (p['nonce'] === undefined || (typeof p['nonce'] === 'string' && DPOP_NONCE.test(p['nonce'])) ? null : `"nonce" must be a DPoP nonce (RFC 9449 §8: at most ${MAX_DPOP_NONCE_LENGTH} printable characters)`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
     onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file', 'idp_issuer']) ??
@@ -123,6 +124,12 @@ export const MAX_TOKEN_LENGTH = 16_384;
 export const MAX_LOGIN_TIMEOUT_SEC = 3600;
 /** One year: a longer `min_ttl` cannot be meant. */
 export const MAX_MIN_TTL_SEC = 86_400 * 365;
+/** Longest DPoP nonce accepted from a client (a server's nonce is an opaque short string). */
+export const MAX_DPOP_NONCE_LENGTH = 1024;
+/** RFC 9449 §8.1: NQCHAR, the characters a nonce may hold. */
+const DPOP_NONCE = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_DPOP_NONCE_LENGTH}}$`);
+/** RFC 9110 method token, upper case as sent on the wire. */
+const HTTP_METHOD = /^[A-Z]{1,16}$/;
 /** RFC 6749 §3.3 scope-token characters. */
 const SCOPE_TOKEN = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_SCOPE_LENGTH}}$`);
 
@@ -132,6 +139,16 @@ function loginTiming(p: Record<string, unknown>): string | null {
   const timeout = p['timeout'];
   if (timeout === undefined || (Number.isSafeInteger(timeout) && (timeout as number) > 0 && (timeout as number) <= MAX_LOGIN_TIMEOUT_SEC)) return null;
   return `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`;
+}
+
+function tokenGetParams(p: Record<string, unknown>): string | null {
+  return (
+    credentialRef(p) ??
+    optionalScopes(p) ??
+    (p['min_ttl'] === undefined || (Number.isSafeInteger(p['min_ttl']) && (p['min_ttl'] as number) >= 0 && (p['min_ttl'] as number) <= MAX_MIN_TTL_SEC)
+      ? null
+      : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`)
+  );
 }
 
 function credentialRef(p: Record<string, unknown>): string | null {

@@ -59,6 +59,15 @@ describe('token response validation', () => {
     }
   });
 
+  it('accepts token_type DPoP only when the request carried a DPoP proof (RFC 9449 §5)', () => {
+    const dpop = { ...CONTEXT, dpop: true };
+    for (const type of ['DPoP', 'dpop']) expect(validateTokenResponse({ access_token: 'a', token_type: type }, dpop).tokenType).toBe('DPoP');
+    // A server may answer a proof with a Bearer token: served as Bearer.
+    expect(validateTokenResponse({ access_token: 'a', token_type: 'Bearer' }, dpop).tokenType).toBe('Bearer');
+    expect(reasonOf(() => validateTokenResponse({ access_token: 'a', token_type: 'mac' }, dpop))).toBe('unsupported_token_type');
+    expect(reasonOf(() => validateTokenResponse({ access_token: 'a', token_type: 'DPoP' }, { ...CONTEXT, dpop: false }))).toBe('unsupported_token_type');
+  });
+
   it('refuses a malformed refresh_token or scope', () => {
     expect(reasonOf(() => validateTokenResponse({ access_token: 'a', token_type: 'Bearer', refresh_token: 5 }, CONTEXT))).toBe('invalid_token_response');
     expect(reasonOf(() => validateTokenResponse({ access_token: 'a', token_type: 'Bearer', scope: ['x'] }, CONTEXT))).toBe('invalid_token_response');
