@@ -57,7 +57,7 @@ function stateOf(client: OAuthClient): ClientState {
   return state;
 }
 
-const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint'] as const;
+const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'device_authorization_endpoint'] as const;
 /** client_secret_basic with our own encoding (client-auth.ts says why), as openid-client's ClientAuth. */
 function formEncodedBasic(clientId: string, secret: string | undefined): oidc.ClientAuth {
   const authorization = clientSecretBasicAuthorization(clientId, secret);
@@ -68,9 +68,10 @@ function formEncodedBasic(clientId: string, secret: string | undefined): oidc.Cl
 
 /**
  * A fresh openid-client Configuration per operation, so that the observer of
- * one request never sees another's response.
+ * one request never sees another's response. Exported for the other grant
+ * modules of daemon/oauth (device-grant.ts), not for use outside it.
  */
-function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
+export function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
   const { metadata, credentials, http } = stateOf(client);
   const secret = credentials.clientSecret?.reveal();
   let auth: oidc.ClientAuth;
@@ -99,7 +100,7 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
   // openid-client refuses http:// unless told; tell it only when the user opted in and an
   // endpoint really is plain-http loopback (discovery already refused any other http URL,
   // and the customFetch checks every request again).
-  if (http.allowInsecureLoopback && URL_FIELDS.some((field) => metadata[field]?.startsWith('http:') === true)) {
+  if (http.allowInsecureLoopback && URL_FIELDS.some((field) => { const value = metadata[field]; return typeof value === 'string' && value.startsWith('http:'); })) {
     oidc.allowInsecureRequests(config);
   }
   return config;
@@ -168,7 +169,7 @@ export async function buildAuthorizationRequest(
  * openid-client rejects the response first, the raw body is validated anyway
  * so the error names the broken field rather than a library message.
  */
-async function tokenCall(
+export async function tokenCall(
   client: OAuthClient,
   call: (config: oidc.Configuration) => Promise<unknown>,
   context: { resource: string; requestedScopes: readonly string[]; now: () => number },

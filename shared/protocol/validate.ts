@@ -61,7 +61,7 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
       : `"min_ttl" must be a whole number of seconds from 0 to ${MAX_MIN_TTL_SEC}`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
-    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout']) ??
+    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'device', 'redirect_uri']) ??
     (typeof p['server_url'] === 'string' ? null : '"server_url" is required') ??
     optionalString(p, 'server_url', MAX_URL_LENGTH) ??
     optionalScopes(p) ??
@@ -72,7 +72,10 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     (p['insecure_loopback'] === undefined || typeof p['insecure_loopback'] === 'boolean' ? null : '"insecure_loopback" must be a boolean') ??
     (p['timeout'] === undefined || (Number.isSafeInteger(p['timeout']) && (p['timeout'] as number) > 0 && (p['timeout'] as number) <= MAX_LOGIN_TIMEOUT_SEC)
       ? null
-      : `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`),
+      : `"timeout" must be a whole number of seconds between 1 and ${MAX_LOGIN_TIMEOUT_SEC}`) ??
+    (p['device'] === undefined || p['device'] === 'required' || p['device'] === 'preferred' ? null : '"device" must be "required" or "preferred"') ??
+    optionalString(p, 'redirect_uri', MAX_URL_LENGTH) ??
+    (p['device'] === 'required' && p['redirect_uri'] !== undefined ? 'give "device": "required" or "redirect_uri", not both' : null),
   'credential.refresh': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   subscribe: (p) => onlyKeys(p, []),
   'log.level': (p) =>
