@@ -8,7 +8,7 @@
  */
 import { isAuthdError } from '../../shared/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
-import { pollDeviceToken, startDeviceAuthorization } from '../oauth/device-grant.js';
+import { pollDeviceToken, startDeviceAuthorization, supportsDeviceGrant } from '../oauth/device-grant.js';
 import type { DeviceAuthorization } from '../oauth/device-grant.js';
 import { CALLBACK_HOST, CALLBACK_PATH } from '../oauth/loopback-callback.js';
 import type { OAuthClient } from '../oauth/oauth-client.js';
@@ -48,6 +48,9 @@ export async function deviceLogin(ctx: LoginContext, facts: AttemptFacts, target
   const { loginId, log, now, params } = ctx;
   const { metadata, issuer, resource, scopes } = target;
   const started = now();
+  if (!supportsDeviceGrant(metadata)) {
+    throw oauthError(`${issuer} does not offer the device authorization grant (no device_authorization_endpoint); log in with a browser instead`, 'device_unsupported');
+  }
   let obtained = await obtainClient(ctx, metadata, DEVICE_CLIENT);
   ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
 
@@ -57,7 +60,7 @@ export async function deviceLogin(ctx: LoginContext, facts: AttemptFacts, target
     authorization = await startDeviceAuthorization(obtained.client, metadata, request);
   } catch (err) {
     if (!isUnauthorizedClient(err)) throw err;
-    if (obtained.kind !== 'dynamic' || obtained.fresh === true) throw notAllowed(obtained, issuer);
+    if (obtained.kind !== 'dynamic' || obtained.fresh === true) throw notAllowed(obtained, issuer, err);
     // A client registered earlier for the browser login only: register one that may use this grant.
     log.info('the stored client may not use the device grant; registering one that may', { issuer, client_id: obtained.client.clientId });
     obtained = await registerNewClient(ctx, metadata, DEVICE_CLIENT);
@@ -86,13 +89,18 @@ export async function deviceLogin(ctx: LoginContext, facts: AttemptFacts, target
   return { client: obtained.client, unsaved: obtained.unsaved, tokens };
 }
 
+/**
+ * RFC 8628 §3.2 says `unauthorized_client`; oidc-provider (and others) answer
+ * `invalid_request` for a grant type the client lacks.
+ */
 function isUnauthorizedClient(err: unknown): boolean {
-  return isAuthdError(err) && err.data?.['error'] === 'unauthorized_client';
+  const error = isAuthdError(err) ? err.data?.['error'] : undefined;
+  return error === 'unauthorized_client' || error === 'invalid_request';
 }
 
-function notAllowed(obtained: ObtainedClient, issuer: string) {
+function notAllowed(obtained: ObtainedClient, issuer: string, err: unknown) {
   return oauthError(
-    `client ${obtained.client.clientId} is not allowed the device authorization grant at ${issuer}; allow urn:ietf:params:oauth:grant-type:device_code for it there, or log in without --device`,
+    `client ${obtained.client.clientId} is not allowed the device authorization grant at ${issuer} (${(err as Error).message}); allow urn:ietf:params:oauth:grant-type:device_code for it there, or log in without --device`,
     'oauth_error',
     { error: 'unauthorized_client' },
   );

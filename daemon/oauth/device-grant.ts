@@ -152,7 +152,8 @@ export async function pollDeviceToken(client: OAuthClient, authorization: Device
         // keep polling at the same interval
       } else if (error === 'slow_down') {
         interval = Math.min(interval + SLOW_DOWN_STEP_MS, MAX_INTERVAL_MS);
-      } else if (error === 'expired_token') {
+      } else if (error === 'expired_token' || (error === 'invalid_grant' && options.now() >= authorization.expiresAt)) {
+        // Some servers (oidc-provider) forget an expired code and say invalid_grant.
         throw deviceError('the user code expired before the login was approved; start the login again', 'device_expired');
       } else if (error === 'access_denied') {
         throw deviceError('the login was refused at the authorization server (access_denied)', 'access_denied');
