@@ -90,14 +90,17 @@ deletes the credential. The local credential is deleted even if revocation fails
     },
   },
   login: {
-    summary: 'log into an MCP server (OAuth, in your browser)',
+    summary: 'log into an MCP server (OAuth, in a browser here or elsewhere)',
     usage: `mcpauthd login <mcp-server-url> [--scope "a b"] [--client-id ID]
                [--client-secret-file FILE | --client-secret-stdin] [--client-metadata-url URL]
-               [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]`,
+               [--resource URI] [--device | --redirect-uri URI|PORT] [--no-browser]
+               [--timeout SEC] [--insecure-loopback] [--json]`,
     details: `Asks the daemon to log into the MCP server the spec way: protected resource
 metadata, authorization server metadata, client registration, PKCE, a loopback
 redirect, and the server's resource indicator on every request. Opens the
 authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
+Without a display (over SSH, no DISPLAY/WAYLAND_DISPLAY, no macOS GUI session)
+it uses the device login when the server offers it, else prints the URL.
 
   --scope "a b"             scopes to request instead of the discovered ones
   --client-id ID            use a pre-registered client
@@ -105,7 +108,14 @@ authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
   --client-secret-stdin     read its secret from standard input
   --client-metadata-url U   use a Client ID Metadata Document URL as client_id
   --resource URI            resource to use for servers WITHOUT protected resource metadata
-  --no-browser              only print the URL; paste the final redirect URL here
+  --device                  device login (RFC 8628): enter a short code on any
+                            device's browser; no redirect to this machine needed
+  --redirect-uri URI|PORT   a fixed redirect http://127.0.0.1:PORT/path (or
+                            localhost, or just PORT) for a client registered with
+                            exactly that URI; kept for later logins
+  --no-browser              only print the URL (and, with a fixed port, the
+                            ssh -L line that forwards it); or paste the final
+                            redirect URL here
   --timeout SEC             how long to wait for approval (default 300)
   --insecure-loopback       allow plain http to 127.0.0.1/localhost (testing only;
                             env MCPAUTHD_INSECURE_LOOPBACK=1)
@@ -113,7 +123,9 @@ authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
 
 Examples:
   mcpauthd login https://mcp.example.com/mcp
-  mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser`,
+  mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser
+  mcpauthd login https://mcp.example.com/mcp --device
+  mcpauthd login https://mcp.example.com/mcp --client-id app --redirect-uri 8765 --no-browser`,
     options: {
       ...COMMON,
       scope: { type: 'string' },
@@ -123,6 +135,8 @@ Examples:
       'client-metadata-url': { type: 'string' },
       resource: { type: 'string' },
       'no-browser': { type: 'boolean' },
+      device: { type: 'boolean' },
+      'redirect-uri': { type: 'string' },
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       json: { type: 'boolean' },

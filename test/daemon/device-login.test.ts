@@ -171,11 +171,11 @@ describe('device login against oidc-provider', () => {
 });
 
 describe('device login: server behaviours', () => {
-  it('slow_down adds 5 s to the interval each time', async () => {
-    const { as, mcp } = await servers({ devicePollErrors: ['slow_down', 'slow_down'] });
+  it('the server\'s interval is honoured; slow_down adds 5 s to it each time', async () => {
+    const { as, mcp } = await servers({ devicePollErrors: ['slow_down', 'slow_down'], deviceIntervalSec: 2 });
     const run = await login({ server_url: mcp.url, device: 'required' }, (code) => as.approveDevice(code));
     expect(run.error).toBeUndefined();
-    expect(run.waits.slice(0, 3)).toEqual([5000, 10000, 15000]);
+    expect(run.waits.slice(0, 3)).toEqual([2000, 7000, 12000]);
     const polls = as.requests('token').filter((r) => r.grantType === DEVICE_CODE_GRANT);
     expect(polls.map((p) => p.status)).toEqual([400, 400, 200]);
   });
