@@ -11,7 +11,8 @@ import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
 import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';
 import { localDisplay } from './local-display.js';
 import type { LocalDisplay } from './local-display.js';
-import { deviceCodeLines, forwardLine } from './login-messages.js';
+import { deviceCodeLines, deviceQrCode, forwardLine, loadQrRenderer } from './login-messages.js';
+import type { QrRenderer } from './login-messages.js';
 
 /** How the person at this terminal approves, from the flags and the environment. */
 export interface ApprovalChoice {
@@ -67,6 +68,9 @@ export async function runLogin(values: Record<string, string | boolean | undefin
     import('node:os'),
   ]);
 
+  // A QR code only on a terminal, and only when this login may be a device login.
+  const qr: QrRenderer | undefined = approval.device !== undefined && process.stderr.isTTY === true ? await loadQrRenderer() : undefined;
+
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
   let pasteReader: ReturnType<typeof createInterface> | undefined;
   try {
@@ -86,7 +90,10 @@ export async function runLogin(values: Record<string, string | boolean | undefin
       (progress: LoginProgress) => {
         if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
         if (progress.stage === 'device_code') {
-          for (const line of deviceCodeLines(progress, Date.now())) say(line);
+          const lines = deviceCodeLines(progress, Date.now());
+          const code = deviceQrCode(progress, qr);
+          if (code !== undefined) lines.splice(lines.length - 1, 0, code);
+          for (const line of lines) say(line);
         }
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
           if (approval.openBrowser && progress.start_url !== undefined) {

@@ -5,6 +5,30 @@
  */
 import type { LoginProgress } from '../../shared/protocol/types.js';
 
+/** Renders text as a terminal QR code (qrcode-terminal's `generate`). */
+export type QrRenderer = (text: string) => string;
+
+/**
+ * The QR code of `verification_uri_complete` (it carries the user code, never
+ * the device code), for a phone's camera. Only for a terminal: in a log or a
+ * pipe it is noise.
+ */
+export function deviceQrCode(progress: LoginProgress, render: QrRenderer | undefined): string | undefined {
+  const uri = progress.verification_uri_complete;
+  if (uri === undefined || render === undefined) return undefined;
+  return `or scan this with a phone (it opens ${uri}):\n${render(uri)}`;
+}
+
+/** qrcode-terminal as a QrRenderer; loaded only when a device login may show a code. */
+export async function loadQrRenderer(): Promise<QrRenderer> {
+  const { default: qrcode } = await import('qrcode-terminal');
+  return (text) => {
+    let out = '';
+    qrcode.generate(text, { small: true }, (rendered) => (out = rendered));
+    return out;
+  };
+}
+
 /** The lines shown at the `device_code` stage. `now` is epoch ms. */
 export function deviceCodeLines(progress: LoginProgress, now: number): string[] {
   const lines = [`to approve this login, open in any browser (a phone will do):\n\n  ${progress.verification_uri ?? '?'}\n`, `and enter the code  ${progress.user_code ?? '?'}`];

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { chooseApproval } from '../../client/cli/login-command.js';
 import { localDisplay } from '../../client/cli/local-display.js';
 import { UsageError } from '../../client/cli/cli-core.js';
-import { deviceCodeLines, forwardLine } from '../../client/cli/login-messages.js';
+import { deviceCodeLines, deviceQrCode, forwardLine, loadQrRenderer } from '../../client/cli/login-messages.js';
 
 describe('localDisplay', () => {
   it('Linux: a display only with DISPLAY or WAYLAND_DISPLAY, and never over SSH unless $BROWSER says how', () => {
@@ -44,6 +44,16 @@ describe('login messages', () => {
     expect(forwardLine('http://localhost:8765/cb', 'box')).toContain('ssh -L 8765:127.0.0.1:8765 box');
     expect(forwardLine('not a url', 'box')).toBeUndefined();
   });
+  it('the QR code (a terminal only) encodes verification_uri_complete with qrcode-terminal', async () => {
+    const progress = { stage: 'device_code' as const, login_id: 'x', verification_uri: 'https://as/device', verification_uri_complete: 'https://as/device?user_code=ABCD-EFGH' };
+    const shown = deviceQrCode(progress, await loadQrRenderer());
+    expect(shown).toContain('it opens https://as/device?user_code=ABCD-EFGH');
+    // Half-height block characters, at least 21 modules (QR version 1) across.
+    expect(shown?.split('\n').filter((line) => /^[█▀▄ ]{21,}$/.test(line)).length).toBeGreaterThan(10);
+    expect(deviceQrCode(progress, undefined)).toBeUndefined();
+    expect(deviceQrCode({ ...progress, verification_uri_complete: undefined }, await loadQrRenderer())).toBeUndefined();
+  });
+
   it('the device lines show the URI, the code and the expiry', () => {
     const lines = deviceCodeLines({ stage: 'device_code', login_id: 'x', verification_uri: 'https://as/device', user_code: 'ABCD-EFGH', expires_at: 1_700_000_600 }, 1_700_000_000_000);
     expect(lines.join('\n')).toMatch(/https:\/\/as\/device[\s\S]*ABCD-EFGH[\s\S]*in about 10 min/);
