@@ -16,10 +16,13 @@ import type { McpTestServer } from '../fixtures/mcp-server.js';
 import { LoginRegistry, runLogin } from '../../daemon/login/login-flow.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
+import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
+import { TokenRefresher } from '../../daemon/refresh/token-refresher.js';
 import { AuthdError } from '../../shared/errors.js';
 import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
 
 const logins = new LoginRegistry();
+const quiet = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
 
 interface Run {
   result: LoginResult | undefined;
@@ -131,6 +134,20 @@ describe('device login against oidc-provider', () => {
     expect(aud).toEqual(mcp.resource);
     // The first wait is the RFC's default interval: oidc-provider names none.
     expect(run.waits[0]).toBe(5000);
+  });
+
+  it('R2: a device credential refreshes like any other, with the same resource, and stays a device_code credential', async () => {
+    const run = await login({ server_url: mcp.url, device: 'required' }, (code) => as.approveDevice(code));
+    expect(run.error).toBeUndefined();
+    const before = run.store.findByResource(mcp.resource);
+    as.clearRequests();
+    const refresher = new TokenRefresher({ store: run.store, grant: createRefreshGrant({ store: run.store, now: Date.now }), logger: quiet });
+    const after = await refresher.refresh(before!, 'test');
+    expect(after.accessToken.reveal()).not.toBe(before?.accessToken.reveal());
+    expect(after.grantKind).toBe('device_code');
+    const [refresh] = as.requests('token');
+    expect(refresh).toMatchObject({ grantType: 'refresh_token', status: 200 });
+    expect(paramValues(refresh!, 'resource')).toEqual([mcp.resource]);
   });
 
   it('T1: the device code is in no progress event, log line or error', async () => {
