@@ -135,13 +135,15 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     });
   }
   const { issuer, resource, authorizationServer: metadata } = discovery;
-  const useDevice = chooseDevice(params.device, metadata);
+  const existing = store.findByResource(resource);
+  // A fixed redirect given once is kept with the credential and used again (issue 16 item 2).
+  const keptRedirect = givenRedirect ?? storedRedirect(previous ?? existing, log);
+  const useDevice = chooseDevice(params.device, metadata, keptRedirect !== undefined);
   if (!useDevice) assertPkceS256(metadata);
   ctx.onProgress({ stage: 'discovered', login_id: loginId, resource, issuer });
   log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache, device: useDevice });
 
   // S2: a new login for a resource never narrows what its credential had.
-  const existing = store.findByResource(resource);
   const scopes = selectScopes({
     requested: params.scopes,
     challenged: discovery.challenge?.scope,
@@ -150,8 +152,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     granted: existing !== undefined && existing.issuer === issuer ? existing.scopes : undefined,
   });
 
-  // A fixed redirect given once is kept with the credential and used again (issue 16 item 2).
-  const redirect = useDevice ? undefined : (givenRedirect ?? storedRedirect(previous ?? existing, log));
+  const redirect = useDevice ? undefined : keptRedirect;
   const target = { metadata, issuer, resource, scopes };
   const { client, unsaved, tokens } = useDevice ? await deviceLogin(ctx, facts, target) : await browserLogin(ctx, facts, target, redirect);
 
@@ -171,7 +172,8 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
       // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
       refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
       grantKind: useDevice ? 'device_code' : 'authorization_code',
-      loginOptions: redirect === undefined ? null : { redirect_uri: redirect.uri },
+      // Kept through a device login too: the next browser login goes the way the user set up.
+      loginOptions: keptRedirect === undefined ? null : { redirect_uri: keptRedirect.uri },
     });
   });
   return {
@@ -184,10 +186,14 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   };
 }
 
-/** 'required' always (the device step says so when the AS cannot); 'preferred' only where the AS offers it. */
-function chooseDevice(device: LoginParams['device'], metadata: AuthorizationServerMetadata): boolean {
+/**
+ * 'required' always (the device step says so when the AS cannot); 'preferred'
+ * only where the AS offers it and no fixed redirect was chosen for this
+ * credential (a user who set one up, e.g. to forward its port, keeps that way).
+ */
+function chooseDevice(device: LoginParams['device'], metadata: AuthorizationServerMetadata, fixedRedirect: boolean): boolean {
   if (device === 'required') return true;
-  return device === 'preferred' && supportsDeviceGrant(metadata);
+  return device === 'preferred' && !fixedRedirect && supportsDeviceGrant(metadata);
 }
 
 /** The fixed redirect an earlier login of this credential used, if it still parses. */

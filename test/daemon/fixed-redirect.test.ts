@@ -65,7 +65,8 @@ describe('login with a fixed redirect URI against oidc-provider', () => {
   let mcp: McpTestServer;
   const stores: TokenStore[] = [];
   beforeAll(async () => {
-    as = await startAuthServer();
+    // With the device grant offered: a kept fixed redirect must still win over a "preferred" device login.
+    as = await startAuthServer({ deviceFlow: true });
     mcp = await startMcpServer({ authServer: as });
   });
   afterAll(async () => {
@@ -103,6 +104,28 @@ describe('login with a fixed redirect URI against oidc-provider', () => {
     expect(again.progress.find((p) => p.stage === 'authorize_url')?.redirect_uri).toBe(uri);
     expect(paramValues(as.requests('authorize')[0]!, 'redirect_uri')).toEqual([uri]);
     expect(store.findByResource(mcp.resource)?.loginOptions).toEqual({ redirect_uri: uri });
+  });
+
+  it('a client without a display ("preferred" device login) still uses a kept fixed redirect: the user chose that way before', async () => {
+    const store = newStore();
+    const port = await freePort();
+    const uri = `http://127.0.0.1:${port}/callback`;
+    expect((await login(store, { server_url: mcp.url, redirect_uri: uri })).error).toBeUndefined();
+    as.clearRequests();
+    const again = await login(store, { server_url: mcp.url, device: 'preferred' });
+    expect(again.error).toBeUndefined();
+    expect(again.progress.map((p) => p.stage)).toEqual(['discovered', 'registered', 'authorize_url', 'exchanging']);
+    expect(as.requests('device_authorization')).toEqual([]);
+    expect(paramValues(as.requests('authorize')[0]!, 'redirect_uri')).toEqual([uri]);
+    expect(store.findByResource(mcp.resource)?.loginOptions).toEqual({ redirect_uri: uri });
+
+    // A device login the user asked for outright does not forget the redirect they set up.
+    as.clearRequests();
+    const device = await runLogin({ insecure_loopback: true, server_url: mcp.url, device: 'required' }, { store, logger: quiet, logins, sleep: () => new Promise((resolve) => setTimeout(resolve, 10)) }, (event) => {
+      if (event.stage === 'device_code') void as.approveDevice(event.user_code ?? '');
+    });
+    expect(device.resource).toBe(mcp.resource);
+    expect(store.findByResource(mcp.resource)).toMatchObject({ grantKind: 'device_code', loginOptions: { redirect_uri: uri } });
   });
 
   it('a login without a fixed redirect keeps using an ephemeral port and stores no login options', async () => {
