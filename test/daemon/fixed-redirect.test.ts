@@ -2,7 +2,10 @@
 // and path, the authorization server sees exactly that URI, the credential
 // keeps it so that a later login (and the proxy's automatic one) uses it
 // again, and a busy port is a clear error naming its holder where /proc tells.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { paramValues, startAuthServer } from '../fixtures/auth-server.js';
@@ -15,6 +18,7 @@ import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
 import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
+import { findPortHolder } from '../../daemon/oauth/port-holder.js';
 import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
 
 const logins = new LoginRegistry();
@@ -56,6 +60,24 @@ describe('parseFixedRedirect', () => {
       ['nonsense', /not a URL or a port/],
     ] as const) {
       expect(() => parseFixedRedirect(given)).toThrow(why);
+    }
+  });
+});
+
+(process.platform === 'linux' ? describe : describe.skip)('findPortHolder on a planted /proc (Linux only)', () => {
+  const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  // Port 8765 = 0x223D, listening (0A), uid 4242, inode 777.
+  const row = '   0: 0100007F:223D 00000000:0000 0A 00000000:00000000 00:00000000 00000000  4242        0 777 1 0000000000000000 100 0 0 10 0\n';
+  it('says it cannot tell, and why, rather than guess', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'proc-'));
+    try {
+      mkdirSync(join(root, 'net'));
+      writeFileSync(join(root, 'net', 'tcp'), header);
+      expect(await findPortHolder(8765, root)).toEqual({ known: false, why: 'no listening socket for it is visible in /proc/net/tcp' });
+      writeFileSync(join(root, 'net', 'tcp'), header + row);
+      expect(await findPortHolder(8765, root)).toEqual({ known: false, why: 'it belongs to uid 4242, whose processes cannot be looked into' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
