@@ -120,7 +120,14 @@ export class LoopbackCallback {
         resolve();
       });
     }).catch(async (err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && options.redirect !== undefined) throw await portInUseError(options.redirect);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (options.redirect === undefined) throw err;
+      if (code === 'EADDRINUSE') throw await portInUseError(options.redirect);
+      if (code === 'EACCES') {
+        throw new AuthdError('invalid_request', `port ${options.redirect.port} of the redirect URI ${options.redirect.uri} cannot be listened on by this user (ports below 1024 need privileges); register and use a higher port`, {
+          data: { reason: 'invalid_redirect_uri', port: options.redirect.port },
+        });
+      }
       throw err;
     });
     instance = new LoopbackCallback(front, server, (front.address() as AddressInfo).port, guard, options);
