@@ -14,12 +14,11 @@
  * (RFC 8628 §3.5), a network failure doubles the interval (up to a minute).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import * as oidc from 'openid-client';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import { assertSecureUrl } from '../../shared/resource-uri.js';
 import type { AuthorizationServerMetadata } from './authorization-server-metadata.js';
-import { configuration, toAuthdError, tokenCall } from './oauth-client.js';
-import type { OAuthClient } from './oauth-client.js';
+import { deviceAuthorizationRequest, deviceCodeGrant } from './oauth-client.js';
+import type { DeviceAuthorizationAnswer, OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';
 import { DEVICE_CODE_GRANT_TYPE } from './registration.js';
 import { Secret } from '../store/secret.js';
@@ -83,12 +82,7 @@ export async function startDeviceAuthorization(
   }
   const parameters: Record<string, string> = { resource: request.resource };
   if (request.scopes.length > 0) parameters['scope'] = request.scopes.join(' ');
-  let answer: oidc.DeviceAuthorizationResponse;
-  try {
-    answer = await oidc.initiateDeviceAuthorization(configuration(client), parameters);
-  } catch (err) {
-    return toAuthdError(err);
-  }
+  const answer: DeviceAuthorizationAnswer = await deviceAuthorizationRequest(client, parameters);
   const receivedAt = request.now();
   const userCode = answer.user_code;
   if (typeof userCode !== 'string' || !/^[\x21-\x7E ]{1,64}$/.test(userCode)) throw oauthError('the device authorization answer has no usable user_code', 'invalid_response');
@@ -140,11 +134,12 @@ export async function pollDeviceToken(client: OAuthClient, authorization: Device
     }
     if (options.signal?.aborted === true) throw deviceError('the login was cancelled', 'aborted');
     try {
-      return await tokenCall(
-        client,
-        (config) => oidc.genericGrantRequest(config, DEVICE_CODE_GRANT_TYPE, { device_code: authorization.deviceCode.reveal(), resource: authorization.resource }),
-        { resource: authorization.resource, requestedScopes: authorization.scopes, now: options.now },
-      );
+      return await deviceCodeGrant(client, authorization.deviceCode, {
+        grantType: DEVICE_CODE_GRANT_TYPE,
+        resource: authorization.resource,
+        requestedScopes: authorization.scopes,
+        now: options.now,
+      });
     } catch (err) {
       if (!isAuthdError(err)) throw err;
       const error = err.code === 'OAUTH_FAILED' ? err.data?.['error'] : undefined;

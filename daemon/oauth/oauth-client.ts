@@ -68,10 +68,9 @@ function formEncodedBasic(clientId: string, secret: string | undefined): oidc.Cl
 
 /**
  * A fresh openid-client Configuration per operation, so that the observer of
- * one request never sees another's response. Exported for the other grant
- * modules of daemon/oauth (device-grant.ts), not for use outside it.
+ * one request never sees another's response.
  */
-export function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
+function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
   const { metadata, credentials, http } = stateOf(client);
   const secret = credentials.clientSecret?.reveal();
   let auth: oidc.ClientAuth;
@@ -169,7 +168,7 @@ export async function buildAuthorizationRequest(
  * openid-client rejects the response first, the raw body is validated anyway
  * so the error names the broken field rather than a library message.
  */
-export async function tokenCall(
+async function tokenCall(
   client: OAuthClient,
   call: (config: oidc.Configuration) => Promise<unknown>,
   context: { resource: string; requestedScopes: readonly string[]; now: () => number },
@@ -257,6 +256,43 @@ export async function refreshTokenGrant(
   return tokenCall(client, (config) => oidc.refreshTokenGrant(config, refreshToken.reveal(), parameters), {
     resource: options.resource,
     requestedScopes: options.scope ?? options.grantedScopes,
+    now: options.now,
+  });
+}
+
+// ------------------------------------------------------------ device authorization grant (RFC 8628)
+
+/** The device authorization answer as openid-client checked it; device-grant.ts checks the rest. */
+export interface DeviceAuthorizationAnswer {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expires_in: number;
+  interval?: number;
+}
+
+/** RFC 8628 §3.1: the device authorization request, with the parameters given (resource among them). */
+export async function deviceAuthorizationRequest(client: OAuthClient, parameters: Record<string, string>): Promise<DeviceAuthorizationAnswer> {
+  try {
+    return await oidc.initiateDeviceAuthorization(configuration(client), parameters);
+  } catch (err) {
+    return toAuthdError(err);
+  }
+}
+
+/**
+ * RFC 8628 §3.4: one poll of the token endpoint with the device code and the
+ * resource. Pending, slow_down and the rest arrive as AuthdError with `data.error`.
+ */
+export async function deviceCodeGrant(
+  client: OAuthClient,
+  deviceCode: Secret,
+  options: { grantType: string; resource: string; requestedScopes: readonly string[]; now: () => number },
+): Promise<ValidatedTokens> {
+  return tokenCall(client, (config) => oidc.genericGrantRequest(config, options.grantType, { device_code: deviceCode.reveal(), resource: options.resource }), {
+    resource: options.resource,
+    requestedScopes: options.requestedScopes,
     now: options.now,
   });
 }
