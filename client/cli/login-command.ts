@@ -1,12 +1,40 @@
 /**
- * `mcpauthd login`: reads the client secret (file or stdin, never argv), asks
- * the daemon to log in, prints progress on stderr and the result on stdout.
- * Loaded only when `login` runs (client/cli/main.ts).
+ * `mcpauthd login`: reads the client secret (file or stdin, never argv),
+ * chooses how the person approves (issue 16 items 1-3: a browser here, the
+ * device authorization grant, or a browser elsewhere with a forwarded port or
+ * a pasted redirect URL), asks the daemon to log in, prints progress on stderr
+ * and the result on stdout. Loaded only when `login` runs (client/cli/main.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { LoginProgress } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress } from '../../shared/protocol/types.js';
+import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
 import { machineLoginParams, showClientKey } from './machine-login-options.js';
 import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';
+import { localDisplay } from './local-display.js';
+import type { LocalDisplay } from './local-display.js';
+import { deviceCodeLines, deviceQrCode, forwardLine, loadQrRenderer } from './login-messages.js';
+import type { QrRenderer } from './login-messages.js';
+
+/** How the person at this terminal approves, from the flags and the environment. */
+export interface ApprovalChoice {
+  device: LoginParams['device'];
+  /** Start a browser on this machine (else print the URL and accept a pasted redirect). */
+  openBrowser: boolean;
+  /** Why the device grant is preferred, when it was chosen automatically. */
+  note?: string;
+}
+
+export function chooseApproval(flags: { device: boolean; noBrowser: boolean; redirectUri: boolean }, display: () => LocalDisplay): ApprovalChoice {
+  if (flags.device) {
+    if (flags.redirectUri) throw new UsageError('--device has no redirect; give --device or --redirect-uri, not both');
+    return { device: 'required', openBrowser: false };
+  }
+  // A person who named how the browser reaches us (elsewhere, or a fixed port) chose the browser login.
+  if (flags.noBrowser || flags.redirectUri) return { device: undefined, openBrowser: !flags.noBrowser };
+  const here = display();
+  if (here.available) return { device: undefined, openBrowser: true };
+  return { device: 'preferred', openBrowser: false, note: `no browser can be opened here (${here.why}): using the device login if the server offers it` };
+}
 
 export async function runLogin(values: Record<string, string | boolean | undefined>, serverUrl: string): Promise<number> {
   if (values['client-secret-file'] !== undefined && values['client-secret-stdin'] === true) {
@@ -20,14 +48,31 @@ export async function runLogin(values: Record<string, string | boolean | undefin
   const timeout = values['timeout'] === undefined ? undefined : parseSeconds(String(values['timeout']), '--timeout');
   const insecure = values['insecure-loopback'] === true || process.env['MCPAUTHD_INSECURE_LOOPBACK'] === '1';
   const json = values['json'] === true;
-  const openBrowser = values['no-browser'] !== true;
   const machine = values['client-credentials'] === true || values['jwt-bearer'] === true;
+  let redirectUri: string | undefined;
+  if (typeof values['redirect-uri'] === 'string') {
+    try {
+      redirectUri = parseFixedRedirect(values['redirect-uri']).uri;
+    } catch (err) {
+      throw new UsageError(`--redirect-uri: ${(err as Error).message}`);
+    }
+  }
+  // Machine and enterprise logins send nobody to a browser: there is no way of approval to choose.
+  const approval: ApprovalChoice = machine || values['idp'] !== undefined ? { device: undefined, openBrowser: false } : chooseApproval(
+    { device: values['device'] === true, noBrowser: values['no-browser'] === true, redirectUri: redirectUri !== undefined },
+    () => localDisplay({ platform: process.platform, env: process.env }),
+  );
+  if (approval.note !== undefined) say(approval.note);
   // Loaded before the request: the progress callback that uses them is synchronous.
-  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }] = await Promise.all([
+  const [{ McpAuthdClient }, { openBrowser: launchBrowser }, { createInterface }, { hostname }] = await Promise.all([
     import('../authd-client.js'),
     import('./open-browser.js'),
     import('node:readline'),
+    import('node:os'),
   ]);
+
+  // A QR code only on a terminal, and only when this login may be a device login.
+  const qr: QrRenderer | undefined = approval.device !== undefined && process.stderr.isTTY === true ? await loadQrRenderer() : undefined;
 
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
   let pasteReader: ReturnType<typeof createInterface> | undefined;
@@ -41,6 +86,8 @@ export async function runLogin(values: Record<string, string | boolean | undefin
         ...optional('client_metadata_url', str(values['client-metadata-url'])),
         ...optional('resource', str(values['resource'])),
         ...optional('idp_issuer', str(values['idp'])),
+        ...optional('redirect_uri', redirectUri),
+        ...optional('device', approval.device),
         ...(insecure ? { insecure_loopback: true } : {}),
         ...(timeout === undefined ? {} : { timeout }),
         ...machineLoginParams(values),
@@ -48,13 +95,21 @@ export async function runLogin(values: Record<string, string | boolean | undefin
       (progress: LoginProgress) => {
         if (progress.stage === 'client_key') showClientKey(progress, str(values['jwks-out']), say);
         if (progress.stage === 'discovered') say(`resource ${progress.resource ?? '?'} at ${progress.issuer ?? '?'}`);
+        if (progress.stage === 'device_code') {
+          const lines = deviceCodeLines(progress, Date.now());
+          const code = deviceQrCode(progress, qr);
+          if (code !== undefined) lines.splice(lines.length - 1, 0, code);
+          for (const line of lines) say(line);
+        }
         if (progress.stage === 'authorize_url' && progress.authorize_url !== undefined) {
-          if (openBrowser && progress.start_url !== undefined) {
+          if (approval.openBrowser && progress.start_url !== undefined) {
             // The single-use local start URL: no state or challenge on the browser's command line.
             say(`open this URL to approve the login (your browser is being opened at it; it works once):\n\n  ${progress.start_url}\n`);
             launchBrowser(progress.start_url, say);
           } else {
-            say(`open this URL to approve the login:\n\n  ${progress.authorize_url}\n`);
+            say(`open this URL in a browser to approve the login:\n\n  ${progress.authorize_url}\n`);
+            const forward = progress.redirect_uri === undefined ? undefined : forwardLine(progress.redirect_uri, hostname());
+            if (forward !== undefined) say(forward);
             // The browser may be on another machine: the URL it ends on can be pasted
             // (or piped) here. Not reading stdin otherwise keeps scripted logins simple.
             say('(or paste the URL your browser ended on here, then press Enter)');
@@ -67,7 +122,6 @@ export async function runLogin(values: Record<string, string | boolean | undefin
           say('waiting for approval in the browser...');
         }
         if (progress.stage === 'exchanging') {
-          const machine = values['client-credentials'] === true || values['jwt-bearer'] === true;
           say(machine ? 'requesting a token...' : values['idp'] === undefined ? 'approved; exchanging the code for tokens...' : 'exchanging your identity provider session for a token (no browser)...');
         }
       },

@@ -90,11 +90,11 @@ deletes the credential. The local credential is deleted even if revocation fails
     },
   },
   login: {
-    summary: 'log into an MCP server (OAuth, in your browser)',
+    summary: 'log into an MCP server (OAuth, in a browser here or elsewhere)',
     usage: `mcpauthd login <mcp-server-url> [--scope "a b"] [--client-id ID]
                [--client-secret-file FILE | --client-secret-stdin] [--client-metadata-url URL]
-               [--resource URI] [--no-browser] [--timeout SEC] [--insecure-loopback] [--json]
-               [--idp ISSUER]
+               [--resource URI] [--device | --redirect-uri URI|PORT] [--no-browser]
+               [--timeout SEC] [--insecure-loopback] [--json] [--idp ISSUER]
        mcpauthd login <mcp-server-url> --client-credentials --client-id ID
                [--client-auth private_key_jwt|client_secret_basic] [--client-key-file FILE]
                [--jwks-out FILE] [--client-secret-file FILE | --client-secret-stdin]
@@ -103,6 +103,8 @@ deletes the credential. The local credential is deleted even if revocation fails
 metadata, authorization server metadata, client registration, PKCE, a loopback
 redirect, and the server's resource indicator on every request. Opens the
 authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
+Without a display (over SSH, no DISPLAY/WAYLAND_DISPLAY, no macOS GUI session)
+it uses the device login when the server offers it, else prints the URL.
 
   --scope "a b"             scopes to request instead of the discovered ones
   --client-id ID            use a pre-registered client
@@ -114,7 +116,14 @@ authorize URL with $BROWSER (the URL as its last argument), else open/xdg-open.
                             provider ("mcpauthd idp login ISSUER" first); the
                             server's AS must accept ID-JAGs (enterprise-managed
                             authorization); give --client-id once
-  --no-browser              only print the URL; paste the final redirect URL here
+  --device                  device login (RFC 8628): enter a short code on any
+                            device's browser; no redirect to this machine needed
+  --redirect-uri URI|PORT   a fixed redirect http://127.0.0.1:PORT/path (or
+                            localhost, or just PORT) for a client registered with
+                            exactly that URI; kept for later logins
+  --no-browser              only print the URL (and, with a fixed port, the
+                            ssh -L line that forwards it); or paste the final
+                            redirect URL here
   --timeout SEC             how long to wait for approval (default 300)
   --insecure-loopback       allow plain http to 127.0.0.1/localhost (testing only;
                             env MCPAUTHD_INSECURE_LOOPBACK=1)
@@ -138,7 +147,9 @@ Examples:
   mcpauthd login https://mcp.example.com/mcp
   mcpauthd login https://mcp.example.com/mcp --scope "mcp:tools" --no-browser
   mcpauthd login https://mcp.example.com/mcp --client-credentials --client-id ci-bot --jwks-out bot.jwks.json
-  mcpauthd login https://mcp.example.com/mcp --jwt-bearer --client-id wl --assertion-file /var/run/secrets/token`,
+  mcpauthd login https://mcp.example.com/mcp --jwt-bearer --client-id wl --assertion-file /var/run/secrets/token
+  mcpauthd login https://mcp.example.com/mcp --device
+  mcpauthd login https://mcp.example.com/mcp --client-id app --redirect-uri 8765 --no-browser`,
     options: {
       ...COMMON,
       scope: { type: 'string' },
@@ -149,6 +160,8 @@ Examples:
       resource: { type: 'string' },
       idp: { type: 'string' },
       'no-browser': { type: 'boolean' },
+      device: { type: 'boolean' },
+      'redirect-uri': { type: 'string' },
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -198,6 +211,8 @@ Example:
       'id-token-file': { type: 'string' },
       scope: { type: 'string' },
       'no-browser': { type: 'boolean' },
+      device: { type: 'boolean' },
+      'redirect-uri': { type: 'string' },
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       json: { type: 'boolean' },

@@ -19,23 +19,25 @@ import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorC
 import { WIRE_ERROR_CODES } from '../../shared/protocol/types.js';
 import { discover } from '../oauth/discovery.js';
 import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
+import { supportsDeviceGrant } from '../oauth/device-grant.js';
+import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
+import type { FixedRedirect } from '../../shared/fixed-redirect.js';
 import { serverText } from '../oauth/http-fetch.js';
 import type { FetchFunction, HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import { callbackOptions } from '../oauth/login-callback-options.js';
 import { LoopbackCallback } from '../oauth/loopback-callback.js';
 import type { LoginRegistry } from './login-registry.js';
+import { assertPkceS256, buildAuthorizationRequest, exchangeAuthorizationCode } from '../oauth/oauth-client.js';
+import { obtainClient } from './client-choice.js';
+import { deviceLogin } from './device-login.js';
+import type { LoginTarget, ObtainedTokens } from './device-login.js';
+import type { AttemptFacts, LoginContext } from './login-context.js';
 import { enterpriseLogin } from './enterprise-login.js';
-import { assertPkceS256, buildAuthorizationRequest, createOAuthClient, exchangeAuthorizationCode } from '../oauth/oauth-client.js';
-import type { OAuthClient } from '../oauth/oauth-client.js';
-import { preRegisteredClient } from '../oauth/client-auth.js';
-import { checkRegistration, metadataDocumentClient, registerClient } from '../oauth/registration.js';
-import type { NewRegistration } from '../oauth/registration.js';
 import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { newDpopKeyFor } from '../oauth/dpop.js';
 import { selectScopes } from '../oauth/scope-selection.js';
-import { Secret } from '../store/secret.js';
-import type { CredentialRecord, RegistrationKind, TokenStore } from '../store/token-store.js';
+import type { CredentialRecord, TokenStore } from '../store/token-store.js';
 
 /** Seconds to wait for the user when the request does not say. */
 export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
@@ -49,26 +51,10 @@ export interface LoginDeps {
   fetch?: FetchFunction;
   /** Clock, epoch ms; default Date.now. */
   now?: () => number;
+  /** Waits between device-grant polls; default a real timer (tests pass their own). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-
-interface LoginContext {
-  loginId: string;
-  logins: LoginRegistry;
-  params: LoginParams;
-  store: TokenStore;
-  log: Logger;
-  http: HttpPolicy;
-  now: () => number;
-  signal: AbortSignal | undefined;
-  onProgress: (progress: LoginProgress) => void;
-}
-
-/** What an attempt got to before it failed, to decide whether one more is worth it. */
-interface AttemptFacts {
-  metadataFromCache: boolean;
-  userInvolved: boolean;
-}
 
 /**
  * Runs one login. Progress goes to `onProgress` (the `authorize_url` stage
@@ -96,6 +82,7 @@ export async function runLogin(
     now: deps.now ?? Date.now,
     signal,
     onProgress,
+    ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
   };
   ctx.log.info('login started', { server_url: params.server_url });
   try {
@@ -133,6 +120,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   if (params.client_id !== undefined && params.client_metadata_url !== undefined) {
     throw new AuthdError('invalid_request', 'give a client id or a client metadata document URL, not both');
   }
+  const givenRedirect = params.redirect_uri === undefined ? undefined : parseFixedRedirect(params.redirect_uri);
 
   const previous = findByServerUrl(store, params.server_url);
   const discovery = await discover(params.server_url, {
@@ -150,13 +138,17 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   }
   const { issuer, resource, authorizationServer: metadata } = discovery;
   const idpIssuer = params.idp_issuer;
-  // Only the browser's authorization code sends anyone to the authorization endpoint: PKCE is not a machine or enterprise login's business.
-  if (params.grant === undefined && idpIssuer === undefined) assertPkceS256(metadata);
+  const existing = store.findByResource(resource);
+  // A fixed redirect given once is kept with the credential and used again (issue 16 item 2).
+  const keptRedirect = givenRedirect ?? storedRedirect(previous ?? existing, log);
+  const personLogin = params.grant === undefined && idpIssuer === undefined;
+  const useDevice = personLogin && chooseDevice(params.device, metadata, keptRedirect !== undefined);
+  // Only the browser's authorization code sends anyone to the authorization endpoint: PKCE is not a device, machine or enterprise login's business.
+  if (personLogin && !useDevice) assertPkceS256(metadata);
   ctx.onProgress({ stage: 'discovered', login_id: loginId, resource, issuer });
-  log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache });
+  log.info('discovered', { resource, issuer, legacy: discovery.legacy, metadata_from_cache: discovery.metadataFromCache, device: useDevice });
 
   // S2: a new login for a resource never narrows what its credential had.
-  const existing = store.findByResource(resource);
   const scopes = selectScopes({
     requested: params.scopes,
     challenged: discovery.challenge?.scope,
@@ -172,10 +164,74 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     return enterpriseLogin({ loginId, params: { ...params, idp_issuer: idpIssuer }, store, log, http, now, onProgress: ctx.onProgress }, discovery, scopes);
   }
 
-  const callback = await LoopbackCallback.listen(callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }));
+  const redirect = useDevice ? undefined : keptRedirect;
+  const target = { metadata, issuer, resource, scopes };
+  const { client, unsaved, tokens, dpopKey } = useDevice ? await deviceLogin(ctx, facts, target) : await browserLogin(ctx, facts, target, redirect);
+
+  store.transaction(() => {
+    // A user-supplied client is kept only once it has proved to work.
+    if (unsaved !== undefined) store.saveClientRegistration(unsaved);
+    store.saveCredential({
+      resource,
+      serverUrl: params.server_url,
+      issuer,
+      clientId: client.clientId,
+      scopes: tokens.scopes,
+      accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt,
+      refreshToken: tokens.refreshToken,
+      dpopKey: dpopKey ?? null,
+      // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
+      refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
+      grantKind: useDevice ? 'device_code' : 'authorization_code',
+      // Kept through a device login too: the next browser login goes the way the user set up.
+      loginOptions: keptRedirect === undefined ? null : { redirect_uri: keptRedirect.uri },
+    });
+  });
+  return {
+    resource,
+    server_url: params.server_url,
+    issuer,
+    scopes: tokens.scopes,
+    expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
+    has_refresh_token: tokens.refreshToken !== null,
+  };
+}
+
+/**
+ * 'required' always (the device step says so when the AS cannot); 'preferred'
+ * only where the AS offers it and no fixed redirect was chosen for this
+ * credential (a user who set one up, e.g. to forward its port, keeps that way).
+ */
+function chooseDevice(device: LoginParams['device'], metadata: AuthorizationServerMetadata, fixedRedirect: boolean): boolean {
+  if (device === 'required') return true;
+  return device === 'preferred' && !fixedRedirect && supportsDeviceGrant(metadata);
+}
+
+/** The fixed redirect an earlier login of this credential used, if it still parses. */
+function storedRedirect(record: CredentialRecord | undefined, log: LoginContext['log']): FixedRedirect | undefined {
+  const stored = record?.loginOptions?.['redirect_uri'];
+  if (typeof stored !== 'string') return undefined;
+  try {
+    return parseFixedRedirect(stored);
+  } catch {
+    log.warn('ignoring a stored redirect URI that no longer parses', { resource: record?.resource });
+    return undefined;
+  }
+}
+
+/** The browser login: loopback listener, authorization URL, callback, code exchange. */
+async function browserLogin(ctx: LoginContext, facts: AttemptFacts, target: LoginTarget, redirect: FixedRedirect | undefined): Promise<ObtainedTokens> {
+  const { params, log, now, loginId } = ctx;
+  const { metadata, issuer, resource, scopes } = target;
+  const callback = await LoopbackCallback.listen({
+    ...callbackOptions({ timeoutMs: (params.timeout ?? DEFAULT_LOGIN_TIMEOUT_SEC) * 1000, signal: ctx.signal, log }),
+    ...(redirect === undefined ? {} : { redirect }),
+  });
   ctx.logins.attach(loginId, callback);
   try {
-    const { client, kind, unsaved } = await obtainClient(ctx, metadata, callback.redirectUri);
+    const { client, kind, unsaved } = await obtainClient(ctx, metadata, { redirectUri: callback.redirectUri });
     ctx.onProgress({ stage: 'registered', login_id: loginId, issuer });
 
     const request = await buildAuthorizationRequest(client, { redirectUri: callback.redirectUri, resource, scopes });
@@ -184,20 +240,27 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
     facts.userInvolved = true;
     // start_url is what a browser on this machine opens (no state or challenge in its argv);
     // authorize_url is for a browser elsewhere, whose redirect the user pastes back.
-    ctx.onProgress({ stage: 'authorize_url', login_id: loginId, authorize_url: request.url, start_url: callback.startUrl, resource, issuer });
+    ctx.onProgress({
+      stage: 'authorize_url',
+      login_id: loginId,
+      authorize_url: request.url,
+      start_url: callback.startUrl,
+      ...(redirect === undefined ? {} : { redirect_uri: redirect.uri }),
+      resource,
+      issuer,
+    });
 
     const response = await callback.wait();
     ctx.onProgress({ stage: 'exchanging', login_id: loginId, resource, issuer });
     // RFC 9449: a new key per credential when the AS offers DPoP; it signs every later refresh too.
     const dpopKey = newDpopKeyFor(metadata, log);
-    let tokens;
     try {
-      tokens = await exchangeAuthorizationCode(client, request, response, now, dpopKey);
+      return { client, unsaved, tokens: await exchangeAuthorizationCode(client, request, response, now, dpopKey), dpopKey };
     } catch (err) {
       if (kind === 'dynamic' && isAuthdError(err) && err.data?.['error'] === 'invalid_client') {
         // C3: the AS forgot our registration. Drop it so the next login registers afresh;
         // this one cannot continue, the code was issued to the old client.
-        store.deleteClientRegistration(issuer, client.clientId);
+        ctx.store.deleteClientRegistration(issuer, client.clientId);
         throw new AuthdError('OAUTH_FAILED', `${issuer} no longer knows client ${client.clientId}; its registration was dropped, log in again`, {
           cause: err,
           data: { reason: 'invalid_client' },
@@ -205,33 +268,6 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
       }
       throw err;
     }
-
-    store.transaction(() => {
-      // A user-supplied client is kept only once it has proved to work.
-      if (unsaved !== undefined) store.saveClientRegistration(unsaved);
-      store.saveCredential({
-        resource,
-        serverUrl: params.server_url,
-        issuer,
-        clientId: client.clientId,
-        scopes: tokens.scopes,
-        accessToken: tokens.accessToken,
-        tokenType: tokens.tokenType,
-        expiresAt: tokens.expiresAt,
-        refreshToken: tokens.refreshToken,
-        dpopKey,
-        // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
-        refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
-      });
-    });
-    return {
-      resource,
-      server_url: params.server_url,
-      issuer,
-      scopes: tokens.scopes,
-      expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
-      has_refresh_token: tokens.refreshToken !== null,
-    };
   } finally {
     callback.close();
   }
@@ -246,64 +282,6 @@ function findByServerUrl(store: TokenStore, serverUrl: string): CredentialRecord
     // Not a valid URL: discovery reports that properly.
     return undefined;
   }
-}
-
-interface ObtainedClient {
-  client: OAuthClient;
-  kind: RegistrationKind;
-  /** A registration to store together with the credential. */
-  unsaved?: NewRegistration;
-}
-
-/** C1, C2, C3 in priority order; a stored registration for the issuer is reused (D4: per issuer). */
-async function obtainClient(ctx: LoginContext, metadata: AuthorizationServerMetadata, redirectUri: string): Promise<ObtainedClient> {
-  const { params, store, http, log } = ctx;
-  const issuer = metadata.issuer;
-  const userClient = (kind: 'preregistered' | 'metadata_document', credentials: ReturnType<typeof preRegisteredClient>): ObtainedClient => ({
-    client: createOAuthClient(metadata, credentials, http),
-    kind,
-    unsaved: { issuer, ...credentials, registrationAccessToken: null, registrationClientUri: null, redirectUris: [redirectUri], kind },
-  });
-  if (params.client_id !== undefined) {
-    const secret = params.client_secret === undefined ? null : new Secret(params.client_secret);
-    return userClient('preregistered', preRegisteredClient(metadata, params.client_id, secret));
-  }
-  // C2 is a preference, as in the MCP SDK: used where the AS supports client ID
-  // metadata documents, and registration (C3) everywhere else.
-  if (params.client_metadata_url !== undefined) {
-    if (metadata.client_id_metadata_document_supported === true) {
-      return userClient('metadata_document', metadataDocumentClient(metadata, params.client_metadata_url, http.allowInsecureLoopback));
-    }
-    log.info('the authorization server does not support client ID metadata documents; registering instead', { issuer });
-  }
-
-  const stored = store.getClientRegistration(issuer);
-  if (stored !== undefined) {
-    const check = stored.kind === 'dynamic' ? await checkRegistration(stored, http) : { status: 'unknown', rotatedAccessToken: null };
-    // Stored before anything else can fail: the old token may already be dead at the AS.
-    if (check.rotatedAccessToken !== null) store.updateRegistrationAccessToken(issuer, stored.clientId, check.rotatedAccessToken);
-    if (check.status !== 'invalid') {
-      log.debug('reusing client registration', { issuer, client_id: stored.clientId, kind: stored.kind });
-      return { client: createOAuthClient(metadata, stored, http), kind: stored.kind };
-    }
-    // A failed read is no proof the client is gone (a 401 may be a rotated or
-    // expired token): credentials that refresh with it keep it, and this login
-    // registers a client of its own.
-    if (store.isClientInUse(issuer, stored.clientId)) {
-      log.info('stored client registration cannot be read; registering a new client for this login and keeping the old one for the credentials that use it', {
-        issuer,
-        client_id: stored.clientId,
-      });
-    } else {
-      log.info('stored client registration is gone at the authorization server; registering again', { issuer, client_id: stored.clientId });
-      store.deleteClientRegistration(issuer, stored.clientId);
-    }
-  }
-  const registration = await registerClient(metadata, redirectUri, http);
-  // Kept even if this login fails later: the AS knows the client now, and the next login reuses it.
-  store.saveClientRegistration(registration);
-  log.info('registered client', { issuer, client_id: registration.clientId, auth_method: registration.tokenEndpointAuthMethod });
-  return { client: createOAuthClient(metadata, registration, http), kind: 'dynamic' };
 }
 
 const LOCAL_TO_REASON: Partial<Record<ErrorCode, FailureReason>> = {

@@ -28,6 +28,8 @@ import type { AuthorizationResponse, CallbackExpectations } from './authorizatio
 import { ConnectionGuard, DEFAULT_LISTENER_LIMITS, defaultPeerCheck, serverTimeouts } from './loopback-guard.js';
 import type { ListenerLimits, PeerCheck, PeerRefusal } from './loopback-guard.js';
 import type { CallbackPeerCheckMode } from './loopback-peer-owner.js';
+import type { FixedRedirect } from '../../shared/fixed-redirect.js';
+import { portInUseError } from './port-holder.js';
 
 export { checkAuthorizationResponse } from './authorization-response.js';
 export { START_PATH_PREFIX } from '../../shared/login-start-url.js';
@@ -48,6 +50,8 @@ export interface CallbackOptions {
   onPeerRefused?: (refusal: PeerRefusal) => void;
   /** A callback refused as not for this login; the login keeps waiting. No secret in `message`. */
   onCallbackRefused?: (reason: string, message: string) => void;
+  /** A fixed redirect URI (issue 16): listen on its port and path instead of an ephemeral port. */
+  redirect?: FixedRedirect;
 }
 
 /** What submitUrl() made of a pasted URL. */
@@ -57,6 +61,7 @@ type Decision = { kind: 'accepted' } | { kind: 'refused'; error: AuthdError } | 
 
 export class LoopbackCallback {
   readonly redirectUri: string;
+  readonly #callbackPath: string;
   /** Open the browser here: it redirects, once, to the authorization URL. No secret in it. */
   readonly startUrl: string;
   readonly #nonce: Buffer;
@@ -81,7 +86,8 @@ export class LoopbackCallback {
     this.#guard = guard;
     this.#onCallbackRefused = options.onCallbackRefused;
     this.#nonce = randomBytes(24);
-    this.redirectUri = `http://${CALLBACK_HOST}:${port}${CALLBACK_PATH}`;
+    this.redirectUri = options.redirect?.uri ?? `http://${CALLBACK_HOST}:${port}${CALLBACK_PATH}`;
+    this.#callbackPath = options.redirect?.path ?? CALLBACK_PATH;
     this.startUrl = `http://${CALLBACK_HOST}:${port}${START_PATH_PREFIX}${this.#nonce.toString('base64url')}`;
     this.#result = new Promise<AuthorizationResponse>((resolve, reject) => {
       this.#resolve = resolve;
@@ -106,12 +112,23 @@ export class LoopbackCallback {
     });
     const front = net.createServer({ pauseOnConnect: true });
     guard.attach(front, server, limits);
+    const port = options.redirect?.port ?? 0;
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);
-      front.listen({ port: 0, host: CALLBACK_HOST, exclusive: true }, () => {
+      front.listen({ port, host: CALLBACK_HOST, exclusive: true }, () => {
         front.off('error', reject);
         resolve();
       });
+    }).catch(async (err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (options.redirect === undefined) throw err;
+      if (code === 'EADDRINUSE') throw await portInUseError(options.redirect);
+      if (code === 'EACCES') {
+        throw new AuthdError('invalid_request', `port ${options.redirect.port} of the redirect URI ${options.redirect.uri} cannot be listened on by this user (ports below 1024 need privileges); register and use a higher port`, {
+          data: { reason: 'invalid_redirect_uri', port: options.redirect.port },
+        });
+      }
+      throw err;
     });
     instance = new LoopbackCallback(front, server, (front.address() as AddressInfo).port, guard, options);
     instance.#arm(options);
@@ -193,7 +210,7 @@ export class LoopbackCallback {
       this.#start(url.pathname.slice(START_PATH_PREFIX.length), res);
       return;
     }
-    if (req.method !== 'GET' || url.pathname !== CALLBACK_PATH) {
+    if (req.method !== 'GET' || url.pathname !== this.#callbackPath) {
       res.writeHead(404, PAGE_HEADERS).end(page('Not found', 'This address only receives the login callback.'));
       return;
     }

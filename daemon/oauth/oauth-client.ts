@@ -70,7 +70,7 @@ export function stateOf(client: OAuthClient): ClientState {
   return state;
 }
 
-const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint'] as const;
+const URL_FIELDS = ['issuer', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'device_authorization_endpoint'] as const;
 /** client_secret_basic with our own encoding (client-auth.ts says why), as openid-client's ClientAuth. */
 function formEncodedBasic(clientId: string, secret: string | undefined): oidc.ClientAuth {
   const authorization = clientSecretBasicAuthorization(clientId, secret);
@@ -125,7 +125,7 @@ function configuration(client: OAuthClient, observe?: (response: ObservedRespons
   // openid-client refuses http:// unless told; tell it only when the user opted in and an
   // endpoint really is plain-http loopback (discovery already refused any other http URL,
   // and the customFetch checks every request again).
-  if (http.allowInsecureLoopback && URL_FIELDS.some((field) => metadata[field]?.startsWith('http:') === true)) {
+  if (http.allowInsecureLoopback && URL_FIELDS.some((field) => { const value = metadata[field]; return typeof value === 'string' && value.startsWith('http:'); })) {
     oidc.allowInsecureRequests(config);
   }
   return config;
@@ -364,6 +364,27 @@ export function authorizationUrl(client: OAuthClient, parameters: Record<string,
   }
 }
 
+// ------------------------------------------------------------ device authorization grant (RFC 8628)
+
+/** The device authorization answer as openid-client checked it; device-grant.ts checks the rest. */
+export interface DeviceAuthorizationAnswer {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expires_in: number;
+  interval?: number;
+}
+
+/** RFC 8628 §3.1: the device authorization request, with the parameters given (resource among them). */
+export async function deviceAuthorizationRequest(client: OAuthClient, parameters: Record<string, string>): Promise<DeviceAuthorizationAnswer> {
+  try {
+    return await oidc.initiateDeviceAuthorization(configuration(client), parameters);
+  } catch (err) {
+    return toAuthdError(err);
+  }
+}
+
 /** An OIDC code exchange: openid-client checks state, iss, the ID token's claims and nonce; the raw body goes to `observe`. */
 export async function oidcCodeGrant(
   client: OAuthClient,
@@ -381,6 +402,22 @@ export async function oidcCodeGrant(
   } catch (err) {
     toAuthdError(err);
   }
+}
+
+/**
+ * RFC 8628 §3.4: one poll of the token endpoint with the device code and the
+ * resource. Pending, slow_down and the rest arrive as AuthdError with `data.error`.
+ */
+export async function deviceCodeGrant(
+  client: OAuthClient,
+  deviceCode: Secret,
+  options: { grantType: string; resource: string; requestedScopes: readonly string[]; now: () => number },
+): Promise<ValidatedTokens> {
+  return tokenCall(client, (config) => oidc.genericGrantRequest(config, options.grantType, { device_code: deviceCode.reveal(), resource: options.resource }), {
+    resource: options.resource,
+    requestedScopes: options.requestedScopes,
+    now: options.now,
+  });
 }
 
 /** Whether the AS has an RFC 7009 revocation endpoint. */

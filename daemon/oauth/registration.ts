@@ -11,6 +11,9 @@ import { describeUrl, httpRequest, parseJsonObject } from './http-fetch.js';
 import type { HttpPolicy } from './http-fetch.js';
 import { describeOAuthError, oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
+
+/** RFC 8628 §3.4: the grant type a device login registers for and polls with. */
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 import type { ClientRegistration, TokenEndpointAuthMethod } from '../store/token-store.js';
 
 /** Shown to the user on the AS's consent page. */
@@ -46,7 +49,12 @@ function isAuthMethod(value: unknown): value is TokenEndpointAuthMethod {
  * scopes itself refuses the registration (stack-notes), and scopes belong in
  * the authorization request anyway. The AS's answer decides the auth method.
  */
-export async function registerClient(metadata: AuthorizationServerMetadata, redirectUri: string, http: HttpPolicy): Promise<NewRegistration> {
+export async function registerClient(
+  metadata: AuthorizationServerMetadata,
+  redirectUri: string,
+  http: HttpPolicy,
+  options: { deviceGrant?: boolean } = {},
+): Promise<NewRegistration> {
   const endpoint = metadata.registration_endpoint;
   if (endpoint === undefined) {
     throw oauthError(
@@ -69,7 +77,9 @@ export async function registerClient(metadata: AuthorizationServerMetadata, redi
         client_name: CLIENT_NAME,
         application_type: 'native',
         redirect_uris: [redirectUri],
-        grant_types: ['authorization_code', 'refresh_token'],
+        // The device-code grant only when a device login registers (issue 16): a
+        // client that asks for grants it never uses gets refused by strict servers.
+        grant_types: ['authorization_code', 'refresh_token', ...(options.deviceGrant === true ? [DEVICE_CODE_GRANT_TYPE] : [])],
         response_types: ['code'],
         token_endpoint_auth_method: requested,
       }),

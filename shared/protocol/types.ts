@@ -58,6 +58,8 @@ export const FAILURE_REASONS = [
   'client_key_invalid', 'assertion_unreadable', 'grant_unsupported',
   // The authorization callback (OAUTH_FAILED).
   'state_mismatch', 'iss_mismatch', 'invalid_callback', 'start_reused',
+  // The redirect and the device authorization grant (issue 16).
+  'invalid_redirect_uri', 'port_in_use', 'device_unsupported', 'device_expired', 'access_denied',
   // A login failure with no more specific reason, by the kind of local error.
   'invalid_url', 'http_failed', 'discovery_failed', 'oauth_failed', 'internal',
 ] as const;
@@ -249,6 +251,18 @@ export interface LoginParams {
    * an ID-JAG there, then the jwt-bearer grant at the server's AS.
    */
   idp_issuer?: string;
+  /**
+   * The device authorization grant (RFC 8628): 'required' uses it or fails;
+   * 'preferred' (a client without a display) uses it when the authorization
+   * server offers it and the browser login otherwise. Absent: the browser login.
+   */
+  device?: 'required' | 'preferred';
+  /**
+   * A fixed loopback redirect URI (http://127.0.0.1:PORT/path or
+   * http://localhost:PORT/path) for a client registered with exactly that one.
+   * Kept with the credential: a later login without it uses it again.
+   */
+  redirect_uri?: string;
 }
 
 /**
@@ -317,7 +331,7 @@ export interface LoginResult {
  * (the client opens it in a browser), then the final response.
  */
 export interface LoginProgress {
-  stage: 'discovered' | 'registered' | 'authorize_url' | 'exchanging' | 'client_key';
+  stage: 'discovered' | 'registered' | 'authorize_url' | 'device_code' | 'exchanging' | 'client_key';
   login_id: string;
   /** The full authorization URL (carries `state`): for a browser on another machine only. */
   authorize_url?: string;
@@ -326,6 +340,13 @@ export interface LoginProgress {
    * browser on this machine is started with, so no state or challenge is in any argv.
    */
   start_url?: string;
+  /** At `authorize_url`, only when the redirect URI is fixed (its port can be forwarded). */
+  redirect_uri?: string;
+  /** At `device_code`: where the user goes, the code they enter there, and when it expires (Unix seconds). Never the device code. */
+  verification_uri?: string;
+  verification_uri_complete?: string;
+  user_code?: string;
+  expires_at?: number;
   resource?: string;
   issuer?: string;
   /**

@@ -62,7 +62,7 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     (p['nonce'] === undefined || (typeof p['nonce'] === 'string' && DPOP_NONCE.test(p['nonce'])) ? null : `"nonce" must be a DPoP nonce (RFC 9449 §8: at most ${MAX_DPOP_NONCE_LENGTH} printable characters)`),
   'credential.delete': (p) => onlyKeys(p, ['resource', 'server_url']) ?? credentialRef(p),
   login: (p) =>
-    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file', 'idp_issuer']) ??
+    onlyKeys(p, ['server_url', 'scopes', 'client_id', 'client_secret', 'client_metadata_url', 'resource', 'insecure_loopback', 'timeout', 'grant', 'client_auth', 'client_key', 'assertion_file', 'idp_issuer', 'device', 'redirect_uri']) ??
     oneOf(p, 'grant', MACHINE_GRANTS) ??
     oneOf(p, 'client_auth', MACHINE_CLIENT_AUTH) ??
     optionalString(p, 'client_key', MAX_CLIENT_KEY_LENGTH) ??
@@ -75,7 +75,10 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
     optionalString(p, 'client_secret', MAX_CLIENT_SECRET_LENGTH) ??
     optionalString(p, 'client_metadata_url', MAX_URL_LENGTH) ??
     optionalString(p, 'resource', MAX_URL_LENGTH) ??
-    loginTiming(p),
+    loginTiming(p) ??
+    (p['device'] === undefined || p['device'] === 'required' || p['device'] === 'preferred' ? null : '"device" must be "required" or "preferred"') ??
+    optionalString(p, 'redirect_uri', MAX_URL_LENGTH) ??
+    (p['device'] === 'required' && p['redirect_uri'] !== undefined ? 'give "device": "required" or "redirect_uri", not both' : null),
   'idp.login': (p) =>
     onlyKeys(p, ['issuer', 'client_id', 'client_secret', 'id_token', 'refresh_token', 'scopes', 'insecure_loopback', 'timeout']) ??
     (typeof p['issuer'] === 'string' && typeof p['client_id'] === 'string' ? null : '"issuer" and "client_id" are required') ??

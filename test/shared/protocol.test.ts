@@ -259,6 +259,15 @@ describe('parseRequest', () => {
     expect(err({ v: 1, id: 4, method: 'token.get', params: { server_url: 5 } }).error.message).toMatch(/server_url/);
   });
 
+  it('login: "device" and "redirect_uri" (issue 16) are checked, and a required device login has no redirect', () => {
+    const login = (params: Record<string, unknown>) => ({ v: 1, id: 9, method: 'login', params: { server_url: 'https://a/mcp', ...params } });
+    expect(ok(login({ device: 'required' })).params).toMatchObject({ device: 'required' });
+    expect(ok(login({ device: 'preferred', redirect_uri: 'http://127.0.0.1:8765/callback' })).method).toBe('login');
+    expect(err(login({ device: true })).error.message).toBe('"device" must be "required" or "preferred"');
+    expect(err(login({ redirect_uri: 8765 })).error.message).toMatch(/redirect_uri/);
+    expect(err(login({ device: 'required', redirect_uri: 'http://127.0.0.1:8765/callback' })).error.message).toMatch(/not both/);
+  });
+
   it('should refuse unknown methods, versions and parameters', () => {
     expect(err({ v: 1, id: 1, method: 'steal' }).error.code).toBe('unsupported_method');
     expect(err({ v: 1, id: 1, method: 'toString' }).error.code).toBe('unsupported_method');
