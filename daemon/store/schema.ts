@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -104,6 +104,19 @@ export const MIGRATIONS: readonly string[] = [
       registration_client_uri, redirect_uris, kind, created_at FROM client_registrations;
   DROP TABLE client_registrations;
   ALTER TABLE client_registrations_v3 RENAME TO client_registrations;
+  `,
+  // 4 (issue 17, encrypted at rest): the one row saying this database's secret
+  // columns are sealed (daemon/store/sealing.ts), by which key provider, and a
+  // check value that tells a wrong key from a damaged row. No row: plaintext,
+  // sealed in one transaction by the first open that has a key (seal-state.ts).
+  `
+  CREATE TABLE sealing (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    format      INTEGER NOT NULL,
+    provider    TEXT NOT NULL,
+    key_check   TEXT NOT NULL,
+    sealed_at   INTEGER NOT NULL
+  ) STRICT;
   `,
 ];
 

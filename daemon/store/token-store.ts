@@ -17,6 +17,10 @@
  *   `token.get` runs no SQL on its hot path; every credential write through
  *   this object invalidates the cache first. This object must therefore be the
  *   only writer while it is open, which the daemon's instance lock ensures.
+ * - Secret columns are sealed (AES-256-GCM, sealing.ts) when a data key is
+ *   given, as the daemon always does; rows are opened when read into a
+ *   record, so cached reads decrypt nothing (seal-state.ts: the seal record,
+ *   the key check and the migration of a plaintext database).
  */
 import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
@@ -27,6 +31,10 @@ import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration,
 import { configure, migrate } from './schema.js';
 import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
+import type { KeyProviderName } from '../../shared/key-providers.js';
+import type { DataKey } from './key-provider.js';
+import { assertKeyOpens, readSealRecord, sealPlaintextDatabase } from './seal-state.js';
+import { PLAINTEXT, Sealer, type RowCodec } from './sealing.js';
 import { CredentialCache } from './cache.js';
 import * as registrations from './registrations.js';
 
@@ -48,6 +56,23 @@ export interface TokenStoreOptions {
   now?: () => number;
   /** Skip the owner-only file check; only for `:memory:` databases in tests. */
   inMemory?: boolean;
+  /**
+   * The data key, asked with the provider that sealed the database (null: not
+   * sealed yet, so a plaintext one is sealed now). The daemon always passes
+   * one; without it the store stays plaintext and refuses a sealed database
+   * (tools and tests that plant rows before a daemon's first start).
+   */
+  dataKey?: (sealedBy: KeyProviderName | null) => DataKey;
+}
+
+/** How this store's secrets are kept, for status. */
+export interface EncryptionState {
+  provider: KeyProviderName;
+  location: string;
+  keyCreated: boolean;
+  passedOver: string[];
+  /** Secret values sealed by this open's migration of a plaintext database (0: it was sealed already). */
+  migratedValues: number;
 }
 
 export class TokenStore {
@@ -56,11 +81,16 @@ export class TokenStore {
   readonly #stmts: Statements;
   /** Reads of single credentials, so token.get runs no SQL on its hot path (see cache.ts). */
   readonly #cache = new CredentialCache();
+  /** Seals secret columns on the way in and opens them on the way out (PLAINTEXT without a key). */
+  readonly #codec: RowCodec;
+  readonly encryption: EncryptionState | null;
 
-  private constructor(db: Database.Database, now: () => number) {
+  private constructor(db: Database.Database, now: () => number, codec: RowCodec, encryption: EncryptionState | null) {
     this.#db = db;
     this.#now = now;
     this.#stmts = prepareStatements(db);
+    this.#codec = codec;
+    this.encryption = encryption;
   }
 
   /**
@@ -79,9 +109,24 @@ export class TokenStore {
     }
     try {
       configure(db, path);
+      const now = options.now ?? Date.now;
+      // The key is checked before any migration writes: a wrong or missing key changes nothing.
+      const record = readSealRecord(db);
+      if (options.dataKey === undefined) {
+        if (record !== null) throw new AuthdError('KEY_UNAVAILABLE', `the database ${path} is encrypted; only the daemon (which has its key) opens it`);
+        migrate(db, path);
+        return new TokenStore(db, now, PLAINTEXT, null);
+      }
+      const key = options.dataKey(record?.provider ?? null);
+      const sealer = new Sealer(key.key);
+      if (record !== null) assertKeyOpens(record, sealer, key, path);
       migrate(db, path);
+      const migratedValues = record === null ? sealPlaintextDatabase(db, sealer, key.provider, now()) : 0;
       for (const file of files) assertPrivateFileIfExists(file);
-      return new TokenStore(db, options.now ?? Date.now);
+      const store = new TokenStore(db, now, sealer, { provider: key.provider, location: key.location, keyCreated: key.created, passedOver: key.passedOver, migratedValues });
+      // The plaintext pages the migration replaced leave the WAL now, not at the next write.
+      if (record === null) store.#scrubWal();
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -108,17 +153,17 @@ export class TokenStore {
   }
 
   saveClientRegistration(reg: Omit<ClientRegistration, 'createdAt'>): ClientRegistration {
-    return registrations.saveClientRegistration(this.#stmts, reg, this.#now());
+    return registrations.saveClientRegistration(this.#stmts, this.#codec, reg, this.#now());
   }
 
   /** The newest registration for an issuer, or the one with this client id. */
   getClientRegistration(issuer: string, clientId?: string): ClientRegistration | undefined {
-    return registrations.getClientRegistration(this.#stmts, issuer, clientId);
+    return registrations.getClientRegistration(this.#stmts, this.#codec, issuer, clientId);
   }
 
   /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
   updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
-    registrations.updateRegistrationAccessToken(this.#stmts, issuer, clientId, token);
+    registrations.updateRegistrationAccessToken(this.#stmts, this.#codec, issuer, clientId, token);
   }
 
   /** True when some credential refreshes with this client. */
@@ -144,7 +189,7 @@ export class TokenStore {
     const now = this.#now();
     this.#db.transaction(() => {
       const existing = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      this.#stmts.upsertCredential.run({
+      this.#stmts.upsertCredential.run(this.#codec.sealRow('credentials', {
         resource_key: key,
         resource: input.resource,
         issuer: input.issuer,
@@ -160,7 +205,7 @@ export class TokenStore {
         grant_kind: input.grantKind ?? 'authorization_code',
         login_options: input.loginOptions === undefined || input.loginOptions === null ? null : JSON.stringify(input.loginOptions),
         dpop_key: input.dpopKey?.reveal() ?? null,
-      });
+      }));
       this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
     })();
     this.#scrubWal();
@@ -192,7 +237,7 @@ export class TokenStore {
       if (cached !== undefined) return cached;
     }
     const row = this.#stmts.getByServer.get(serverKey) as CredentialRow | undefined;
-    const record = row === undefined ? undefined : toCredential(row);
+    const record = row === undefined ? undefined : this.#record(row);
     if (this.#cacheable()) {
       this.#cache.rememberServerKey(serverKey, record === undefined ? null : record.resourceKey);
       if (record !== undefined) this.#cache.rememberKey(record.resourceKey, record);
@@ -205,13 +250,13 @@ export class TokenStore {
     if (cached !== undefined) return cached;
     const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
     if (row === undefined) return undefined;
-    const record = toCredential(row);
+    const record = this.#record(row);
     if (this.#cacheable()) this.#cache.rememberKey(key, record);
     return record;
   }
 
   list(): CredentialRecord[] {
-    return (this.#stmts.listCredentials.all() as CredentialRow[]).map(toCredential);
+    return (this.#stmts.listCredentials.all() as CredentialRow[]).map((row) => this.#record(row));
   }
 
   /**
@@ -247,9 +292,9 @@ export class TokenStore {
     const now = this.#now();
     this.#cache.forget(key);
     const changed = this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      const row = this.#openedRow(key);
       if (row === undefined || row.refresh_token !== (presented?.reveal() ?? null)) return false;
-      this.#stmts.rotate.run({
+      this.#stmts.rotate.run(this.#codec.sealRow('credentials', {
         resource_key: key,
         access_token: tokens.accessToken.reveal(),
         token_type: tokens.tokenType,
@@ -259,7 +304,7 @@ export class TokenStore {
         refresh_at: tokens.refreshAt,
         scopes: tokens.scopes === undefined ? row.scopes : tokens.scopes.join(' '),
         now,
-      });
+      }));
       return true;
     })();
     if (changed) this.#scrubWal();
@@ -283,7 +328,7 @@ export class TokenStore {
   ): boolean {
     this.#cache.forget(key);
     return this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      const row = this.#openedRow(key);
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
       this.#stmts.setState.run({
         resource_key: key,
@@ -316,10 +361,10 @@ export class TokenStore {
   ): boolean {
     this.#cache.forget(key);
     return this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      const row = this.#openedRow(key);
       if (row === undefined || row.refresh_token !== presented.reveal()) return false;
       const now = this.#now();
-      this.#stmts.replaceRefreshToken.run({ resource_key: key, refresh_token: issued.reveal(), now });
+      this.#stmts.replaceRefreshToken.run(this.#codec.sealRow('credentials', { resource_key: key, refresh_token: issued.reveal(), now }));
       this.#stmts.setState.run({
         resource_key: key,
         state: 'error',
@@ -350,7 +395,7 @@ export class TokenStore {
 
   /** Credentials whose refresh is due at or before `at` (refresh_at or a retry time), earliest first. */
   dueForRefresh(at: number, limit: number): CredentialRecord[] {
-    return (this.#stmts.due.all({ at, limit }) as CredentialRow[]).map(toCredential);
+    return (this.#stmts.due.all({ at, limit }) as CredentialRow[]).map((row) => this.#record(row));
   }
 
   /** The earliest time any credential wants a refresh, or null when none does. */
@@ -389,6 +434,17 @@ export class TokenStore {
    */
   #cacheable(): boolean {
     return !this.#db.inTransaction;
+  }
+
+  /** A row read into a record: its secret columns are opened here, once, and the record is what the cache keeps. */
+  #record(row: CredentialRow): CredentialRecord {
+    return toCredential(this.#codec.openRow('credentials', row));
+  }
+
+  /** The row of `key` with its secret columns opened (for the conditional writes, which compare the refresh token). */
+  #openedRow(key: string): CredentialRow | undefined {
+    const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+    return row === undefined ? undefined : this.#codec.openRow('credentials', row);
   }
 
   #mustGet(key: string): CredentialRecord {
