@@ -7,8 +7,9 @@ import type { HostMetrics } from './daemon-host.js';
 import type { LoadResult } from './load-client.js';
 import { median, medianGrid } from './stats.js';
 import type { StormResult } from './storm.js';
+import type { SealingResults } from './sealing.js';
 
-export const SECTIONS = ['latency', 'cli', 'scale', 'storm'] as const;
+export const SECTIONS = ['latency', 'cli', 'scale', 'storm', 'sealing'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchConfig {
@@ -58,6 +59,8 @@ export interface Results {
   machine: Record<string, unknown>;
   config: BenchConfig;
   latency?: Record<Mode, Partial<Record<Subject, Measured>>>;
+  /** Encryption at rest (issue 17): sealing.ts. */
+  sealing?: SealingResults;
   cli?: {
     runs: number;
     nodeMs: number;
