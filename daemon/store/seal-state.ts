@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 import { KEY_PROVIDER_FACTS, KEY_PROVIDERS, type KeyProviderName } from '../../shared/key-providers.js';
 import type { DataKey } from './key-provider.js';
-import { SEALED_PREFIX, SEALED_TABLES, rowKeyOf, type Sealer, type SealedTableName } from './sealing.js';
+import { PLAINTEXT, SEALED_PREFIX, SEALED_TABLES, Sealer, rowKeyOf, type RowCodec, type SealedTableName } from './sealing.js';
 
 export const SEAL_FORMAT = 1;
 
@@ -17,6 +17,55 @@ export interface SealRecord {
   provider: KeyProviderName;
   keyCheck: string;
   sealedAt: number;
+}
+
+/** How a store's secrets are kept, for status. */
+export interface EncryptionState {
+  provider: KeyProviderName;
+  location: string;
+  keyCreated: boolean;
+  passedOver: string[];
+  /** Secret values sealed by this open's migration of a plaintext database (0: it was sealed already). */
+  migratedValues: number;
+}
+
+export interface Sealing {
+  /** What the store does to secret columns: the Sealer, or PLAINTEXT without a key. */
+  codec: RowCodec;
+  encryption: EncryptionState | null;
+  /** A plaintext database was sealed by this open: its old pages must leave the WAL. */
+  sealedNow: boolean;
+}
+
+/**
+ * The sealing of a database being opened, around its schema migrations: the
+ * key is asked for and checked before `migrate` writes anything (a wrong or
+ * missing key changes nothing), and a plaintext database is sealed after it.
+ * Without `dataKey` the store stays plaintext and a sealed database is refused.
+ */
+export function establishSealing(
+  db: Database.Database,
+  path: string,
+  dataKey: ((sealedBy: KeyProviderName | null) => DataKey) | undefined,
+  migrate: () => void,
+  now: number,
+): Sealing {
+  const record = readSealRecord(db);
+  if (dataKey === undefined) {
+    if (record !== null) throw new AuthdError('KEY_UNAVAILABLE', `the database ${path} is encrypted; only the daemon (which has its key) opens it`);
+    migrate();
+    return { codec: PLAINTEXT, encryption: null, sealedNow: false };
+  }
+  const key = dataKey(record?.provider ?? null);
+  const sealer = new Sealer(key.key);
+  if (record !== null) assertKeyOpens(record, sealer, key, path);
+  migrate();
+  const migratedValues = record === null ? sealPlaintextDatabase(db, sealer, key.provider, now) : 0;
+  return {
+    codec: sealer,
+    encryption: { provider: key.provider, location: key.location, keyCreated: key.created, passedOver: key.passedOver, migratedValues },
+    sealedNow: record === null,
+  };
 }
 
 /** The seal record, or null for a plaintext database (or one from before schema 4). */

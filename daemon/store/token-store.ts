@@ -3,7 +3,8 @@
  * credentials, in one SQLite file (better-sqlite3). This file opens the
  * connection and owns the credential writes; its parts live beside it:
  * records.ts (types), schema.ts (pragmas, migrations), statements.ts (SQL),
- * credential-rows.ts (row <-> record), registrations.ts, cache.ts.
+ * credential-rows.ts (row <-> record), registrations.ts, cache.ts,
+ * refresh-failure-writes.ts, sealing.ts and seal-state.ts (encryption at rest).
  *
  * - Credentials are keyed by the lookup key of their resource (see
  *   shared/resource-uri.ts); the resource string itself is stored verbatim and
@@ -33,10 +34,12 @@ import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
 import type { KeyProviderName } from '../../shared/key-providers.js';
 import type { DataKey } from './key-provider.js';
-import { assertKeyOpens, readSealRecord, sealPlaintextDatabase } from './seal-state.js';
-import { PLAINTEXT, Sealer, type RowCodec } from './sealing.js';
+import { establishSealing, type EncryptionState } from './seal-state.js';
+import type { RowCodec } from './sealing.js';
 import { CredentialCache } from './cache.js';
 import * as registrations from './registrations.js';
+import * as failureWrites from './refresh-failure-writes.js';
+import type { FailureDetails } from './refresh-failure-writes.js';
 
 export type {
   AuthorizationServerRecord,
@@ -50,6 +53,7 @@ export type {
   TokenEndpointAuthMethod,
 } from './records.js';
 export { SCHEMA_VERSION } from './schema.js';
+export type { EncryptionState } from './seal-state.js';
 export { CREDENTIAL_CACHE_SIZE } from './cache.js';
 
 export interface TokenStoreOptions {
@@ -63,16 +67,6 @@ export interface TokenStoreOptions {
    * (tools and tests that plant rows before a daemon's first start).
    */
   dataKey?: (sealedBy: KeyProviderName | null) => DataKey;
-}
-
-/** How this store's secrets are kept, for status. */
-export interface EncryptionState {
-  provider: KeyProviderName;
-  location: string;
-  keyCreated: boolean;
-  passedOver: string[];
-  /** Secret values sealed by this open's migration of a plaintext database (0: it was sealed already). */
-  migratedValues: number;
 }
 
 export class TokenStore {
@@ -110,22 +104,11 @@ export class TokenStore {
     try {
       configure(db, path);
       const now = options.now ?? Date.now;
-      // The key is checked before any migration writes: a wrong or missing key changes nothing.
-      const record = readSealRecord(db);
-      if (options.dataKey === undefined) {
-        if (record !== null) throw new AuthdError('KEY_UNAVAILABLE', `the database ${path} is encrypted; only the daemon (which has its key) opens it`);
-        migrate(db, path);
-        return new TokenStore(db, now, PLAINTEXT, null);
-      }
-      const key = options.dataKey(record?.provider ?? null);
-      const sealer = new Sealer(key.key);
-      if (record !== null) assertKeyOpens(record, sealer, key, path);
-      migrate(db, path);
-      const migratedValues = record === null ? sealPlaintextDatabase(db, sealer, key.provider, now()) : 0;
+      const sealing = establishSealing(db, path, options.dataKey, () => migrate(db, path), now());
       for (const file of files) assertPrivateFileIfExists(file);
-      const store = new TokenStore(db, now, sealer, { provider: key.provider, location: key.location, keyCreated: key.created, passedOver: key.passedOver, migratedValues });
-      // The plaintext pages the migration replaced leave the WAL now, not at the next write.
-      if (record === null) store.#scrubWal();
+      const store = new TokenStore(db, now, sealing.codec, sealing.encryption);
+      // The plaintext pages a sealing migration replaced leave the WAL now, not at the next write.
+      if (sealing.sealedNow) store.#scrubWal();
       return store;
     } catch (err) {
       db.close();
@@ -312,70 +295,25 @@ export class TokenStore {
   }
 
   /**
-   * Records how a refresh failed (error, needs_login), and on invalid_client
-   * drops the registration, but only if the credential still holds the
-   * refresh token that refresh presented, like rotateTokens: a slow refresh
-   * that fails after a new login must not mark the new credential, nor delete
-   * the registration it uses. One transaction.
+   * Records how a refresh failed, and on invalid_client drops the
+   * registration, only if the credential still holds the presented refresh
+   * token (refresh-failure-writes.ts). One transaction.
    * @returns false when the credential changed or went meanwhile (nothing written).
    */
-  markRefreshFailure(
-    key: string,
-    presented: Secret,
-    state: 'error' | 'needs_login',
-    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
-    dropRegistration?: { issuer: string; clientId: string },
-  ): boolean {
+  markRefreshFailure(key: string, presented: Secret, state: 'error' | 'needs_login', details: FailureDetails, dropRegistration?: { issuer: string; clientId: string }): boolean {
     this.#cache.forget(key);
-    return this.#db.transaction(() => {
-      const row = this.#openedRow(key);
-      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
-      this.#stmts.setState.run({
-        resource_key: key,
-        state,
-        last_error: details.lastError,
-        keep_error: 0,
-        next_attempt_at: details.nextAttemptAt,
-        failure_count: details.failureCount,
-        now: this.#now(),
-      });
-      if (dropRegistration !== undefined) this.#stmts.deleteRegistration.run(dropRegistration.issuer, dropRegistration.clientId);
-      return true;
-    })();
+    return failureWrites.markRefreshFailure(this.#writeContext(), key, presented, state, details, dropRegistration);
   }
 
   /**
-   * A refresh answered 200 with an answer that failed our checks: the grant
-   * now lives in the refresh token that answer issued (the server may have
-   * retired the presented one), so it replaces the stored one; the access
-   * token, its expiry and scopes stay as they were (the rejected access token
-   * is never stored), and the credential is marked `error`. Conditional on
-   * the presented refresh token, in one transaction, like rotateTokens.
+   * A refresh answered 200 with an answer that failed our checks: keeps the
+   * refresh token it issued and marks the credential `error`, only if the
+   * credential still holds the presented one (refresh-failure-writes.ts).
    * @returns false when the credential changed or went meanwhile (nothing written).
    */
-  keepIssuedRefreshToken(
-    key: string,
-    presented: Secret,
-    issued: Secret,
-    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
-  ): boolean {
+  keepIssuedRefreshToken(key: string, presented: Secret, issued: Secret, details: FailureDetails): boolean {
     this.#cache.forget(key);
-    return this.#db.transaction(() => {
-      const row = this.#openedRow(key);
-      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
-      const now = this.#now();
-      this.#stmts.replaceRefreshToken.run(this.#codec.sealRow('credentials', { resource_key: key, refresh_token: issued.reveal(), now }));
-      this.#stmts.setState.run({
-        resource_key: key,
-        state: 'error',
-        last_error: details.lastError,
-        keep_error: 0,
-        next_attempt_at: details.nextAttemptAt,
-        failure_count: details.failureCount,
-        now,
-      });
-      return true;
-    })();
+    return failureWrites.keepIssuedRefreshToken(this.#writeContext(), key, presented, issued, details);
   }
 
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
@@ -434,6 +372,10 @@ export class TokenStore {
    */
   #cacheable(): boolean {
     return !this.#db.inTransaction;
+  }
+
+  #writeContext(): failureWrites.WriteContext {
+    return { db: this.#db, stmts: this.#stmts, codec: this.#codec, now: this.#now(), openedRow: (key) => this.#openedRow(key) };
   }
 
   /** A row read into a record: its secret columns are opened here, once, and the record is what the cache keeps. */
