@@ -17,7 +17,7 @@ import { completeLogin } from './fixtures/browser.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { openSealedStore } from './helpers/sealed-store.js';
-import { LEDGER_ENV } from './helpers/secret-ledger.js';
+import { LEDGER_ENV, recordSecret } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 
 /** A secret is never printed by a test: only its fingerprint. */
@@ -71,6 +71,8 @@ describe('encrypted at rest: a real daemon process (issue 17)', () => {
 
   it('leaves no issued secret in the database, -wal or -shm after login, refresh and shutdown, and names its key provider', async () => {
     daemon = await startDaemonProcess(home.env);
+    // A new secret kind: the database key itself must never appear in any output either.
+    recordSecret(readFileSync(home.paths.keyFile, 'utf8').trim());
     const client = new McpAuthdClient({ socket: home.paths.socket });
     try {
       await client.login({ server_url: mcp.url, insecure_loopback: true }, (p) => {
@@ -84,6 +86,8 @@ describe('encrypted at rest: a real daemon process (issue 17)', () => {
     } finally {
       client.close();
     }
+    const human = await runCliAsync(['status'], home.env);
+    expect(human.stdout).toContain(`secrets   encrypted, key in a key file in the config directory (0600): ${home.paths.keyFile}`);
     const doctor = await runCliAsync(['doctor', '--json'], home.env);
     const encryption = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string; message: string }[] }).checks.find((c) => c.id === 'encryption');
     expect(encryption).toMatchObject({ status: 'ok', message: expect.stringContaining(`a key file in the config directory (0600): ${home.paths.keyFile}`) });

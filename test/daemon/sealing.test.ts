@@ -18,6 +18,7 @@ import { SEALED_PREFIX, SEALED_TABLES } from '../../daemon/store/sealing.js';
 import { TokenStore, type TokenStoreOptions } from '../../daemon/store/token-store.js';
 import type { KeyProviderChoice } from '../../shared/key-providers.js';
 import { newCredential } from '../helpers/new-credential.js';
+import { recordOutput, recordSecret } from '../helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from '../helpers/temp-home.js';
 
 const A = 'https://a.example/mcp';
@@ -67,6 +68,13 @@ function foundOnDisk(database: string, secrets: readonly string[]): string[] {
     for (const secret of secrets) if (bytes.includes(secret)) found.push(`${file.slice(database.length) || 'db'}: ${secret.slice(0, 6)}…`);
   }
   return found;
+}
+
+/** The secrets planted here and the key files made for them join the run's ledger; every error message is captured for it. */
+function ledger(home: TempHome, ...errors: unknown[]): void {
+  for (const secret of PLANTED) recordSecret(secret);
+  if (existsSync(home.paths.keyFile)) recordSecret(readFileSync(home.paths.keyFile, 'utf8').trim());
+  for (const err of errors) if (err instanceof Error) recordOutput('sealing.test error message', err.message);
 }
 
 function plant(store: TokenStore): void {
@@ -158,6 +166,7 @@ describe('encrypted at rest: the store (issue 17)', () => {
     expect((caught as Error).message).toBe(`credentials.access_token of ${keyB} does not decrypt: it was changed, or copied from another row; log in to that server again (mcpauthd logout, then login)`);
     expect(() => reopened.findByResource(A)).toThrow(`credentials.refresh_token of ${keyA} does not decrypt`);
     reopened.close();
+    ledger(home, caught);
   });
 
   it('refuses a wrong key and a missing key with the fix, changing nothing on disk', () => {
@@ -176,6 +185,7 @@ describe('encrypted at rest: the store (issue 17)', () => {
       caught = err;
     }
     expect(isAuthdError(caught, 'KEY_MISMATCH')).toBe(true);
+    ledger(home, caught);
     expect((caught as Error).message).toMatch(/does not open the database .*nothing was changed\. Fix: put back the key this database was sealed with \(a key file/);
     expect(databaseBytes(home.paths.database)).toEqual(before);
 
@@ -189,6 +199,7 @@ describe('encrypted at rest: the store (issue 17)', () => {
         caught = err;
       }
       expect(isAuthdError(caught, 'KEY_UNAVAILABLE')).toBe(true);
+      ledger(home, caught);
       expect((caught as Error).message).toMatch(/encrypted with the key file .*database\.key, which is missing; nothing was changed\. Fix: restore the key from your backup/);
     }
     expect(existsSync(home.paths.keyFile)).toBe(false);
