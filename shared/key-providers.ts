@@ -5,9 +5,10 @@
  * both say the same thing (issue 17).
  */
 import { AuthdError } from './errors.js';
+import type { KeyProviderName } from './protocol/types.js';
 
+export type { KeyProviderName } from './protocol/types.js';
 /** Where the daemon's database key lives, in the order they are tried. */
-export type KeyProviderName = 'keychain' | 'key_file';
 export const KEY_PROVIDERS: readonly KeyProviderName[] = ['keychain', 'key_file'];
 
 export interface KeyProviderFacts {

@@ -24,24 +24,11 @@ import {
   startReadyProcess,
 } from './common.js';
 import type { LoadArgs, LoadResult } from './load-client.js';
-import type { BenchContext } from './results-shape.js';
+import type { BenchContext, SealingResults } from './results-shape.js';
 import { RpcChild } from './rpc.js';
 import { sampleResult } from './sample-result.js';
 import { median, round } from './stats.js';
 
-export interface SealingResults {
-  credentials: number;
-  /** First start on the plaintext database: every secret sealed in one transaction, then ready. */
-  migrationStartMs: number;
-  startup: { sealedManyMs: number; sealedOneMs: number; manyAll: number[]; oneAll: number[] };
-  store: {
-    /** Reading all N credentials from the database into records (cache cold), per credential, µs. */
-    coldReadUs: { sealed: number; plaintext: number };
-    /** Warm lookups by server URL (the record cache), per lookup, µs. */
-    warmLookupUs: { sealed: number; plaintext: number };
-  };
-  tokenGet: { clients: number; sealedRps: number; echoRps: number; sealedP99Ms: number; echoP99Ms: number; rounds: { sealed: number; echo: number }[] };
-}
 
 export async function runSealing(ctx: BenchContext): Promise<SealingResults> {
   const { config, log } = ctx;

@@ -5,8 +5,6 @@
  * docs/protocol.md is the prose version; framing.ts puts these on the wire,
  * validate.ts checks what comes off it.
  */
-import type { KeyProviderName } from '../key-providers.js';
-
 export const PROTOCOL_VERSION = 1;
 
 /** node-ipc event names. The daemon's `assured` parser allows exactly these. */
@@ -139,6 +137,9 @@ export interface DaemonInfo {
 }
 
 export type CallbackPeerCheckMode = 'proc_net_tcp' | 'state_only';
+
+/** Where the daemon's database key lives (shared/key-providers.ts says what each protects against). */
+export type KeyProviderName = 'keychain' | 'key_file';
 
 /** How the database's secret columns are encrypted at rest (issue 17; docs/security.md). */
 export interface EncryptionAtRest {
