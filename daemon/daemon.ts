@@ -23,6 +23,8 @@ import { systemClock, type SchedulerClock } from './refresh/scheduler-clock.js';
 import { TokenRefresher, type ChangeListener, type RefreshGrant, type Regrant } from './refresh/token-refresher.js';
 import { TokenStore } from './store/token-store.js';
 import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
+import { parseKeyProviderChoice, type KeyProviderChoice } from '../shared/key-providers.js';
+import { defaultKeySources, resolveDataKey, type KeySources } from './store/key-provider.js';
 
 export interface DaemonOptions {
   paths: Paths;
@@ -48,6 +50,12 @@ export interface DaemonOptions {
   allowNoPeerCheck?: boolean;
   /** What `mcpauthd daemon` verified about core dumps before starting (daemon/process-hardening.ts), for status. */
   coreDumps?: CoreDumpProtection;
+  /**
+   * Where the database key comes from (issue 17): which provider (default
+   * MCPAUTHD_KEY_PROVIDER, else `auto`: keychain, then key file) and the
+   * sources themselves (default: the OS keychain and paths.keyFile).
+   */
+  keys?: { choice?: KeyProviderChoice; sources?: KeySources };
 }
 
 export interface DaemonHandle {
@@ -109,7 +117,15 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   try {
     const claimed = await claimSocketPath(paths.socket);
     if (claimed === 'replaced-stale') logger.warn('replaced a stale socket left by an earlier daemon', { socket: paths.socket });
-    store = TokenStore.open(paths.database, { now });
+    const choice = options.keys?.choice ?? parseKeyProviderChoice(process.env['MCPAUTHD_KEY_PROVIDER']);
+    const sources = options.keys?.sources ?? defaultKeySources(paths);
+    store = TokenStore.open(paths.database, { now, dataKey: (sealedBy) => resolveDataKey({ sealedBy, choice, sources, database: paths.database }) });
+    const encryption = store.encryption;
+    if (encryption !== null) {
+      for (const reason of encryption.passedOver) logger.warn('key provider passed over', { reason });
+      if (encryption.keyCreated) logger.info('created the database key', { provider: encryption.provider, location: encryption.location });
+      if (encryption.migratedValues > 0) logger.info('encrypted the secrets of a plaintext database', { values: encryption.migratedValues });
+    }
     // koffi is loaded here, at start, and only in the daemon.
     let peerCheck = options.peerCheck;
     if (peerCheck === undefined) {
@@ -129,6 +145,9 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       peer_check: peerCheck.mode,
       ...(options.coreDumps === undefined ? {} : { core_dumps: options.coreDumps }),
       callback_peer_check: callbackPeerCheckMode(),
+      ...(encryption === null
+        ? {}
+        : { encryption: { provider: encryption.provider, location: encryption.location, ...(encryption.passedOver.length === 0 ? {} : { passed_over: encryption.passedOver }) } }),
     };
     const subscribers = new Subscribers();
     const openStore = store;
@@ -169,7 +188,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     });
     await server.start();
     scheduler.start();
-    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count(), peer_check: peerCheck.mode, callback_peer_check: info.callback_peer_check });
+    logger.info('daemon started', { pid: info.pid, version: info.version, socket: paths.socket, home: paths.home, credentials: store.count(), peer_check: peerCheck.mode, key_provider: encryption?.provider, callback_peer_check: info.callback_peer_check });
 
     let closing: Promise<void> | undefined;
     return {

@@ -82,6 +82,8 @@ try {
   if (prebuilds !== undefined) installEnv.npm_config_better_sqlite3_local_prebuilds = prebuilds;
   execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: work, stdio: 'inherit', env: installEnv });
   step(`installed in ${Math.round((Date.now() - started) / 1000)} s (better-sqlite3 ${prebuilds === undefined ? 'compiled from source' : 'from the local prebuild'})`);
+  // Optional (the OS keychain binding): its absence must not fail the install, only be said.
+  step(`optional @napi-rs/keyring ${existsSync(join(prefix, 'lib', 'node_modules', 'mcpauthd', 'node_modules', '@napi-rs', 'keyring')) ? 'installed' : 'not installed (the key file will be used)'}`);
   const installed = join(prefix, 'lib', 'node_modules', 'mcpauthd');
   // Dev-only as the lock file says (zod and jose are also runtime dependencies of the MCP SDK and openid-client).
   const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8'));
@@ -99,6 +101,9 @@ try {
     HOME: process.env.HOME ?? work,
     MCPAUTHD_HOME: home,
     MCPAUTHD_SOCKET: join(sockDir, 'd.sock'),
+    // The database key (issue 17): a key file in this run's directory, never the user's keychain or ~/.config.
+    MCPAUTHD_CONFIG_DIR: join(run, 'c'),
+    MCPAUTHD_KEY_PROVIDER: 'key_file',
   };
   const cli = (args) => spawnSync('mcpauthd', args, { cwd: run, env, encoding: 'utf8', timeout: 30_000 });
 
@@ -152,11 +157,14 @@ try {
   let statusOk = false;
   try {
     const parsed = JSON.parse(status.stdout);
-    statusOk = status.status === 0 && parsed.credentials.length === 1 && parsed.credentials[0].resource === url && !status.stdout.includes(fakeToken);
+    statusOk =
+      status.status === 0 && parsed.credentials.length === 1 && parsed.credentials[0].resource === url && !status.stdout.includes(fakeToken) && parsed.daemon.encryption?.provider === 'key_file';
   } catch {
     statusOk = false;
   }
-  check(statusOk, `mcpauthd status --json lists the credential and no token (exit ${status.status})`);
+  check(statusOk, `mcpauthd status --json lists the credential and no token, and the database is encrypted with the key file (exit ${status.status})`);
+  const dbBytes = readFileSync(join(home, 'mcpauthd.db'));
+  check(!dbBytes.includes(fakeToken), 'the planted plaintext token was encrypted at the first start (not in the database file)');
 
   // A service's paths must lie outside /tmp (its PrivateTmp=yes would hide them;
   // install-service refuses): the unit is printed for a state directory in

@@ -15,6 +15,10 @@ export type LocalErrorCode =
   | 'ALREADY_RUNNING'
   | 'PROTOCOL_ERROR'
   | 'STORE_UNAVAILABLE'
+  // The database key cannot be had: keychain locked or missing, key file missing (daemon/store/key-provider.ts).
+  | 'KEY_UNAVAILABLE'
+  // A key was found but does not open this encrypted database.
+  | 'KEY_MISMATCH'
   // Linux/macOS: the daemon cannot ask the kernel who connects and was not told to run without (--allow-no-peer-check).
   | 'PEER_CHECK_UNAVAILABLE'
   // A request carrying a token was redirected to another resource than the token's (client/redirect-guard.ts).

@@ -17,12 +17,16 @@ import { describePrivateDirProblem } from './socket-check.js';
 export const SOCKET_FILE_NAME = 'mcpauthd.sock';
 export const DATABASE_FILE_NAME = 'mcpauthd.db';
 export const PID_FILE_NAME = 'daemon.pid';
+/** The database key when it lives in a file (issue 17): in the config directory, never beside the database. */
+export const KEY_FILE_NAME = 'database.key';
 /** Where systemd-logind creates each user's runtime directory. */
 export const RUN_USER_BASE = '/run/user';
 
 export interface PathInputs {
   home?: string | undefined;
   socket?: string | undefined;
+  /** The config directory (the key file's); default MCPAUTHD_CONFIG_DIR, then $XDG_CONFIG_HOME/mcpauthd or ~/.config/mcpauthd. */
+  config?: string | undefined;
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   userHome?: string;
@@ -47,6 +51,10 @@ export interface Paths {
    * than one: $XDG_RUNTIME_DIR, /run/user/<uid>, then the state directory.
    */
   socketCandidates: readonly string[];
+  /** Config directory: the key file lives here, apart from the state directory. */
+  configDir: string;
+  /** The database key's file, when the key-file provider holds it. */
+  keyFile: string;
 }
 
 /** Resolves paths: flag, then environment, then the platform default. */
@@ -58,6 +66,7 @@ export function resolvePaths(inputs: PathInputs = {}): Paths {
   const pinned = inputs.socket ?? nonEmpty(env['MCPAUTHD_SOCKET']);
   const socketCandidates = pinned !== undefined ? [absolute(pinned)] : defaultSockets(env, platform, home, inputs.userRuntimeDir);
   const socket = socketCandidates[0] as string;
+  const configDir = absolute(inputs.config ?? nonEmpty(env['MCPAUTHD_CONFIG_DIR']) ?? defaultConfigDir(env, userHome));
   return {
     home,
     database: join(home, DATABASE_FILE_NAME),
@@ -65,7 +74,15 @@ export function resolvePaths(inputs: PathInputs = {}): Paths {
     socketDir: resolve(socket, '..'),
     socket,
     socketCandidates,
+    configDir,
+    keyFile: join(configDir, KEY_FILE_NAME),
   };
+}
+
+/** XDG config on every platform (macOS too: there the keychain is the provider that is normally used). */
+function defaultConfigDir(env: NodeJS.ProcessEnv, userHome: string): string {
+  const xdgConfig = nonEmpty(env['XDG_CONFIG_HOME']);
+  return join(xdgConfig !== undefined && isAbsolute(xdgConfig) ? xdgConfig : join(userHome, '.config'), 'mcpauthd');
 }
 
 /**

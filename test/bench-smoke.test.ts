@@ -56,6 +56,11 @@ describe('npm run bench -- --quick', () => {
       expect(storm.rounds.map((r: { kind: string }) => r.kind)).toEqual([...Array(storm.rounds.length - 1).fill('wake'), 'restart']);
       // Correctness, not speed: a storm that loses a credential is a bug at any size.
       expect(storm.lostTotal).toBe(0);
+      // Encryption at rest (issue 17): start-up on a sealed database, the store and token.get against their baselines.
+      const sealing = results['sealing'];
+      for (const v of [sealing.migrationStartMs, sealing.startup.sealedManyMs, sealing.store.coldReadUs.sealed, sealing.store.warmLookupUs.plaintext, sealing.tokenGet.sealedRps, sealing.tokenGet.echoRps]) {
+        expect(finite(v)).toBe(true);
+      }
       expect(results['targets'].length).toBeGreaterThan(5);
       for (const t of results['targets']) expect(typeof t.met).toBe('boolean');
 

@@ -11,9 +11,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
 import { Secret } from '../daemon/store/secret.js';
-import { TokenStore } from '../daemon/store/token-store.js';
 import { ledgerCliOutput, REPO_ROOT, runCli, startDaemonProcess, type CliResult, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'client', 'cli', 'bin.cjs');
 const ACCESS = 'eyJhbGciOiJFUzI1NiJ9.eyJhdWQiOiJodHRwczovL2JpbiJ9.c2lnbmF0dXJlLWJpbg';
@@ -43,7 +43,7 @@ describe('the mcpauthd executable (bin.cjs)', () => {
     home = makeTempHome();
     process.umask(0o077);
     ensurePrivateDirectory(home.paths.home);
-    const store = TokenStore.open(home.paths.database);
+    const store = openSealedStore(home.paths);
     store.saveCredential({ resource: URL, serverUrl: URL, issuer: 'https://as.example.com', clientId: 'c1', scopes: ['mcp:tools'], accessToken: new Secret(ACCESS), tokenType: 'Bearer', refreshToken: null, expiresAt: Date.now() + 3_600_000, refreshAt: null });
     store.close();
     probe = join(home.root, 'probe.cjs');

@@ -7,9 +7,9 @@ import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
 import { Secret } from '../daemon/store/secret.js';
-import { TokenStore } from '../daemon/store/token-store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 const ACCESS = 'eyJhbGciOiJFUzI1NiJ9.eyJhdWQiOiJodHRwczovL2EifQ.c2lnbmF0dXJlLXRlc3Q';
 const REFRESH = 'refresh-token-that-must-never-be-printed-1234567890';
@@ -17,7 +17,7 @@ const REFRESH = 'refresh-token-that-must-never-be-printed-1234567890';
 function plant(home: TempHome): void {
   process.umask(0o077);
   ensurePrivateDirectory(home.paths.home);
-  const store = TokenStore.open(home.paths.database);
+  const store = openSealedStore(home.paths);
   const base = { issuer: 'https://as.example.com', clientId: 'c1', tokenType: 'Bearer', refreshAt: null };
   store.saveCredential({ ...base, resource: 'https://a.example.com/mcp', serverUrl: 'https://a.example.com/mcp', scopes: ['mcp:tools'], accessToken: new Secret(ACCESS), refreshToken: new Secret(REFRESH), expiresAt: Date.now() + 3_600_000 });
   store.saveCredential({ ...base, resource: 'https://b.example.com/mcp', serverUrl: 'https://b.example.com/mcp', scopes: [], accessToken: new Secret('expired-token-b-0000000000'), refreshToken: null, expiresAt: Date.now() - 60_000 });
@@ -146,7 +146,7 @@ describe('mcpauthd CLI against a real daemon process', () => {
     const down = cli(['status']);
     expect(down.status).toBe(3);
     expect(down.stderr).toContain('mcpauthd daemon');
-    const store = TokenStore.open(home.paths.database);
+    const store = openSealedStore(home.paths);
     expect(store.list().map((r) => r.resource)).toEqual(['https://a.example.com/mcp', 'https://c.example.com/mcp']);
     store.close();
   });

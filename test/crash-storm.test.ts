@@ -35,6 +35,8 @@ import { startDaemonProcess } from './helpers/daemon-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
 import { seededRandom } from './helpers/seeded-random.js';
+import { openRawCredentialRows } from './helpers/sealed-store.js';
+import type { Paths } from '../shared/paths.js';
 
 const CREDENTIALS = 200;
 const REAL_MCP_SERVERS = 3;
@@ -47,19 +49,20 @@ const SEED = process.env['CRASH_SEED'] !== undefined && process.env['CRASH_SEED'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Row {
+  resource_key: string;
   resource: string;
   access_token: string;
   state: string;
   last_error: string | null;
 }
 
-/** Opens the database as it was left, checks it, and reads every credential. */
-function inspect(path: string): { integrity: unknown; rows: Row[] } {
-  const db = new Database(path, { readonly: true });
+/** Opens the database as it was left, checks it, and reads every credential (tokens opened with the key file). */
+function inspect(paths: Paths): { integrity: unknown; rows: Row[] } {
+  const db = new Database(paths.database, { readonly: true });
   try {
     return {
       integrity: db.pragma('integrity_check', { simple: true }),
-      rows: db.prepare('SELECT resource, access_token, state, last_error FROM credentials').all() as Row[],
+      rows: openRawCredentialRows(paths, db.prepare('SELECT resource_key, resource, access_token, state, last_error FROM credentials').all() as Row[]),
     };
   } finally {
     db.close();
@@ -137,7 +140,7 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
   it(`should keep the database intact through ${KILLS} SIGKILLs and lose only credentials whose refresh a kill cut`, async () => {
     const random = seededRandom(SEED);
     process.stdout.write(`crash-storm: seed ${SEED} (replay: CRASH_SEED=${SEED}); ${CREDENTIALS} credentials logged in in ${loginMs} ms\n`);
-    const before = inspect(home.paths.database);
+    const before = inspect(home.paths);
     expect(before.rows).toHaveLength(CREDENTIALS);
     expect(new Set(before.rows.map((r) => r.state))).toEqual(new Set(['valid']));
     expect(wrongAudience(before.rows)).toEqual([]);
@@ -181,7 +184,7 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
         client.close();
         await asking;
 
-        const after = inspect(home.paths.database);
+        const after = inspect(home.paths);
         expect(after.integrity).toBe('ok');
         expect(after.rows).toHaveLength(CREDENTIALS);
         expect(wrongAudience(after.rows)).toEqual([]);
@@ -204,12 +207,12 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
     const client = new McpAuthdClient({ socket: home.paths.socket });
     try {
       const deadline = Date.now() + 20_000;
-      let rows = inspect(home.paths.database).rows;
+      let rows = inspect(home.paths).rows;
       const unknownOutcome = (r: (typeof rows)[number]) => r.state === 'error' && (r.last_error ?? '').startsWith('outcome unknown');
       const settled = () => rows.every((r) => r.state === 'valid' || r.state === 'needs_login' || unknownOutcome(r));
       while (!settled() && Date.now() < deadline) {
         await sleep(250);
-        rows = inspect(home.paths.database).rows;
+        rows = inspect(home.paths).rows;
       }
       const states = rows.map((r) => r.state);
       const valid = states.filter((s) => s === 'valid').length;
@@ -243,7 +246,7 @@ describe('crash storm: SIGKILL during a refresh storm (real process, real clock)
         expect(row.last_error).toMatch(/invalid_grant/);
         expect(cutMidRefresh.has(row.resource)).toBe(true);
       }
-      expect(wrongAudience(inspect(home.paths.database).rows)).toEqual([]);
+      expect(wrongAudience(inspect(home.paths).rows)).toEqual([]);
 
       // The valid ones serve tokens their own servers accept.
       for (const server of mcpServers) {

@@ -17,12 +17,12 @@ import type { StatusResult } from '../shared/protocol/types.js';
 import { VERSION } from '../shared/version.js';
 import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
 import { Secret } from '../daemon/store/secret.js';
-import { TokenStore } from '../daemon/store/token-store.js';
 import { runCli, runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { startFakeDaemon } from './helpers/fake-daemon.js';
 import { recordSecret } from './helpers/secret-ledger.js';
 import { newCredential } from './helpers/new-credential.js';
 import { baseOutsideTmp, makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 /** The temp home's env, with HOME, XDG_CONFIG_HOME and PATH inside the test directory. */
 function isolated(home: TempHome): NodeJS.ProcessEnv {
@@ -158,7 +158,7 @@ describe('mcpauthd doctor: remote problems, against a real daemon with planted c
     // The daemon sets umask 077 before SQLite creates its files; planting here must too.
     const umask = process.umask(0o077);
     ensurePrivateDirectory(home.paths.home);
-    const store = TokenStore.open(home.paths.database);
+    const store = openSealedStore(home.paths);
     try {
       const now = Date.now();
       const plant = (resource: string, issuer: string) => {

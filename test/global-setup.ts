@@ -13,4 +13,9 @@ export default function globalSetup(): void {
   const dir = mkdtempSync(join(tmpdir(), 'mcpauthd-ledger-'));
   // Inherited by the jest workers and every process they spawn (test/helpers/secret-ledger.ts).
   process.env['MCPAUTHD_TEST_LEDGER'] = dir;
+  // The database key (issue 17): a test daemon never reaches the user's keychain or
+  // ~/.config/mcpauthd. Temp homes pin their own config directory; this is the net under
+  // daemons started on other paths. The keychain's own test asks it directly.
+  process.env['MCPAUTHD_KEY_PROVIDER'] ??= 'key_file';
+  process.env['MCPAUTHD_CONFIG_DIR'] ??= join(dir, 'config');
 }

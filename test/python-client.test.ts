@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
 import { Secret } from '../daemon/store/secret.js';
-import { TokenStore } from '../daemon/store/token-store.js';
 import type { AuthServer } from './fixtures/auth-server.js';
 import { completeLogin } from './fixtures/browser.js';
 import type { McpTestServer } from './fixtures/mcp-server.js';
@@ -18,6 +17,7 @@ import { startProcessStack, type ProcessStack } from './helpers/process-stack.js
 import { runProcess, type ProcessRun } from './helpers/run-process.js';
 import { recordOutput } from './helpers/secret-ledger.js';
 import type { TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 const SCRIPT = join(REPO_ROOT, 'client', 'python', 'mcpauthd_client.py');
 
@@ -82,7 +82,7 @@ describe('client/python/mcpauthd_client.py', () => {
 
   it('status: should follow the cursor through every page (issue 12 item 9)', async () => {
     // Planted next to the daemon (WAL lets a second connection write): long URLs make many pages.
-    const store = TokenStore.open(home.paths.database);
+    const store = openSealedStore(home.paths);
     const planted = Array.from({ length: 300 }, (_, i) => `https://py${String(i).padStart(3, '0')}.example.com/${'p'.repeat(300)}`);
     try {
       store.transaction(() => {

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { McpAuthdClient } from '../client/index.js';
 import { startDaemon, type DaemonHandle } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/os/logger.js';
@@ -84,10 +85,15 @@ describe('retired secrets on disk (issue 13 item 7)', () => {
     for (let i = 0; i < 3; i++) await client.refresh(mcp.url);
     expect((await client.getToken(mcp.url)).access_token).not.toBe(firstAccess);
 
-    // The search can find what is there: the live access token is on disk.
+    // The search can find what is there: the live access token's sealed form is on disk;
+    // the token itself is not, sealed at rest (issue 17).
     const live = liveSecrets();
     const current = daemon.store.list()[0]?.accessToken.reveal() ?? '';
-    expect(foundOnDisk(home.paths.database, [current])).not.toEqual([]);
+    const raw = new Database(home.paths.database, { readonly: true });
+    const sealedForm = raw.prepare('SELECT access_token FROM credentials').pluck().get() as string;
+    raw.close();
+    expect(foundOnDisk(home.paths.database, [sealedForm])).not.toEqual([]);
+    expect(foundOnDisk(home.paths.database, [current])).toEqual([]);
     // At least: the first access and refresh tokens, the code, the two rotated pairs.
     expect(retired(live).length).toBeGreaterThanOrEqual(7);
     expect({ after: 'rotation', found: foundOnDisk(home.paths.database, retired(live)) }).toEqual({ after: 'rotation', found: [] });

@@ -7,15 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { ensurePrivateDirectory } from '../daemon/os/private-path.js';
 import { Secret } from '../daemon/store/secret.js';
-import { TokenStore } from '../daemon/store/token-store.js';
 import { findOnPath } from '../client/cli/run-command.js';
 import { CLI, runCli, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 function plantValid(home: TempHome): void {
   process.umask(0o077);
   ensurePrivateDirectory(home.paths.home);
-  const store = TokenStore.open(home.paths.database);
+  const store = openSealedStore(home.paths);
   store.saveCredential({
     issuer: 'https://as.example.com', clientId: 'c1', tokenType: 'Bearer', refreshAt: null, resource: 'https://a.example.com/mcp', serverUrl: 'https://a.example.com/mcp',
     scopes: ['mcp:tools'], accessToken: new Secret('access-token-valid-0000000'), refreshToken: new Secret('refresh-token-valid-000000'), expiresAt: Date.now() + 3_600_000,
@@ -24,7 +24,7 @@ function plantValid(home: TempHome): void {
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'number|null' | 'string|null' | 'object';
-const DAEMON_SCHEMA: Record<string, Kind> = { pid: 'number', version: 'string', protocol: 'number', socket: 'string', home: 'string', started_at: 'number', peer_check: 'string', core_dumps: 'object', callback_peer_check: 'string' };
+const DAEMON_SCHEMA: Record<string, Kind> = { pid: 'number', version: 'string', protocol: 'number', socket: 'string', home: 'string', started_at: 'number', peer_check: 'string', core_dumps: 'object', callback_peer_check: 'string', encryption: 'object' };
 const CREDENTIAL_SCHEMA: Record<string, Kind> = {
   resource: 'string', server_urls: 'string[]', issuer: 'string', client_id: 'string', scopes: 'string[]', state: 'string',
   expires_at: 'number|null', refresh_at: 'number|null', has_refresh_token: 'boolean', last_refresh_at: 'number|null',

@@ -5,7 +5,7 @@
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
-  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, service, login_callback, clock, credential, authorization_server. */
+  /** Stable identifier, for scripts: node, state_directory, database, socket_directory, daemon, version, core_dumps, encryption, service, login_callback, clock, credential, authorization_server. */
   id: string;
   /** What the check is about when there are several of a kind (the resource, the issuer). */
   subject?: string;

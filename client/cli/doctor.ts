@@ -15,6 +15,7 @@ import { PROTOCOL_VERSION, type CredentialSummary, type HelloResult, type Status
 import { VERSION } from '../../shared/version.js';
 import { Connection } from '../connection.js';
 import { coreDumpCheck } from './doctor-core-dumps.js';
+import { encryptionCheck } from './doctor-encryption.js';
 import { requestFullStatus } from '../status-pages.js';
 import { inspectService, type ServiceContext, type ServiceState } from './install-service.js';
 import { probeAuthorizationServer, type ProbeResult } from './metadata-probe.js';
@@ -165,6 +166,7 @@ function daemonChecks(daemon: DaemonAnswer, service: ServiceState | undefined, u
     });
   }
   checks.push(coreDumpCheck(status.daemon));
+  checks.push(encryptionCheck(status.daemon));
   return checks;
 }
 

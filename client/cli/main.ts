@@ -47,7 +47,13 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
                    start even when the check of who connects (SO_PEERCRED on
                    Linux, getpeereid on macOS) cannot be loaded; without it the
                    daemon refuses, because only the 0700 socket directory would
-                   then keep other users out (docs/security.md)`,
+                   then keep other users out (docs/security.md)
+
+Secrets in the database are encrypted; the key comes from the OS keychain, else
+from a key file, MCPAUTHD_CONFIG_DIR/database.key (default ~/.config/mcpauthd,
+0600), made at the first start. MCPAUTHD_KEY_PROVIDER=auto|keychain|key_file
+picks one for a new database; an encrypted one always uses the provider that
+encrypted it. mcpauthd status shows which, mcpauthd doctor what it protects against.`,
     options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' } },
     async run(values) {
       const { runDaemonCommand } = await import('../../daemon/main.js');

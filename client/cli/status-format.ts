@@ -7,6 +7,7 @@
  */
 import { DATABASE_FILE_NAME } from '../../shared/paths.js';
 import { callbackPeerCheckText } from '../../shared/callback-peer-check.js';
+import { KEY_PROVIDER_FACTS } from '../../shared/key-providers.js';
 import type { CredentialState, CredentialSummary, StatusResult } from '../../shared/protocol/types.js';
 import { painter, type Tone } from './terminal-color.js';
 
@@ -124,6 +125,10 @@ export function formatStatus(status: StatusResult, options: StatusFormatOptions)
     `daemon    ${paint('good', 'running')}, pid ${d.pid}, version ${d.version}, up ${up}`,
     `socket    ${d.socket} (${PEER_CHECK_WORDS[d.peer_check] ?? d.peer_check})`,
     `database  ${d.home.replace(/\/+$/, '')}/${DATABASE_FILE_NAME}`,
+    // Which key protects the stored secrets (issue 17); `mcpauthd doctor` explains the trade-off.
+    d.encryption === undefined
+      ? `secrets   ${paint('warn', 'not reported as encrypted (an older daemon)')}`
+      : `secrets   encrypted, key in ${KEY_PROVIDER_FACTS[d.encryption.provider].label}: ${d.encryption.location}`,
     ...(d.callback_peer_check === undefined
       ? []
       : [`login     callback ${paint(d.callback_peer_check === 'state_only' ? 'warn' : 'good', callbackPeerCheckText(d.callback_peer_check))}`]),

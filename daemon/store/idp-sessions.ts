@@ -7,6 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { Secret } from './secret.js';
+import type { RowCodec } from './sealing.js';
 
 export interface IdpSession {
   issuer: string;
@@ -64,9 +65,12 @@ export class IdpSessions {
   readonly #delete: Database.Statement;
   readonly #dependents: Database.Statement;
   readonly #now: () => number;
+  /** Seals the secret columns on the way in, opens them on the way out (sealing.ts SEALED_TABLES). */
+  readonly #codec: RowCodec;
 
-  constructor(db: Database.Database, now: () => number) {
+  constructor(db: Database.Database, now: () => number, codec: RowCodec) {
     this.#now = now;
+    this.#codec = codec;
     this.#upsert = db.prepare(
       `INSERT INTO idp_sessions (issuer, client_id, client_secret, id_token, id_token_expires_at, refresh_token, subject, created_at, updated_at)
        VALUES (@issuer, @client_id, @client_secret, @id_token, @id_token_expires_at, @refresh_token, @subject, @now, @now)
@@ -84,7 +88,7 @@ export class IdpSessions {
 
   /** Stores a session, replacing the one for the same issuer. */
   save(session: NewIdpSession): IdpSession {
-    this.#upsert.run({
+    this.#upsert.run(this.#codec.sealRow('idp_sessions', {
       issuer: session.issuer,
       client_id: session.clientId,
       client_secret: session.clientSecret?.reveal() ?? null,
@@ -93,7 +97,7 @@ export class IdpSessions {
       refresh_token: session.refreshToken?.reveal() ?? null,
       subject: session.subject,
       now: this.#now(),
-    });
+    }));
     const saved = this.get(session.issuer);
     if (saved === undefined) throw new Error('idp session vanished right after it was saved');
     return saved;
@@ -102,10 +106,11 @@ export class IdpSessions {
   /** Exact lookup by issuer, as given at `idp login`. */
   get(issuer: string): IdpSession | undefined {
     const row = this.#get.get(issuer) as IdpSessionRow | undefined;
-    return row === undefined ? undefined : toSession(row);
+    return row === undefined ? undefined : toSession(this.#codec.openRow('idp_sessions', row));
   }
 
   list(): IdpSessionListing[] {
+    // Listing needs no secret opened: only whether a refresh token is there.
     return (this.#list.all() as IdpSessionRow[]).map((row) => {
       const { clientSecret: _c, idToken: _i, refreshToken, ...rest } = toSession(row);
       return { ...rest, hasRefreshToken: refreshToken !== null };

@@ -6,6 +6,7 @@
 import { toRegistration, type RegistrationRow } from './credential-rows.js';
 import type { AuthorizationServerRecord, ClientRegistration } from './records.js';
 import type { Secret } from './secret.js';
+import type { RowCodec } from './sealing.js';
 import type { Statements } from './statements.js';
 
 export function saveAuthorizationServer(stmts: Statements, issuer: string, metadata: Record<string, unknown>, now: number): void {
@@ -18,8 +19,8 @@ export function getAuthorizationServer(stmts: Statements, issuer: string): Autho
   return { issuer: row.issuer, metadata: JSON.parse(row.metadata) as Record<string, unknown>, fetchedAt: row.fetched_at };
 }
 
-export function saveClientRegistration(stmts: Statements, reg: Omit<ClientRegistration, 'createdAt'>, createdAt: number): ClientRegistration {
-  stmts.upsertRegistration.run({
+export function saveClientRegistration(stmts: Statements, codec: RowCodec, reg: Omit<ClientRegistration, 'createdAt'>, createdAt: number): ClientRegistration {
+  stmts.upsertRegistration.run(codec.sealRow('client_registrations', {
     issuer: reg.issuer,
     client_id: reg.clientId,
     client_secret: reg.clientSecret?.reveal() ?? null,
@@ -30,19 +31,20 @@ export function saveClientRegistration(stmts: Statements, reg: Omit<ClientRegist
     kind: reg.kind,
     created_at: createdAt,
     client_key: reg.clientKey?.reveal() ?? null,
-  });
+  }));
   return { ...reg, createdAt };
 }
 
 /** The newest registration for an issuer, or the one with this client id. */
-export function getClientRegistration(stmts: Statements, issuer: string, clientId?: string): ClientRegistration | undefined {
+export function getClientRegistration(stmts: Statements, codec: RowCodec, issuer: string, clientId?: string): ClientRegistration | undefined {
   const row = (clientId === undefined ? stmts.newestRegistration.get(issuer) : stmts.getRegistration.get(issuer, clientId)) as RegistrationRow | undefined;
-  return row === undefined ? undefined : toRegistration(row);
+  return row === undefined ? undefined : toRegistration(codec.openRow('client_registrations', row));
 }
 
 /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
-export function updateRegistrationAccessToken(stmts: Statements, issuer: string, clientId: string, token: Secret): void {
-  stmts.updateRegistrationToken.run(token.reveal(), issuer, clientId);
+export function updateRegistrationAccessToken(stmts: Statements, codec: RowCodec, issuer: string, clientId: string, token: Secret): void {
+  const sealed = codec.sealRow('client_registrations', { issuer, client_id: clientId, registration_access_token: token.reveal() });
+  stmts.updateRegistrationToken.run(sealed.registration_access_token, issuer, clientId);
 }
 
 /** True when some credential refreshes with this client. */

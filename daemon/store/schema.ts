@@ -129,6 +129,19 @@ export const MIGRATIONS: readonly string[] = [
     updated_at           INTEGER NOT NULL
   ) STRICT;
   `,
+  // 6 (issue 17, encrypted at rest): the one row saying this database's secret
+  // columns are sealed (daemon/store/sealing.ts), by which key provider, and a
+  // check value that tells a wrong key from a damaged row. No row: plaintext,
+  // sealed in one transaction by the first open that has a key (seal-state.ts).
+  `
+  CREATE TABLE sealing (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    format      INTEGER NOT NULL,
+    provider    TEXT NOT NULL,
+    key_check   TEXT NOT NULL,
+    sealed_at   INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema this build writes: one version per migration, so a new migration cannot forget to bump it. */

@@ -3,7 +3,8 @@
  * credentials, in one SQLite file (better-sqlite3). This file opens the
  * connection and owns the credential writes; its parts live beside it:
  * records.ts (types), schema.ts (pragmas, migrations), statements.ts (SQL),
- * credential-rows.ts (row <-> record), registrations.ts, cache.ts.
+ * credential-rows.ts (row <-> record), registrations.ts, cache.ts,
+ * refresh-failure-writes.ts, sealing.ts and seal-state.ts (encryption at rest).
  *
  * - Credentials are keyed by the lookup key of their resource (see
  *   shared/resource-uri.ts); the resource string itself is stored verbatim and
@@ -17,6 +18,10 @@
  *   `token.get` runs no SQL on its hot path; every credential write through
  *   this object invalidates the cache first. This object must therefore be the
  *   only writer while it is open, which the daemon's instance lock ensures.
+ * - Secret columns are sealed (AES-256-GCM, sealing.ts) when a data key is
+ *   given, as the daemon always does; rows are opened when read into a
+ *   record, so cached reads decrypt nothing (seal-state.ts: the seal record,
+ *   the key check and the migration of a plaintext database).
  */
 import Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
@@ -27,9 +32,15 @@ import { STORED_STATES, type AuthorizationServerRecord, type ClientRegistration,
 import { configure, migrate } from './schema.js';
 import type { Secret } from './secret.js';
 import { prepareStatements, type Statements } from './statements.js';
+import type { KeyProviderName } from '../../shared/key-providers.js';
+import type { DataKey } from './key-provider.js';
+import { establishSealing, type EncryptionState } from './seal-state.js';
+import type { RowCodec } from './sealing.js';
 import { CredentialCache } from './cache.js';
 import * as registrations from './registrations.js';
 import { IdpSessions } from './idp-sessions.js';
+import * as failureWrites from './refresh-failure-writes.js';
+import type { FailureDetails } from './refresh-failure-writes.js';
 
 export type {
   AuthorizationServerRecord,
@@ -43,12 +54,20 @@ export type {
   TokenEndpointAuthMethod,
 } from './records.js';
 export { SCHEMA_VERSION } from './schema.js';
+export type { EncryptionState } from './seal-state.js';
 export { CREDENTIAL_CACHE_SIZE } from './cache.js';
 
 export interface TokenStoreOptions {
   now?: () => number;
   /** Skip the owner-only file check; only for `:memory:` databases in tests. */
   inMemory?: boolean;
+  /**
+   * The data key, asked with the provider that sealed the database (null: not
+   * sealed yet, so a plaintext one is sealed now). The daemon always passes
+   * one; without it the store stays plaintext and refuses a sealed database
+   * (tools and tests that plant rows before a daemon's first start).
+   */
+  dataKey?: (sealedBy: KeyProviderName | null) => DataKey;
 }
 
 export class TokenStore {
@@ -59,12 +78,17 @@ export class TokenStore {
   readonly #cache = new CredentialCache();
   /** Sessions at company identity providers (idp-sessions.ts). */
   readonly idpSessions: IdpSessions;
+  /** Seals secret columns on the way in and opens them on the way out (PLAINTEXT without a key). */
+  readonly #codec: RowCodec;
+  readonly encryption: EncryptionState | null;
 
-  private constructor(db: Database.Database, now: () => number) {
+  private constructor(db: Database.Database, now: () => number, codec: RowCodec, encryption: EncryptionState | null) {
     this.#db = db;
     this.#now = now;
     this.#stmts = prepareStatements(db);
-    this.idpSessions = new IdpSessions(db, now);
+    this.#codec = codec;
+    this.idpSessions = new IdpSessions(db, now, codec);
+    this.encryption = encryption;
   }
 
   /**
@@ -83,9 +107,13 @@ export class TokenStore {
     }
     try {
       configure(db, path);
-      migrate(db, path);
+      const now = options.now ?? Date.now;
+      const sealing = establishSealing(db, path, options.dataKey, () => migrate(db, path), now());
       for (const file of files) assertPrivateFileIfExists(file);
-      return new TokenStore(db, options.now ?? Date.now);
+      const store = new TokenStore(db, now, sealing.codec, sealing.encryption);
+      // The plaintext pages a sealing migration replaced leave the WAL now, not at the next write.
+      if (sealing.sealedNow) store.#scrubWal();
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -112,17 +140,17 @@ export class TokenStore {
   }
 
   saveClientRegistration(reg: Omit<ClientRegistration, 'createdAt'>): ClientRegistration {
-    return registrations.saveClientRegistration(this.#stmts, reg, this.#now());
+    return registrations.saveClientRegistration(this.#stmts, this.#codec, reg, this.#now());
   }
 
   /** The newest registration for an issuer, or the one with this client id. */
   getClientRegistration(issuer: string, clientId?: string): ClientRegistration | undefined {
-    return registrations.getClientRegistration(this.#stmts, issuer, clientId);
+    return registrations.getClientRegistration(this.#stmts, this.#codec, issuer, clientId);
   }
 
   /** Stores a registration_access_token the AS rotated (RFC 7592 §2.1). */
   updateRegistrationAccessToken(issuer: string, clientId: string, token: Secret): void {
-    registrations.updateRegistrationAccessToken(this.#stmts, issuer, clientId, token);
+    registrations.updateRegistrationAccessToken(this.#stmts, this.#codec, issuer, clientId, token);
   }
 
   /** True when some credential refreshes with this client. */
@@ -148,7 +176,7 @@ export class TokenStore {
     const now = this.#now();
     this.#db.transaction(() => {
       const existing = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      this.#stmts.upsertCredential.run({
+      this.#stmts.upsertCredential.run(this.#codec.sealRow('credentials', {
         resource_key: key,
         resource: input.resource,
         issuer: input.issuer,
@@ -164,7 +192,7 @@ export class TokenStore {
         grant_kind: input.grantKind ?? 'authorization_code',
         login_options: input.loginOptions === undefined || input.loginOptions === null ? null : JSON.stringify(input.loginOptions),
         dpop_key: input.dpopKey?.reveal() ?? null,
-      });
+      }));
       this.#stmts.upsertServer.run({ server_key: serverKey, server_url: input.serverUrl, resource_key: key });
     })();
     this.#scrubWal();
@@ -196,7 +224,7 @@ export class TokenStore {
       if (cached !== undefined) return cached;
     }
     const row = this.#stmts.getByServer.get(serverKey) as CredentialRow | undefined;
-    const record = row === undefined ? undefined : toCredential(row);
+    const record = row === undefined ? undefined : this.#record(row);
     if (this.#cacheable()) {
       this.#cache.rememberServerKey(serverKey, record === undefined ? null : record.resourceKey);
       if (record !== undefined) this.#cache.rememberKey(record.resourceKey, record);
@@ -209,13 +237,13 @@ export class TokenStore {
     if (cached !== undefined) return cached;
     const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
     if (row === undefined) return undefined;
-    const record = toCredential(row);
+    const record = this.#record(row);
     if (this.#cacheable()) this.#cache.rememberKey(key, record);
     return record;
   }
 
   list(): CredentialRecord[] {
-    return (this.#stmts.listCredentials.all() as CredentialRow[]).map(toCredential);
+    return (this.#stmts.listCredentials.all() as CredentialRow[]).map((row) => this.#record(row));
   }
 
   /**
@@ -251,9 +279,9 @@ export class TokenStore {
     const now = this.#now();
     this.#cache.forget(key);
     const changed = this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+      const row = this.#openedRow(key);
       if (row === undefined || !holdsGuard(row, presented)) return false;
-      this.#stmts.rotate.run({
+      this.#stmts.rotate.run(this.#codec.sealRow('credentials', {
         resource_key: key,
         access_token: tokens.accessToken.reveal(),
         token_type: tokens.tokenType,
@@ -263,7 +291,7 @@ export class TokenStore {
         refresh_at: tokens.refreshAt,
         scopes: tokens.scopes === undefined ? row.scopes : tokens.scopes.join(' '),
         now,
-      });
+      }));
       return true;
     })();
     if (changed) this.#scrubWal();
@@ -271,70 +299,25 @@ export class TokenStore {
   }
 
   /**
-   * Records how a refresh failed (error, needs_login), and on invalid_client
-   * drops the registration, but only if the credential still holds the
-   * refresh token that refresh presented, like rotateTokens: a slow refresh
-   * that fails after a new login must not mark the new credential, nor delete
-   * the registration it uses. One transaction.
+   * Records how a refresh failed, and on invalid_client drops the
+   * registration, only if the credential still holds the presented refresh
+   * token (refresh-failure-writes.ts). One transaction.
    * @returns false when the credential changed or went meanwhile (nothing written).
    */
-  markRefreshFailure(
-    key: string,
-    presented: RenewalGuard,
-    state: 'error' | 'needs_login',
-    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
-    dropRegistration?: { issuer: string; clientId: string },
-  ): boolean {
+  markRefreshFailure(key: string, presented: RenewalGuard, state: 'error' | 'needs_login', details: FailureDetails, dropRegistration?: { issuer: string; clientId: string }): boolean {
     this.#cache.forget(key);
-    return this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      if (row === undefined || !holdsGuard(row, presented)) return false;
-      this.#stmts.setState.run({
-        resource_key: key,
-        state,
-        last_error: details.lastError,
-        keep_error: 0,
-        next_attempt_at: details.nextAttemptAt,
-        failure_count: details.failureCount,
-        now: this.#now(),
-      });
-      if (dropRegistration !== undefined) this.#stmts.deleteRegistration.run(dropRegistration.issuer, dropRegistration.clientId);
-      return true;
-    })();
+    return failureWrites.markRefreshFailure(this.#writeContext(), key, presented, state, details, dropRegistration);
   }
 
   /**
-   * A refresh answered 200 with an answer that failed our checks: the grant
-   * now lives in the refresh token that answer issued (the server may have
-   * retired the presented one), so it replaces the stored one; the access
-   * token, its expiry and scopes stay as they were (the rejected access token
-   * is never stored), and the credential is marked `error`. Conditional on
-   * the presented refresh token, in one transaction, like rotateTokens.
+   * A refresh answered 200 with an answer that failed our checks: keeps the
+   * refresh token it issued and marks the credential `error`, only if the
+   * credential still holds the presented one (refresh-failure-writes.ts).
    * @returns false when the credential changed or went meanwhile (nothing written).
    */
-  keepIssuedRefreshToken(
-    key: string,
-    presented: Secret,
-    issued: Secret,
-    details: { lastError: string; nextAttemptAt: number | null; failureCount: number },
-  ): boolean {
+  keepIssuedRefreshToken(key: string, presented: Secret, issued: Secret, details: FailureDetails): boolean {
     this.#cache.forget(key);
-    return this.#db.transaction(() => {
-      const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
-      if (row === undefined || row.refresh_token !== presented.reveal()) return false;
-      const now = this.#now();
-      this.#stmts.replaceRefreshToken.run({ resource_key: key, refresh_token: issued.reveal(), now });
-      this.#stmts.setState.run({
-        resource_key: key,
-        state: 'error',
-        last_error: details.lastError,
-        keep_error: 0,
-        next_attempt_at: details.nextAttemptAt,
-        failure_count: details.failureCount,
-        now,
-      });
-      return true;
-    })();
+    return failureWrites.keepIssuedRefreshToken(this.#writeContext(), key, presented, issued, details);
   }
 
   /** Records a state change (refreshing, needs_login, error) with its reason and next attempt. */
@@ -354,7 +337,7 @@ export class TokenStore {
 
   /** Credentials whose refresh is due at or before `at` (refresh_at or a retry time), earliest first. */
   dueForRefresh(at: number, limit: number): CredentialRecord[] {
-    return (this.#stmts.due.all({ at, limit }) as CredentialRow[]).map(toCredential);
+    return (this.#stmts.due.all({ at, limit }) as CredentialRow[]).map((row) => this.#record(row));
   }
 
   /** The earliest time any credential wants a refresh, or null when none does. */
@@ -393,6 +376,21 @@ export class TokenStore {
    */
   #cacheable(): boolean {
     return !this.#db.inTransaction;
+  }
+
+  #writeContext(): failureWrites.WriteContext {
+    return { db: this.#db, stmts: this.#stmts, codec: this.#codec, now: this.#now(), openedRow: (key) => this.#openedRow(key) };
+  }
+
+  /** A row read into a record: its secret columns are opened here, once, and the record is what the cache keeps. */
+  #record(row: CredentialRow): CredentialRecord {
+    return toCredential(this.#codec.openRow('credentials', row));
+  }
+
+  /** The row of `key` with its secret columns opened (for the conditional writes, which compare the refresh token). */
+  #openedRow(key: string): CredentialRow | undefined {
+    const row = this.#stmts.getCredential.get(key) as CredentialRow | undefined;
+    return row === undefined ? undefined : this.#codec.openRow('credentials', row);
   }
 
   #mustGet(key: string): CredentialRecord {

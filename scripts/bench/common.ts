@@ -45,14 +45,15 @@ const homes = new Set<BenchHome>();
 export function makeHome(prefix: string): BenchHome {
   // Short paths: a Unix socket path must fit in about 100 bytes.
   const root = mkdtempSync(join(tmpdir(), `mab-${prefix}-`));
-  const paths = resolvePaths({ home: join(root, 'h'), socket: join(root, 'r', 'd.sock') });
+  const paths = resolvePaths({ home: join(root, 'h'), socket: join(root, 'r', 'd.sock'), config: join(root, 'c') });
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   mkdirSync(paths.socketDir, { recursive: true, mode: 0o700 });
   const home: BenchHome = {
     root,
     paths,
     // Default level (info): the daemon logs nothing per token.get, as in production.
-    env: { ...process.env, MCPAUTHD_HOME: paths.home, MCPAUTHD_SOCKET: paths.socket, MCPAUTHD_LOG_LEVEL: 'info' },
+    // The key file in the run's own directory (sealing on, as in production; the keychain left alone).
+    env: { ...process.env, MCPAUTHD_HOME: paths.home, MCPAUTHD_SOCKET: paths.socket, MCPAUTHD_CONFIG_DIR: paths.configDir, MCPAUTHD_KEY_PROVIDER: 'key_file', MCPAUTHD_LOG_LEVEL: 'info' },
     remove: () => {
       homes.delete(home);
       rmSync(root, { recursive: true, force: true });

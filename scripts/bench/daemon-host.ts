@@ -4,7 +4,7 @@
  * does, so the benchmark can look inside it: the scheduler's timer count,
  * Node's active handles, heap after a full GC, refreshes in flight.
  *
- *   fork('daemon-host.js', [home, socket])
+ *   fork('daemon-host.js', [home, socket, configDir])   (configDir: the key file's, issue 17)
  */
 import Database from 'better-sqlite3';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -13,9 +13,9 @@ import { createLogger } from '../../daemon/os/logger.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { serveRpc } from './rpc.js';
 
-const [home, socket] = process.argv.slice(2);
-if (home === undefined || socket === undefined) throw new Error('usage: daemon-host.js <home> <socket>');
-const paths = resolvePaths({ home, socket });
+const [home, socket, config] = process.argv.slice(2);
+if (home === undefined || socket === undefined || config === undefined) throw new Error('usage: daemon-host.js <home> <socket> <config-dir>');
+const paths = resolvePaths({ home, socket, config });
 
 export interface HostMetrics {
   rssMB: number;
@@ -81,6 +81,7 @@ const started = performance.now();
 handle = await startDaemon({
   paths,
   logger: createLogger({ level: 'warn' }),
+  keys: { choice: 'key_file' },
 });
 const startMs = performance.now() - started;
 

@@ -135,6 +135,26 @@ export function buildReport(results: Results, config: BenchConfig): Row[] {
       }
     }
   }
+  const E = results.sealing;
+  if (E !== undefined) {
+    add(`sealing: first start, ${fmtN(E.credentials)} plaintext credentials sealed`, fmtMs(E.migrationStartMs), 'one transaction, then ready', '');
+    add(
+      `sealing: start-up, ${fmtN(E.credentials)} sealed credentials`,
+      fmtMs(E.startup.sealedManyMs),
+      `1 credential ${fmtMs(E.startup.sealedOneMs)}`,
+      fmtX(E.startup.sealedManyMs / E.startup.sealedOneMs),
+      '< 1 s',
+      E.startup.sealedManyMs < 1000,
+    );
+    add('sealing: store, read a credential cold (opens its row)', `${fmtN(E.store.coldReadUs.sealed, 1)} µs`, `plaintext ${fmtN(E.store.coldReadUs.plaintext, 1)} µs`, fmtX(E.store.coldReadUs.sealed / E.store.coldReadUs.plaintext));
+    add('sealing: store, warm lookup (record cache, token.get path)', `${fmtN(E.store.warmLookupUs.sealed, 3)} µs`, `plaintext ${fmtN(E.store.warmLookupUs.plaintext, 3)} µs`, fmtX(E.store.warmLookupUs.sealed / E.store.warmLookupUs.plaintext));
+    add(
+      `sealing: token.get ${E.tokenGet.clients} clients, ${fmtN(E.credentials)} at random`,
+      `${fmtN(E.tokenGet.sealedRps)}/s, p99 ${fmtMs(E.tokenGet.sealedP99Ms)}`,
+      `echo floor ${fmtN(E.tokenGet.echoRps)}/s, p99 ${fmtMs(E.tokenGet.echoP99Ms)}`,
+      `${fmtN((E.tokenGet.sealedRps / E.tokenGet.echoRps) * 100, 0)}% req/s`,
+    );
+  }
   const T = results.storm;
   if (T !== undefined) {
     add(`storm: logins to set up (${T.login.concurrency} at once)`, `${fmtN(T.login.count)} in ${fmtN(T.login.totalMs / 1000, 1)} s`, `p50 ${fmtMs(T.login.p50Ms)} each`, `${fmtN(T.login.perSec, 1)}/s`);

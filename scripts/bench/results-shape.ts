@@ -8,7 +8,7 @@ import type { LoadResult } from './load-client.js';
 import { median, medianGrid } from './stats.js';
 import type { StormResult } from './storm.js';
 
-export const SECTIONS = ['latency', 'cli', 'scale', 'storm'] as const;
+export const SECTIONS = ['latency', 'cli', 'scale', 'storm', 'sealing'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchConfig {
@@ -58,6 +58,8 @@ export interface Results {
   machine: Record<string, unknown>;
   config: BenchConfig;
   latency?: Record<Mode, Partial<Record<Subject, Measured>>>;
+  /** Encryption at rest (issue 17): sealing.ts. */
+  sealing?: SealingResults;
   cli?: {
     runs: number;
     nodeMs: number;
@@ -124,4 +126,19 @@ export function measured(rounds: LoadResult[]): Measured {
     serverCpuShare: median(rounds.map((r) => r.serverCpuShare ?? Number.NaN)),
     clientCpuShare: median(rounds.map((r) => r.clientCpuShare)),
   };
+}
+
+/** Bench section `sealing` (sealing.ts): what encryption at rest costs (issue 17). */
+export interface SealingResults {
+  credentials: number;
+  /** First start on the plaintext database: every secret sealed in one transaction, then ready. */
+  migrationStartMs: number;
+  startup: { sealedManyMs: number; sealedOneMs: number; manyAll: number[]; oneAll: number[] };
+  store: {
+    /** Reading all N credentials from the database into records (cache cold), per credential, µs. */
+    coldReadUs: { sealed: number; plaintext: number };
+    /** Warm lookups by server URL (the record cache), per lookup, µs. */
+    warmLookupUs: { sealed: number; plaintext: number };
+  };
+  tokenGet: { clients: number; sealedRps: number; echoRps: number; sealedP99Ms: number; echoP99Ms: number; rounds: { sealed: number; echo: number }[] };
 }

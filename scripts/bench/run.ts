@@ -8,7 +8,9 @@
  *   3. a daemon holding 10,000 credentials vs one holding 1: start-up, memory,
  *      timers, token.get tail latency;
  *   4. a refresh storm against a real authorization server: 1,000 credentials
- *      due at once.
+ *      due at once;
+ *   5. encryption at rest (sealing.ts): start-up on a sealed database, and
+ *      the store and token.get sealed against plaintext and the echo floor.
  *
  * Every subject and its baseline alternate within each round and the rounds
  * repeat; the figures are medians over rounds, because the machine may be busy.
@@ -19,7 +21,7 @@
  * in hot-path.ts (1 and 3, with scale.ts), cli-timings.ts (2), storm.ts (4),
  * and the table and chart in report.ts.
  *
- *   node dist/scripts/bench/run.js [--quick] [--only latency,cli,scale,storm]
+ *   node dist/scripts/bench/run.js [--quick] [--only latency,cli,scale,storm,sealing]
  *     [--rounds N] [--duration-ms N] [--credentials N] [--storm N] [--cli-runs N]
  *     [--json PATH] [--svg PATH]
  */
@@ -34,6 +36,7 @@ import { buildReport, chart, table } from './report.js';
 import { SECTIONS, type BenchConfig, type BenchContext, type Results, type Section } from './results-shape.js';
 import { round } from './stats.js';
 import { runStorm } from './storm.js';
+import { runSealing } from './sealing.js';
 
 // ---------------------------------------------------------------- options
 
@@ -61,7 +64,7 @@ const { values: argv } = parseArgs({
 
 if (argv.help === true) {
   process.stdout.write(
-    'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm] [--rounds N] [--duration-ms N]\n' +
+    'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm,sealing] [--rounds N] [--duration-ms N]\n' +
       '         [--credentials N] [--storm N] [--cli-runs N] [--startup-runs N] [--wake-rounds N] [--concurrency N]\n' +
       '         [--json PATH] [--svg PATH] [--from-json PATH (redraw the table and chart of an earlier run)]\n' +
       '         [--cpu-prof DIR (a V8 CPU profile of each daemon, echo server and load client)]\n' +
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
   }
   log(`mcpauthd bench${quick ? ' (quick)' : ''}: ${[...only].join(', ')}; ${JSON.stringify(results.machine)}`);
   if (only.has('latency') || only.has('cli') || only.has('scale')) await runLatencyAndScale(ctx);
+  if (only.has('sealing')) results.sealing = await runSealing(ctx);
   if (only.has('storm')) {
     log(`refresh storm: ${config.stormCredentials} real logins, then all due at once...`);
     results.storm = await runStorm({ credentials: config.stormCredentials, loginConcurrency: 8, wakeRounds: config.wakeRounds, drainTimeoutMs: quick ? 60_000 : 600_000, log });

@@ -21,7 +21,7 @@ import { sampleResult } from './sample-result.js';
 export async function hostView(home: BenchHome, running: DaemonProc, count: number, loader: RpcChild, config: BenchConfig): Promise<HostView> {
   const quick = config.quick;
   await running.stop();
-  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], daemonHostExecArgv());
+  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket, home.paths.configDir], daemonHostExecArgv());
   try {
     await host.whenReady();
     await sampleResult(home.paths.socket, fakeServerUrl(0));

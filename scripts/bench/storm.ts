@@ -139,7 +139,7 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 async function startHost(home: BenchHome): Promise<RpcChild> {
-  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket], daemonHostExecArgv());
+  const host = new RpcChild(join(BENCH_DIST, 'daemon-host.js'), [home.paths.home, home.paths.socket, home.paths.configDir], daemonHostExecArgv());
   await host.whenReady();
   return host;
 }

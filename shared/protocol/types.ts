@@ -5,7 +5,6 @@
  * docs/protocol.md is the prose version; framing.ts puts these on the wire,
  * validate.ts checks what comes off it.
  */
-
 export const PROTOCOL_VERSION = 1;
 
 /** node-ipc event names. The daemon's `assured` parser allows exactly these. */
@@ -163,9 +162,24 @@ export interface DaemonInfo {
    * information on this platform: protected by the OAuth `state` alone).
    */
   callback_peer_check?: CallbackPeerCheckMode;
+  /** Absent from daemons older than this field. */
+  encryption?: EncryptionAtRest;
 }
 
 export type CallbackPeerCheckMode = 'proc_net_tcp' | 'state_only';
+
+/** Where the daemon's database key lives (shared/key-providers.ts says what each protects against). */
+export type KeyProviderName = 'keychain' | 'key_file';
+
+/** How the database's secret columns are encrypted at rest (issue 17; docs/security.md). */
+export interface EncryptionAtRest {
+  /** Where the database key lives: `keychain` (the OS keychain) or `key_file` (a 0600 file in the config directory). */
+  provider: KeyProviderName;
+  /** The keychain entry or the key file's path; never the key. */
+  location: string;
+  /** Providers tried before this one on the start that chose it, and why each was passed over. */
+  passed_over?: string[];
+}
 
 export interface StatusParams {
   /** Where this page starts: the previous page's `next_cursor` (opaque). Not with `offset`. */

@@ -20,7 +20,8 @@ const credential = (c: Partial<CredentialSummary> & Pick<CredentialSummary, 'res
 });
 
 const STATUS: StatusResult = {
-  daemon: { pid: 4242, version: '0.1.0', protocol: 1, socket: '/run/user/1000/mcpauthd/mcpauthd.sock', home: '/home/u/.local/state/mcpauthd', started_at: s - 3 * 3600 - 12 * 60, peer_check: 'peercred' },
+  daemon: { pid: 4242, version: '0.1.0', protocol: 1, socket: '/run/user/1000/mcpauthd/mcpauthd.sock', home: '/home/u/.local/state/mcpauthd', started_at: s - 3 * 3600 - 12 * 60, peer_check: 'peercred',
+    encryption: { provider: 'key_file', location: '/home/u/.config/mcpauthd/database.key' } },
   credentials: [
     credential({ resource: 'https://a.example.com/mcp', scopes: ['mcp:tools', 'mcp:read'], state: 'valid', expires_at: s + 41 * 60, refresh_at: s + 31 * 60, last_refresh_at: s - 9 * 60 }),
     credential({ resource: 'https://b.example.com/mcp', server_urls: ['https://b.example.com/mcp', 'https://b.example.com/sse'], scopes: [], state: 'expiring', expires_at: s + 4 * 60, refresh_at: s - 30 }),
@@ -42,6 +43,7 @@ describe('formatStatus()', () => {
       `daemon    running, pid 4242, version 0.1.0, up 3 h 12 min
 socket    /run/user/1000/mcpauthd/mcpauthd.sock (callers checked by uid)
 database  /home/u/.local/state/mcpauthd/mcpauthd.db
+secrets   encrypted, key in a key file in the config directory (0600): /home/u/.config/mcpauthd/database.key
 
 SERVER                          SCOPES              EXPIRES            LAST REFRESH  NEXT REFRESH    STATE        LAST ERROR
 https://a.example.com/mcp       mcp:tools mcp:read  in 41 min          9 min ago     in 31 min       valid
@@ -61,7 +63,7 @@ https://h.example.com/mcp       read                unknown            never    
   });
 
   it('should say how to start when there are no credentials', () => {
-    expect(formatStatus({ ...STATUS, credentials: [] }, { nowMs: NOW, color: false })).toMatch(/database .*\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n$/);
+    expect(formatStatus({ ...STATUS, credentials: [] }, { nowMs: NOW, color: false })).toMatch(/secrets .*\n\nno credentials yet; log in with: mcpauthd login <mcp-server-url>\n$/);
   });
 
   it('with colour: should colour the state word only, so the columns stay aligned', () => {

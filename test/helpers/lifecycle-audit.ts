@@ -17,6 +17,8 @@ import { existsSync } from 'node:fs';
 import { decodeJwtPayload } from '../../daemon/oauth/token-response.js';
 import { paramValues, type RecordedRequest } from '../fixtures/auth-server.js';
 import type { LifecycleWorld } from './lifecycle-world.js';
+import { openRawCredentialRows } from './sealed-store.js';
+import type { Paths } from '../../shared/paths.js';
 
 /**
  * Time the daemon may take, after the server's answer went out, to receive it
@@ -55,13 +57,14 @@ export interface AuditResult {
   permittedReuse: ReuseCase[];
 }
 
-export function readStore(path: string): { integrity: unknown; rows: StoredRow[] } | undefined {
-  if (!existsSync(path)) return undefined;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+export function readStore(paths: Paths): { integrity: unknown; rows: StoredRow[] } | undefined {
+  if (!existsSync(paths.database)) return undefined;
+  const db = new Database(paths.database, { readonly: true, fileMustExist: true });
   try {
     return {
       integrity: db.pragma('integrity_check', { simple: true }),
-      rows: db.prepare('SELECT resource, access_token, state, last_error FROM credentials').all() as StoredRow[],
+      // Tokens are sealed at rest (issue 17): opened with the key file, as the daemon does.
+      rows: openRawCredentialRows(paths, db.prepare('SELECT resource_key, resource, access_token, state, last_error FROM credentials').all() as (StoredRow & { resource_key: string })[]),
     };
   } finally {
     db.close();
@@ -163,7 +166,7 @@ export function loginChainRoot(world: LifecycleWorld, resource: string): string 
 
 /** The database against the model: intact, every token its own resource's, nothing lost. */
 export function auditStore(world: LifecycleWorld, models: Map<string, CredentialModel>): string[] {
-  const store = readStore(world.home!.paths.database);
+  const store = readStore(world.home!.paths);
   if (store === undefined) return [];
   const violations: string[] = [];
   if (store.integrity !== 'ok') violations.push(`integrity_check: ${String(store.integrity)}`);

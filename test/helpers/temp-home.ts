@@ -28,11 +28,12 @@ export function baseOutsideTmp(): string {
 export function makeTempHome(prefix = 'mcpauthd-test-', base: string = tmpdir()): TempHome {
   // Short paths: a Unix socket path must fit in about 100 bytes.
   const root = mkdtempSync(join(base, prefix));
-  const paths = resolvePaths({ home: join(root, 'home'), socket: join(root, 'run', 'd.sock') });
+  // The key file too (issue 17): each test its own config directory, never the user's.
+  const paths = resolvePaths({ home: join(root, 'home'), socket: join(root, 'run', 'd.sock'), config: join(root, 'config') });
   return {
     root,
     paths,
-    env: { ...process.env, MCPAUTHD_HOME: paths.home, MCPAUTHD_SOCKET: paths.socket, MCPAUTHD_LOG_LEVEL: 'debug' },
+    env: { ...process.env, MCPAUTHD_HOME: paths.home, MCPAUTHD_SOCKET: paths.socket, MCPAUTHD_CONFIG_DIR: paths.configDir, MCPAUTHD_KEY_PROVIDER: 'key_file', MCPAUTHD_LOG_LEVEL: 'debug' },
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
 }
