@@ -11,9 +11,9 @@ import { decodeJwtPayload } from '../daemon/oauth/token-response.js';
 import { paramValues, startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { startMcpServer, type McpTestServer } from './fixtures/mcp-server.js';
 import { runCliAsync, startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
-import Database from 'better-sqlite3';
 import { recordOutput, recordPrivateJwk } from './helpers/secret-ledger.js';
 import { makeTempHome, type TempHome } from './helpers/temp-home.js';
+import { openSealedStore } from './helpers/sealed-store.js';
 
 const SECRET = 'cli-machine-secret-0123456789abcdef';
 
@@ -92,11 +92,12 @@ describe('mcpauthd login --client-credentials (CLI → daemon → AS)', () => {
     expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(jwks.keys[0]).not.toHaveProperty('d');
     // The private half stays in the daemon's database; the ledger checks every output for it.
-    const db = new Database(home.paths.database, { readonly: true });
-    const row = db.prepare("SELECT client_key FROM client_registrations WHERE client_id = 'cli-key-bot'").get() as { client_key: string };
-    db.close();
-    recordPrivateJwk(row.client_key);
-    expect(first.stderr).not.toContain((JSON.parse(row.client_key) as { d: string }).d);
+    // (Sealed at rest: read through the store with the temp home's key.)
+    const store = openSealedStore(home.paths);
+    const clientKey = store.getClientRegistration(as.issuer, 'cli-key-bot')?.clientKey?.reveal() ?? '';
+    store.close();
+    recordPrivateJwk(clientKey);
+    expect(first.stderr).not.toContain((JSON.parse(clientKey) as { d: string }).d);
 
     await as.addClient({ clientId: 'cli-key-bot', tokenEndpointAuthMethod: 'private_key_jwt', grantTypes: ['client_credentials'], jwks: { keys: jwks.keys } });
     const second = await cli(args);
