@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { AuthdError } from '../../shared/errors.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Forward migrations, index = the version it produces minus one. Each runs in
@@ -104,6 +104,44 @@ export const MIGRATIONS: readonly string[] = [
       registration_client_uri, redirect_uris, kind, created_at FROM client_registrations;
   DROP TABLE client_registrations;
   ALTER TABLE client_registrations_v3 RENAME TO client_registrations;
+  `,
+  // Issue 18: who used which credential (audit_events: never a token or
+  // anything derived from one; bounded by age and count, daemon/serve/audit.ts)
+  // and what each program may use (resource_policies, program_approvals). Keyed
+  // by resource key, not tied to a credential row: the trail outlives a
+  // logout, and a policy may be set before the first login.
+  `
+  CREATE TABLE audit_events (
+    id           INTEGER PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    method       TEXT NOT NULL,
+    resource     TEXT,
+    resource_key TEXT,
+    program      TEXT NOT NULL,
+    pid          INTEGER,
+    chain        TEXT NOT NULL,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('ok','error','denied')),
+    error_code   TEXT,
+    detail       TEXT
+  ) STRICT;
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE INDEX audit_events_resource ON audit_events (resource_key, at);
+
+  CREATE TABLE resource_policies (
+    resource_key TEXT PRIMARY KEY,
+    resource     TEXT NOT NULL,
+    mode         TEXT NOT NULL CHECK (mode IN ('allow','confirm','deny')),
+    updated_at   INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE program_approvals (
+    resource_key TEXT NOT NULL,
+    program      TEXT NOT NULL,
+    expires_at   INTEGER,
+    source       TEXT NOT NULL CHECK (source IN ('cli','prompt')),
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (resource_key, program)
+  ) STRICT;
   `,
 ];
 

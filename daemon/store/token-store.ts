@@ -93,6 +93,15 @@ export class TokenStore {
     if (this.#db.open) this.#db.close();
   }
 
+  /**
+   * The connection, for tables the credential cache does not cover (the audit
+   * trail and the policy, issue 18: audit-table.ts, policy-table.ts). Never for
+   * the credential tables, which only this object writes.
+   */
+  get connection(): Database.Database {
+    return this.#db;
+  }
+
   get schemaVersion(): number {
     return this.#db.pragma('user_version', { simple: true }) as number;
   }
