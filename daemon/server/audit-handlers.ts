@@ -12,7 +12,7 @@ import { findCredential } from '../serve/token-service.js';
 import type { RefreshListener } from '../refresh/token-refresher.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { Handlers } from './dispatch.js';
-import type { PolicyService } from '../serve/policy.js';
+import type { PolicyService, PolicySubjectCredential } from '../serve/policy.js';
 import { toWireError } from './socket-server.js';
 
 /** Runs `work` and records its outcome: ok, denied (policy) or error with the wire code. */
@@ -34,6 +34,31 @@ export async function recordOutcome<T>(
   }
   audit.record({ method, resource: resourceOf(result), subject, outcome: 'ok' });
   return result;
+}
+
+/**
+ * The one hook for every method that hands a caller something made from a
+ * credential: `token.get` here, and `dpop.proof` (issue 17b) the same way.
+ * `work` receives `authorize`, to call with the credential as soon as the
+ * exact match found it (before anything else is told or started); it asks the
+ * policy and throws `denied`. The outcome is recorded under `method` with the
+ * credential's resource (or what the request named when none matched).
+ *
+ *   'dpop.proof': (params, ctx) => credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize) => makeProof(params, authorize))
+ */
+export function credentialUse<T>(
+  deps: { audit: AuditLog; policy: PolicyService },
+  method: 'token.get' | 'dpop.proof',
+  ref: CredentialRef,
+  subject: AuditSubject | undefined,
+  work: (authorize: (record: PolicySubjectCredential) => void | Promise<void>) => Promise<T>,
+): Promise<T> {
+  let resource: string | undefined;
+  const authorize = (record: PolicySubjectCredential): void | Promise<void> => {
+    resource = record.resource;
+    return deps.policy.check(record, subject);
+  };
+  return recordOutcome(deps.audit, method, () => resource ?? ref.resource ?? ref.server_url ?? null, subject, () => work(authorize));
 }
 
 /** The refresher's listener: one event per refresh that ran, with its trigger. */

@@ -19,7 +19,7 @@ import type { Subscribers } from './subscribers.js';
 import type { LoginRegistry } from '../login/login-registry.js';
 import type { AuditLog } from '../serve/audit.js';
 import type { PolicyService } from '../serve/policy.js';
-import { createAuditPolicyHandlers, recordOutcome } from './audit-handlers.js';
+import { createAuditPolicyHandlers, credentialUse, recordOutcome } from './audit-handlers.js';
 
 export interface HandlerDeps {
   store: TokenStore;
@@ -58,18 +58,9 @@ export async function status(deps: HandlerDeps, params: Params<'status'>): Resul
 }
 
 export async function tokenGet(deps: HandlerDeps, params: Params<'token.get'>, ctx: RequestContext): ReturnType<Handlers['token.get']> {
-  const { store, now, refresher, policy } = deps;
-  let resource: string | undefined;
-  return recordOutcome(deps.audit, 'token.get', () => resource ?? describeRef(params), ctx.caller, () =>
-    getToken(params, {
-      store,
-      now,
-      refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller),
-      authorize: (record) => {
-        resource = record.resource;
-        return policy.check(record, ctx.caller);
-      },
-    }),
+  const { store, now, refresher } = deps;
+  return credentialUse(deps, 'token.get', params, ctx.caller, (authorize) =>
+    getToken(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
   );
 }
 
