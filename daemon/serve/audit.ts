@@ -8,6 +8,10 @@
  * every request answered before it.
  *
  * Never a token: an event holds names, numbers and codes only (AuditEvent).
+ *
+ * Identical requests in one batch (same caller, method, resource, outcome)
+ * become one row with a count and the first and last time: the hot path only
+ * appends a small object; building rows and SQL happen at the write.
  */
 import type { AuditEvent } from '../../shared/protocol/types.js';
 import { resourceKey } from '../../shared/resource-uri.js';
@@ -22,9 +26,9 @@ export interface AuditSettings {
   maxAgeMs: number;
   /** At most this many events are kept, the newest. Default 100,000. */
   maxRows: number;
-  /** How long an event may wait in memory before it is written. Default 250 ms. */
+  /** How long an event may wait in memory before it is written. Default 1 s. */
   flushIntervalMs: number;
-  /** A batch this large is written at once. Default 512. */
+  /** A batch this large is written at once, whatever the interval. Default 50,000. */
   batchSize: number;
 }
 
@@ -32,12 +36,23 @@ export const DEFAULT_AUDIT: AuditSettings = {
   enabled: true,
   maxAgeMs: 90 * 86_400_000,
   maxRows: 100_000,
-  flushIntervalMs: 250,
-  batchSize: 512,
+  flushIntervalMs: 1_000,
+  batchSize: 50_000,
 };
 
 /** Events kept in memory while the database refuses writes; the oldest go first beyond this. */
 const MAX_PENDING = 50_000;
+
+/** What the hot path queues: references and scalars, no strings built. */
+interface Queued {
+  at: number;
+  subject: AuditSubject;
+  method: string;
+  resource: string | null;
+  outcome: AuditEvent['outcome'];
+  errorCode: string | null;
+  detail: string | null;
+}
 /** Prune at most this often (a DELETE per flush would cost more than the inserts). */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -65,7 +80,9 @@ export class AuditLog {
   readonly #settings: AuditSettings;
   readonly #now: () => number;
   readonly #logger: Logger;
-  #pending: AuditRow[] = [];
+  #queued: Queued[] = [];
+  /** Rows a failed write could not store, tried again with the next batch. */
+  #unwritten: AuditRow[] = [];
   #timer: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #failing = false;
@@ -87,20 +104,16 @@ export class AuditLog {
   /** Queues one event; cheap, synchronous, never throws. */
   record(entry: AuditRecord): void {
     if (this.#table === undefined || this.#closed) return;
-    const subject = entry.subject ?? UNKNOWN_SUBJECT;
-    this.#pending.push({
+    this.#queued.push({
       at: this.#now(),
+      subject: entry.subject ?? UNKNOWN_SUBJECT,
       method: entry.method,
       resource: entry.resource,
-      resourceKey: null, // computed when the batch is written, off the request's path
-      program: subject.program,
-      pid: subject.pid,
-      chain: subject.chain.map((p) => p.name),
       outcome: entry.outcome,
-      error_code: entry.errorCode ?? null,
+      errorCode: entry.errorCode ?? null,
       detail: entry.detail ?? null,
     });
-    if (this.#pending.length >= this.#settings.batchSize) this.flush();
+    if (this.#queued.length >= this.#settings.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs).unref();
   }
 
@@ -109,11 +122,11 @@ export class AuditLog {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const table = this.#table;
-    if (table === undefined || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
+    if (table === undefined || (this.#queued.length === 0 && this.#unwritten.length === 0)) return;
+    const batch = [...this.#unwritten, ...this.#rows(this.#queued)];
+    this.#queued = [];
+    this.#unwritten = [];
     try {
-      for (const row of batch) row.resourceKey = this.#keyOf(row.resource);
       table.append(batch);
       if (this.#failing) this.#logger.info('audit trail writes again');
       this.#failing = false;
@@ -124,11 +137,45 @@ export class AuditLog {
       }
     } catch (err) {
       // Keep the events for the next try (bounded), and say so once, not per batch.
-      this.#pending = [...batch, ...this.#pending].slice(-MAX_PENDING);
-      if (!this.#failing) this.#logger.warn('could not write the audit trail; keeping events in memory and retrying', { reason: (err as Error).message, pending: this.#pending.length });
+      this.#unwritten = batch.slice(-MAX_PENDING);
+      if (!this.#failing) this.#logger.warn('could not write the audit trail; keeping events in memory and retrying', { reason: (err as Error).message, pending: this.#unwritten.length });
       this.#failing = true;
       this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs * 8).unref();
     }
+  }
+
+  /** Queued requests as rows: identical ones (same subject object, method, resource, outcome, code, detail) folded into one with a count. */
+  #rows(queued: readonly Queued[]): AuditRow[] {
+    const rows: AuditRow[] = [];
+    const bySubject = new Map<AuditSubject, Map<string, AuditRow>>();
+    for (const q of queued) {
+      let forSubject = bySubject.get(q.subject);
+      if (forSubject === undefined) bySubject.set(q.subject, (forSubject = new Map()));
+      const key = `${q.method}\0${q.resource ?? ''}\0${q.outcome}\0${q.errorCode ?? ''}\0${q.detail ?? ''}`;
+      const row = forSubject.get(key);
+      if (row !== undefined) {
+        row.count += 1;
+        row.last_at = q.at;
+        continue;
+      }
+      const fresh: AuditRow = {
+        at: q.at,
+        last_at: q.at,
+        count: 1,
+        method: q.method,
+        resource: q.resource,
+        resourceKey: this.#keyOf(q.resource),
+        program: q.subject.program,
+        pid: q.subject.pid,
+        chain: q.subject.chain.map((p) => p.name),
+        outcome: q.outcome,
+        error_code: q.errorCode,
+        detail: q.detail,
+      };
+      forSubject.set(key, fresh);
+      rows.push(fresh);
+    }
+    return rows;
   }
 
   #keyOf(resource: string | null): string | null {

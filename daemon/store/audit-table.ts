@@ -29,6 +29,8 @@ interface StoredAuditRow {
   outcome: AuditEvent['outcome'];
   error_code: string | null;
   detail: string | null;
+  count: number;
+  last_at: number;
 }
 
 export class AuditTable {
@@ -42,8 +44,8 @@ export class AuditTable {
   constructor(db: Database.Database) {
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT INTO audit_events (at, method, resource, resource_key, program, pid, chain, outcome, error_code, detail)
-       VALUES (@at, @method, @resource, @resourceKey, @program, @pid, @chain, @outcome, @error_code, @detail)`,
+      `INSERT INTO audit_events (at, method, resource, resource_key, program, pid, chain, outcome, error_code, detail, count, last_at)
+       VALUES (@at, @method, @resource, @resourceKey, @program, @pid, @chain, @outcome, @error_code, @detail, @count, @last_at)`,
     );
     this.#insertMany = db.transaction((rows: readonly AuditRow[]) => {
       for (const row of rows) this.#insert.run({ ...row, chain: JSON.stringify(row.chain) });
@@ -82,7 +84,7 @@ export class AuditTable {
       where.push('at >= ?');
       args.push(q.since);
     }
-    const sql = `SELECT at, method, resource, program, pid, chain, outcome, error_code, detail FROM audit_events
+    const sql = `SELECT at, method, resource, program, pid, chain, outcome, error_code, detail, count, last_at FROM audit_events
       ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY id DESC LIMIT ?`;
     const rows = this.#db.prepare(sql).all(...args, q.limit + 1) as StoredAuditRow[];
     const truncated = rows.length > q.limit;
@@ -107,5 +109,5 @@ function toEvent(row: StoredAuditRow): AuditEvent {
   } catch {
     chain = [];
   }
-  return { at: row.at, method: row.method, resource: row.resource, program: row.program, pid: row.pid, chain, outcome: row.outcome, error_code: row.error_code, detail: row.detail };
+  return { at: row.at, method: row.method, resource: row.resource, program: row.program, pid: row.pid, chain, outcome: row.outcome, error_code: row.error_code, detail: row.detail, count: row.count, last_at: row.last_at };
 }

@@ -107,6 +107,10 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Issue 18: who used which credential (audit_events: never a token or
   // anything derived from one; bounded by age and count, daemon/serve/audit.ts)
+  // One row stands for `count` identical requests (same program, pid,
+  // method, resource, outcome) answered between `at` and `last_at` within one
+  // write batch: at 30,000 token.get a second, a row each cost 40% of the
+  // throughput (docs/benchmarks.md).
   // and what each program may use (resource_policies, program_approvals). Keyed
   // by resource key, not tied to a credential row: the trail outlives a
   // logout, and a policy may be set before the first login.
@@ -122,7 +126,9 @@ export const MIGRATIONS: readonly string[] = [
     chain        TEXT NOT NULL,
     outcome      TEXT NOT NULL CHECK (outcome IN ('ok','error','denied')),
     error_code   TEXT,
-    detail       TEXT
+    detail       TEXT,
+    count        INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+    last_at      INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX audit_events_at ON audit_events (at);
   CREATE INDEX audit_events_resource ON audit_events (resource_key, at);

@@ -8,7 +8,7 @@ import type { LoadResult } from './load-client.js';
 import { median, medianGrid } from './stats.js';
 import type { StormResult } from './storm.js';
 
-export const SECTIONS = ['latency', 'cli', 'scale', 'storm'] as const;
+export const SECTIONS = ['latency', 'cli', 'scale', 'storm', 'audit'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchConfig {
@@ -58,6 +58,8 @@ export interface Results {
   machine: Record<string, unknown>;
   config: BenchConfig;
   latency?: Record<Mode, Partial<Record<Subject, Measured>>>;
+  /** Section audit (audit-cost.ts): token.get with the audit trail on vs off, same run. */
+  audit?: { clients: number; on: Measured; off: Measured; slowdownPct: number };
   cli?: {
     runs: number;
     nodeMs: number;

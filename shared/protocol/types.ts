@@ -271,8 +271,11 @@ export interface AuditEvent {
   outcome: 'ok' | 'error' | 'denied';
   /** The wire error code when the outcome is not ok. */
   error_code: string | null;
-  /** A refresh's trigger (scheduled, min_ttl, expired, forced), a policy decision's source; null otherwise. */
+  /** A refresh's trigger (scheduled, min_ttl, expired, forced); null otherwise. */
   detail: string | null;
+  /** How many identical requests (same program, pid, method, resource, outcome) this event stands for: they came between `at` and `last_at` (Unix ms). */
+  count: number;
+  last_at: number;
 }
 
 export interface AuditListParams {

@@ -104,7 +104,7 @@ describe('audit trail in a daemon', () => {
 describe('AuditLog', () => {
   const open = () => TokenStore.open(':memory:', { inMemory: true });
 
-  it('writes in batches, not per event, and a read flushes first', () => {
+  it('writes in batches, not per event, folds identical requests into one row with a count, and a read flushes first', () => {
     const store = open();
     const table = new AuditTable(store.connection);
     const log = new AuditLog({ table, now: () => 1_000, logger: quiet, settings: { flushIntervalMs: 60_000, batchSize: 4 } });
@@ -112,9 +112,13 @@ describe('AuditLog', () => {
     for (let i = 0; i < 3; i++) log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
     expect(table.count()).toBe(0); // queued, not written
     log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
-    expect(table.count()).toBe(4); // the batch is full: one transaction
+    // The batch is full: written in one transaction, the four identical requests as one row.
+    expect(table.count()).toBe(1);
+    expect(log.query({ limit: 10 }).events).toEqual([expect.objectContaining({ count: 4, at: 1_000, last_at: 1_000, program: '/usr/bin/x', pid: 7 })]);
+    log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'denied', errorCode: 'denied' });
     log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
-    expect(log.query({ limit: 10 }).events).toHaveLength(5);
+    const events = log.query({ limit: 10 }).events;
+    expect(events.map((e) => [e.outcome, e.count])).toEqual([['ok', 1], ['denied', 1], ['ok', 4]]);
     log.close();
     store.close();
   });
@@ -128,6 +132,7 @@ describe('AuditLog', () => {
     for (let i = 0; i < 12; i++) {
       now = i * 10;
       log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
+      log.flush(); // one row per write
     }
     log.pruneNow();
     expect(log.query({ limit: 100 }).events.map((e) => e.at)).toEqual([110, 100, 90, 80, 70]);
