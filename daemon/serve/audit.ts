@@ -10,8 +10,9 @@
  * Never a token: an event holds names, numbers and codes only (AuditEvent).
  *
  * Identical requests in one batch (same caller, method, resource, outcome)
- * become one row with a count and the first and last time: the hot path only
- * appends a small object; building rows and SQL happen at the write.
+ * become one row with a count and the first and last time: a repeat on the
+ * hot path is a counter increment, no allocation; names, keys and SQL happen
+ * at the write.
  */
 import type { AuditEvent } from '../../shared/protocol/types.js';
 import { resourceKey } from '../../shared/resource-uri.js';
@@ -28,7 +29,7 @@ export interface AuditSettings {
   maxRows: number;
   /** How long an event may wait in memory before it is written. Default 1 s. */
   flushIntervalMs: number;
-  /** A batch this large is written at once, whatever the interval. Default 50,000. */
+  /** A batch of this many rows (distinct callers and requests) is written at once, whatever the interval. Default 512. */
   batchSize: number;
 }
 
@@ -37,21 +38,15 @@ export const DEFAULT_AUDIT: AuditSettings = {
   maxAgeMs: 90 * 86_400_000,
   maxRows: 100_000,
   flushIntervalMs: 1_000,
-  batchSize: 50_000,
+  batchSize: 512,
 };
 
 /** Events kept in memory while the database refuses writes; the oldest go first beyond this. */
 const MAX_PENDING = 50_000;
 
-/** What the hot path queues: references and scalars, no strings built. */
-interface Queued {
-  at: number;
+/** A row of the batch being gathered, with the caller it came from (its chain is named at the write). */
+interface OpenRow extends AuditRow {
   subject: AuditSubject;
-  method: string;
-  resource: string | null;
-  outcome: AuditEvent['outcome'];
-  errorCode: string | null;
-  detail: string | null;
 }
 /** Prune at most this often (a DELETE per flush would cost more than the inserts). */
 const PRUNE_INTERVAL_MS = 60_000;
@@ -80,7 +75,10 @@ export class AuditLog {
   readonly #settings: AuditSettings;
   readonly #now: () => number;
   readonly #logger: Logger;
-  #queued: Queued[] = [];
+  /** This batch's rows, in order of their first request. */
+  #open: OpenRow[] = [];
+  /** The same rows by caller (one object per connection), to fold a repeat into its row without allocating. */
+  #bySubject = new Map<AuditSubject, OpenRow[]>();
   /** Rows a failed write could not store, tried again with the next batch. */
   #unwritten: AuditRow[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -104,16 +102,26 @@ export class AuditLog {
   /** Queues one event; cheap, synchronous, never throws. */
   record(entry: AuditRecord): void {
     if (this.#table === undefined || this.#closed) return;
-    this.#queued.push({
-      at: this.#now(),
-      subject: entry.subject ?? UNKNOWN_SUBJECT,
-      method: entry.method,
-      resource: entry.resource,
-      outcome: entry.outcome,
-      errorCode: entry.errorCode ?? null,
-      detail: entry.detail ?? null,
-    });
-    if (this.#queued.length >= this.#settings.batchSize) this.flush();
+    const subject = entry.subject ?? UNKNOWN_SUBJECT;
+    const at = this.#now();
+    const errorCode = entry.errorCode ?? null;
+    const detail = entry.detail ?? null;
+    let rows = this.#bySubject.get(subject);
+    if (rows === undefined) this.#bySubject.set(subject, (rows = []));
+    for (const row of rows) {
+      if (row.method === entry.method && row.resource === entry.resource && row.outcome === entry.outcome && row.error_code === errorCode && row.detail === detail) {
+        row.count += 1;
+        row.last_at = at;
+        return;
+      }
+    }
+    const row: OpenRow = {
+      at, last_at: at, count: 1, method: entry.method, resource: entry.resource, resourceKey: null,
+      program: subject.program, pid: subject.pid, chain: [], outcome: entry.outcome, error_code: errorCode, detail, subject,
+    };
+    rows.push(row);
+    this.#open.push(row);
+    if (this.#open.length >= this.#settings.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs).unref();
   }
 
@@ -122,9 +130,10 @@ export class AuditLog {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const table = this.#table;
-    if (table === undefined || (this.#queued.length === 0 && this.#unwritten.length === 0)) return;
-    const batch = [...this.#unwritten, ...this.#rows(this.#queued)];
-    this.#queued = [];
+    if (table === undefined || (this.#open.length === 0 && this.#unwritten.length === 0)) return;
+    const batch = [...this.#unwritten, ...this.#open.map((row) => this.#finish(row))];
+    this.#open = [];
+    this.#bySubject.clear();
     this.#unwritten = [];
     try {
       table.append(batch);
@@ -144,38 +153,10 @@ export class AuditLog {
     }
   }
 
-  /** Queued requests as rows: identical ones (same subject object, method, resource, outcome, code, detail) folded into one with a count. */
-  #rows(queued: readonly Queued[]): AuditRow[] {
-    const rows: AuditRow[] = [];
-    const bySubject = new Map<AuditSubject, Map<string, AuditRow>>();
-    for (const q of queued) {
-      let forSubject = bySubject.get(q.subject);
-      if (forSubject === undefined) bySubject.set(q.subject, (forSubject = new Map()));
-      const key = `${q.method}\0${q.resource ?? ''}\0${q.outcome}\0${q.errorCode ?? ''}\0${q.detail ?? ''}`;
-      const row = forSubject.get(key);
-      if (row !== undefined) {
-        row.count += 1;
-        row.last_at = q.at;
-        continue;
-      }
-      const fresh: AuditRow = {
-        at: q.at,
-        last_at: q.at,
-        count: 1,
-        method: q.method,
-        resource: q.resource,
-        resourceKey: this.#keyOf(q.resource),
-        program: q.subject.program,
-        pid: q.subject.pid,
-        chain: q.subject.chain.map((p) => p.name),
-        outcome: q.outcome,
-        error_code: q.errorCode,
-        detail: q.detail,
-      };
-      forSubject.set(key, fresh);
-      rows.push(fresh);
-    }
-    return rows;
+  /** A gathered row as it is stored: resource key and chain names computed here, off the request's path. */
+  #finish(open: OpenRow): AuditRow {
+    const { subject, ...row } = open;
+    return { ...row, resourceKey: this.#keyOf(row.resource), chain: subject.chain.map((p) => p.name) };
   }
 
   #keyOf(resource: string | null): string | null {

@@ -36,8 +36,14 @@ export const DEFAULT_POLICY: PolicySettings = { rememberMs: 30 * 86_400_000, ref
 
 /** Puts a program name in single quotes for a shell, so the command in an error can be pasted. */
 export function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  if (SHELL_SAFE.test(text)) return text;
+  return QUOTE + text.split(QUOTE).join(ESCAPED_QUOTE) + QUOTE;
 }
+
+const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
+const QUOTE = "'";
+/** Close the quote, an escaped quote, open again. */
+const ESCAPED_QUOTE = "'\\''";
 
 export class PolicyService {
   readonly #table: PolicyTable;

@@ -93,11 +93,7 @@ export class TokenStore {
     if (this.#db.open) this.#db.close();
   }
 
-  /**
-   * The connection, for tables the credential cache does not cover (the audit
-   * trail and the policy, issue 18: audit-table.ts, policy-table.ts). Never for
-   * the credential tables, which only this object writes.
-   */
+  /** The connection, for the audit and policy tables (issue 18); never for credential tables, which only this object writes. */
   get connection(): Database.Database {
     return this.#db;
   }

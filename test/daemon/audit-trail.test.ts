@@ -104,21 +104,30 @@ describe('audit trail in a daemon', () => {
 describe('AuditLog', () => {
   const open = () => TokenStore.open(':memory:', { inMemory: true });
 
-  it('writes in batches, not per event, folds identical requests into one row with a count, and a read flushes first', () => {
+  it('writes in batches, not per request, folds identical requests into one row with a count, and a read flushes first', () => {
     const store = open();
     const table = new AuditTable(store.connection);
-    const log = new AuditLog({ table, now: () => 1_000, logger: quiet, settings: { flushIntervalMs: 60_000, batchSize: 4 } });
-    const subject = { program: '/usr/bin/x', pid: 7, chain: [{ name: '/usr/bin/x' }] };
-    for (let i = 0; i < 3; i++) log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
-    expect(table.count()).toBe(0); // queued, not written
-    log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
-    // The batch is full: written in one transaction, the four identical requests as one row.
-    expect(table.count()).toBe(1);
-    expect(log.query({ limit: 10 }).events).toEqual([expect.objectContaining({ count: 4, at: 1_000, last_at: 1_000, program: '/usr/bin/x', pid: 7 })]);
-    log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'denied', errorCode: 'denied' });
-    log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
+    let now = 1_000;
+    const log = new AuditLog({ table, now: () => now, logger: quiet, settings: { flushIntervalMs: 60_000, batchSize: 3 } });
+    const callers = [1, 2, 3].map((pid) => ({ program: `/usr/bin/x${pid}`, pid, chain: [{ name: `/usr/bin/x${pid}` }] }));
+    const [a, b, c] = callers as [(typeof callers)[0], (typeof callers)[0], (typeof callers)[0]];
+    for (let i = 0; i < 5; i++) {
+      now += 1;
+      log.record({ method: 'token.get', resource: URL_A, subject: a, outcome: 'ok' });
+    }
+    log.record({ method: 'token.get', resource: URL_A, subject: b, outcome: 'ok' });
+    expect(table.count()).toBe(0); // two rows gathered, nothing written yet
+    log.record({ method: 'token.get', resource: URL_A, subject: c, outcome: 'denied', errorCode: 'denied' });
+    expect(table.count()).toBe(3); // the batch is full: one transaction
+    log.record({ method: 'token.get', resource: URL_A, subject: a, outcome: 'ok' });
     const events = log.query({ limit: 10 }).events;
-    expect(events.map((e) => [e.outcome, e.count])).toEqual([['ok', 1], ['denied', 1], ['ok', 4]]);
+    expect(events.map((e) => [e.program, e.outcome, e.count])).toEqual([
+      ['/usr/bin/x1', 'ok', 1],
+      ['/usr/bin/x3', 'denied', 1],
+      ['/usr/bin/x2', 'ok', 1],
+      ['/usr/bin/x1', 'ok', 5],
+    ]);
+    expect(events[3]).toMatchObject({ at: 1_001, last_at: 1_005, chain: ['/usr/bin/x1'], pid: 1 });
     log.close();
     store.close();
   });
