@@ -31,7 +31,9 @@ export async function runAudit(values: Values, positionals: string[]): Promise<n
 
 /** What happened, in a few words: "token.get", "refresh (scheduled)", "token.get: denied", "login: error not_found". */
 export function what(e: AuditEvent): string {
-  const base = e.detail === null ? e.method : `${e.method} (${e.detail})`;
+  const once = e.detail === null ? e.method : `${e.method} (${e.detail})`;
+  // Identical requests in one write batch are one event (docs/protocol.md audit.list).
+  const base = e.count > 1 ? `${once} x${e.count}` : once;
   if (e.outcome === 'ok') return base;
   if (e.outcome === 'denied') return `${base}: DENIED`;
   return `${base}: error ${e.error_code ?? ''}`.trimEnd();
