@@ -26,7 +26,7 @@ import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 import { AuditLog, type AuditSettings } from './serve/audit.js';
 import { PolicyService, type PolicySettings } from './serve/policy.js';
 import { createAsker, type Asker } from './os/askpass.js';
-import { describeCaller } from './server/caller.js';
+import { cachedReader, describeCaller } from './server/caller.js';
 import { loadProcessReader } from './server/process-view.js';
 import { importKoffi } from './server/peer-check.js';
 import { AuditTable } from './store/audit-table.js';
@@ -149,7 +149,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     };
     const audit = new AuditLog({ table: new AuditTable(store.connection), now, logger, ...(options.audit === undefined ? {} : { settings: options.audit }) });
     const policy = new PolicyService({ table: new PolicyTable(store.connection), ask: options.ask ?? createAsker(), now, logger, ...(options.policy === undefined ? {} : { settings: options.policy }) });
-    const readProcess = await loadProcessReader({ loadKoffi: importKoffi });
+    const processes = await loadProcessReader({ loadKoffi: importKoffi });
+    const readProcess = cachedReader(processes.read, processes.identity);
     const refresher = new TokenRefresher({ store, grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs), logger, now, onChange, onRefresh: auditRefreshes(audit) });
     const scheduler = new RefreshScheduler({
       store,

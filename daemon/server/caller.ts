@@ -22,7 +22,7 @@
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import type { ProcessReader, RawProcess } from './process-view.js';
+import type { IdentityReader, ProcessReader, RawProcess } from './process-view.js';
 
 export type ProcessKind = 'interpreter' | 'shell' | 'program' | 'gone' | 'unknown';
 
@@ -135,8 +135,17 @@ function resolveScript(arg: string | undefined, cwd: string | null): string | nu
   }
 }
 
+/** Views already worked out, per read (cachedReader hands back the same object while the process lives). */
+const views = new WeakMap<RawProcess, ProcessView>();
+
 /** One process, as audit and policy name it. */
 export function viewOf(raw: RawProcess): ProcessView {
+  let view = views.get(raw);
+  if (view === undefined) views.set(raw, (view = computeView(raw)));
+  return view;
+}
+
+function computeView(raw: RawProcess): ProcessView {
   if (raw.state === 'gone') return { pid: raw.pid, kind: 'gone', exe: null, script: null, name: GONE_PROGRAM };
   if (raw.exe === null) return { pid: raw.pid, kind: 'unknown', exe: null, script: null, name: UNKNOWN_PROGRAM };
   const found = classify(raw.exe);
@@ -179,6 +188,30 @@ function isPassThrough(view: ProcessView): boolean {
   if (view.kind === 'shell') return view.script === null || view.script === '-c';
   if (view.kind === 'interpreter' && view.script !== null) return isOwnCommand(view.script) || RUNNERS.test(view.script);
   return false;
+}
+
+/** How many processes' views a cache keeps (parents: shells, terminals, MCP clients live long). */
+const CACHE_SIZE = 256;
+
+/**
+ * `read`, remembering each process it read: a process asked about again is
+ * re-read only when its identity (start time) changed, i.e. the pid now
+ * belongs to another process. Saves the /proc reads of long-lived parents on
+ * every connection (about 0.8 ms for a chain of five, measured here). Without
+ * an identity reader (macOS) nothing is cached.
+ */
+export function cachedReader(read: ProcessReader, identity: IdentityReader | undefined): ProcessReader {
+  if (identity === undefined) return read;
+  const cache = new Map<number, RawProcess>();
+  return (pid) => {
+    const known = cache.get(pid);
+    if (known !== undefined && known.identity !== null && identity(pid) === known.identity) return known;
+    const fresh = read(pid);
+    if (cache.size >= CACHE_SIZE) cache.clear();
+    if (fresh.state !== 'gone' && fresh.identity !== null) cache.set(pid, fresh);
+    else cache.delete(pid);
+    return fresh;
+  };
 }
 
 /**

@@ -23,9 +23,19 @@ export interface RawProcess {
   /** Working directory, to resolve a relative script path; null when unknown. */
   cwd: string | null;
   ppid: number | null;
+  /** What tells this process from a later one with the same pid (Linux: start time in clock ticks); null when unknown. */
+  identity: string | null;
 }
 
 export type ProcessReader = (pid: number) => RawProcess;
+
+/** A cheap check that `pid` is still the process `identity` names (one read of /proc/<pid>/stat); undefined where there is none. */
+export type IdentityReader = (pid: number) => string | null;
+
+/** Linux: the start time from /proc/<pid>/stat; null when the process is gone. */
+export function linuxIdentity(pid: number, procRoot = '/proc'): string | null {
+  return readStat(`${procRoot}/${pid}`)?.startTime ?? null;
+}
 
 /** Linux: the files of /proc/<pid>, checked for pid reuse with the start time in stat. */
 export function readLinuxProcess(pid: number, procRoot = '/proc'): RawProcess {
@@ -48,21 +58,24 @@ export function readLinuxProcess(pid: number, procRoot = '/proc'): RawProcess {
   } catch {
     argv = [];
   }
-  try {
-    cwd = readlinkSync(`${base}/cwd`);
-  } catch {
-    cwd = null;
+  // The working directory matters only for a relative script path.
+  if (argv.slice(1).some((arg) => arg !== '' && !arg.startsWith('/') && !arg.startsWith('-'))) {
+    try {
+      cwd = readlinkSync(`${base}/cwd`);
+    } catch {
+      cwd = null;
+    }
   }
   const after = readStat(base);
   // Exited meanwhile, or the pid was reused by another process: what was read may be someone else's.
   if (after === undefined || after.startTime !== before.startTime) return gone(pid);
   // A zombie has no exe and an empty cmdline: it is gone in every way that matters.
   if (after.state === 'Z') return gone(pid);
-  return { pid, state: unreadable ? 'unreadable' : 'live', exe, argv, cwd, ppid: after.ppid };
+  return { pid, state: unreadable ? 'unreadable' : 'live', exe, argv, cwd, ppid: after.ppid, identity: after.startTime };
 }
 
 function gone(pid: number): RawProcess {
-  return { pid, state: 'gone', exe: null, argv: [], cwd: null, ppid: null };
+  return { pid, state: 'gone', exe: null, argv: [], cwd: null, ppid: null, identity: null };
 }
 
 /** `pid (comm) S ppid ... starttime`: comm may hold spaces and parentheses, so fields count from the last ')'. */
@@ -103,25 +116,25 @@ export function macProcessReader(koffi: KoffiLike): ProcessReader {
     const path = Buffer.alloc(PROC_PIDPATH_MAX);
     const length = pidpath(pid, path, PROC_PIDPATH_MAX);
     const exe = length > 0 ? path.subarray(0, length).toString('utf8') : null;
-    return { pid, state: exe === null ? 'unreadable' : 'live', exe, argv: [], cwd: null, ppid: info.readUInt32LE(PBI_PPID_OFFSET) };
+    return { pid, state: exe === null ? 'unreadable' : 'live', exe, argv: [], cwd: null, ppid: info.readUInt32LE(PBI_PPID_OFFSET), identity: null };
   };
 }
 
 /** Where no reader exists: every pid is unknown (not gone: we cannot tell). */
 export function unknownProcessReader(): ProcessReader {
-  return (pid) => ({ pid, state: 'unreadable', exe: null, argv: [], cwd: null, ppid: null });
+  return (pid) => ({ pid, state: 'unreadable', exe: null, argv: [], cwd: null, ppid: null, identity: null });
 }
 
 /** The reader for this platform; macOS needs koffi (already loaded by the peer check). */
-export async function loadProcessReader(options: { platform?: NodeJS.Platform; loadKoffi?: () => Promise<KoffiLike> } = {}): Promise<ProcessReader> {
+export async function loadProcessReader(options: { platform?: NodeJS.Platform; loadKoffi?: () => Promise<KoffiLike> } = {}): Promise<{ read: ProcessReader; identity?: IdentityReader }> {
   const platform = options.platform ?? process.platform;
-  if (platform === 'linux') return (pid) => readLinuxProcess(pid);
+  if (platform === 'linux') return { read: (pid) => readLinuxProcess(pid), identity: (pid) => linuxIdentity(pid) };
   if (platform === 'darwin' && options.loadKoffi !== undefined) {
     try {
-      return macProcessReader(await options.loadKoffi());
+      return { read: macProcessReader(await options.loadKoffi()) };
     } catch {
-      return unknownProcessReader();
+      return { read: unknownProcessReader() };
     }
   }
-  return unknownProcessReader();
+  return { read: unknownProcessReader() };
 }

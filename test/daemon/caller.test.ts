@@ -6,8 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GONE_PROGRAM, UNKNOWN_PROGRAM, classify, describeCaller, scriptOf } from '../../daemon/server/caller.js';
-import { readLinuxProcess } from '../../daemon/server/process-view.js';
+import { GONE_PROGRAM, UNKNOWN_PROGRAM, cachedReader, classify, describeCaller, scriptOf } from '../../daemon/server/caller.js';
+import { readLinuxProcess, type RawProcess } from '../../daemon/server/process-view.js';
 import { until } from '../helpers/until.js';
 
 const linux = process.platform === 'linux';
@@ -108,6 +108,26 @@ async function started(command: string, args: string[], cwd: string): Promise<{ 
     expect(read(pid).state).toBe('gone');
     expect(describeCaller(pid, read)).toMatchObject({ pid, program: GONE_PROGRAM, chain: [{ pid, kind: 'gone', exe: null }] });
     expect(describeCaller(undefined, read).program).toBe(UNKNOWN_PROGRAM);
+  });
+});
+
+describe('cachedReader', () => {
+  it('re-reads a pid whose identity (start time) changed: a reused pid is never taken for the old process', () => {
+    let identity = 't1';
+    let exe = '/usr/bin/first';
+    let reads = 0;
+    const read = (pid: number): RawProcess => {
+      reads += 1;
+      return { pid, state: 'live', exe, argv: [exe], cwd: null, ppid: 1, identity };
+    };
+    const cached = cachedReader(read, () => identity);
+    expect(cached(42).exe).toBe('/usr/bin/first');
+    expect(cached(42).exe).toBe('/usr/bin/first');
+    expect(reads).toBe(1); // the same process: served from the cache
+    identity = 't2';
+    exe = '/usr/bin/second';
+    expect(cached(42).exe).toBe('/usr/bin/second');
+    expect(reads).toBe(2);
   });
 });
 
