@@ -171,6 +171,8 @@ case "$1" in *ask.js*) exit 0 ;; *) exit 1 ;; esac
     expect(asked()).toHaveLength(2);
     const shown = JSON.parse(cli('policy', 'show', '--json')) as PolicyShowResult;
     expect(shown.policies).toEqual([{ resource: URL_A, mode: 'confirm', approvals: [expect.objectContaining({ program: nodeProgram(), source: 'prompt' })] }]);
+    // The change itself is in the trail, with the program that made it (mcpauthd's CLI, run by this jest worker).
+    expect(audit('--resource', URL_A).events.find((e) => e.method === 'policy.set')).toMatchObject({ detail: 'confirm', outcome: 'ok', resource: URL_A });
     const denied = audit('--program', pythonProgram()).events[0];
     expect(denied).toMatchObject({ method: 'token.get', outcome: 'denied', error_code: 'denied', resource: URL_A });
     expect(cli('audit', '--program', pythonProgram())).toContain('token.get: DENIED');

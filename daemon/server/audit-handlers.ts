@@ -101,17 +101,32 @@ export function createAuditPolicyHandlers(deps: { store: TokenStore; audit: Audi
         limit: params.limit ?? AUDIT_DEFAULT_LIMIT,
       }),
     'policy.show': async () => ({ policies: policy.show() }),
-    'policy.set': async (params: Params<'policy.set'>) => {
-      const { key, resource } = policyTarget(store, params);
-      return policy.setMode(key, resource, params.mode);
-    },
-    'policy.allow': async (params: Params<'policy.allow'>) => {
-      const { key, resource } = policyTarget(store, params);
-      return policy.allow(key, resource, params.program, params.for === undefined ? undefined : params.for * 1000);
-    },
-    'policy.revoke': async (params: Params<'policy.revoke'>) => {
-      const { key, resource } = policyTarget(store, params);
-      return policy.revoke(key, resource, params.program);
-    },
+    // Changes to the policy are in the trail too, with who made them (detail: the mode, or the program concerned).
+    'policy.set': (params: Params<'policy.set'>, ctx) =>
+      recordPolicyChange(audit, 'policy.set', params.mode, ctx.caller, async () => {
+        const { key, resource } = policyTarget(store, params);
+        return policy.setMode(key, resource, params.mode);
+      }),
+    'policy.allow': (params: Params<'policy.allow'>, ctx) =>
+      recordPolicyChange(audit, 'policy.allow', params.program, ctx.caller, async () => {
+        const { key, resource } = policyTarget(store, params);
+        return policy.allow(key, resource, params.program, params.for === undefined ? undefined : params.for * 1000);
+      }),
+    'policy.revoke': (params: Params<'policy.revoke'>, ctx) =>
+      recordPolicyChange(audit, 'policy.revoke', params.program, ctx.caller, async () => {
+        const { key, resource } = policyTarget(store, params);
+        return policy.revoke(key, resource, params.program);
+      }),
   };
+}
+
+async function recordPolicyChange<T extends { resource: string }>(audit: AuditLog, method: string, detail: string, subject: AuditSubject | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    audit.record({ method, resource: result.resource, subject, outcome: 'ok', detail });
+    return result;
+  } catch (err) {
+    audit.record({ method, resource: null, subject, outcome: 'error', errorCode: toWireError(err).code, detail });
+    throw err;
+  }
 }
