@@ -57,7 +57,7 @@ export async function status(deps: HandlerDeps, params: Params<'status'>): Resul
   return { ...page, credentials: page.credentials.map((c) => ({ ...c, programs_last_day: deps.audit.programsSince(c.resource, since) })) };
 }
 
-export async function tokenGet(deps: HandlerDeps, params: Params<'token.get'>, ctx: RequestContext): ReturnType<Handlers['token.get']> {
+export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>, ctx: RequestContext): ReturnType<Handlers['token.get']> {
   const { store, now, refresher } = deps;
   return credentialUse(deps, 'token.get', params, ctx.caller, (authorize) =>
     getToken(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
