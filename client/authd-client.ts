@@ -21,6 +21,11 @@ import {
   type StatusResult,
   type TokenGetResult,
   type DpopProofResult,
+  type AuditListParams,
+  type AuditListResult,
+  type PolicyMode,
+  type PolicyShowResult,
+  type ResourcePolicy,
 } from '../shared/protocol/types.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
 import { requestFullStatus } from './status-pages.js';
@@ -199,6 +204,34 @@ export class McpAuthdClient {
     assertString(loginId, 'loginId');
     assertString(url, 'url');
     return (await this.#connection.request('login.callback', { login_id: loginId, url }, { timeoutMs: this.#timeoutMs })).accepted;
+  }
+
+  /** Audit events, newest first (issue 18). */
+  async audit(params: AuditListParams = {}): Promise<AuditListResult> {
+    return this.#connection.request('audit.list', params, { timeoutMs: this.#timeoutMs });
+  }
+
+  async policyShow(): Promise<PolicyShowResult> {
+    return this.#connection.request('policy.show', {}, { timeoutMs: this.#timeoutMs });
+  }
+
+  /** Sets the policy of the credential `target` names (server URL or resource), or of `target` as a resource. */
+  async policySet(target: string, mode: PolicyMode): Promise<ResourcePolicy> {
+    assertString(target, 'target');
+    return this.#connection.request('policy.set', { server_url: target, mode }, { timeoutMs: this.#timeoutMs });
+  }
+
+  /** Approves `program` (named as the audit names it) for `target`, for `forSec` seconds or until revoked. */
+  async policyAllow(target: string, program: string, forSec?: number): Promise<ResourcePolicy> {
+    assertString(target, 'target');
+    assertString(program, 'program');
+    return this.#connection.request('policy.allow', { server_url: target, program, ...(forSec === undefined ? {} : { for: forSec }) }, { timeoutMs: this.#timeoutMs });
+  }
+
+  async policyRevoke(target: string, program: string): Promise<ResourcePolicy & { revoked: boolean }> {
+    assertString(target, 'target');
+    assertString(program, 'program');
+    return this.#connection.request('policy.revoke', { server_url: target, program }, { timeoutMs: this.#timeoutMs });
   }
 
   close(): void {

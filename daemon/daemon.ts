@@ -25,6 +25,15 @@ import { TokenStore } from './store/token-store.js';
 import { callbackPeerCheckMode } from '../shared/callback-peer-check.js';
 import { parseKeyProviderChoice, type KeyProviderChoice } from '../shared/key-providers.js';
 import { defaultKeySources, resolveDataKey, type KeySources } from './store/key-provider.js';
+import { AuditLog, type AuditSettings } from './serve/audit.js';
+import { PolicyService, type PolicySettings } from './serve/policy.js';
+import { createAsker, type Asker } from './os/askpass.js';
+import { cachedReader, describeCaller } from './server/caller.js';
+import { loadProcessReader } from './server/process-view.js';
+import { importKoffi } from './server/peer-check.js';
+import { AuditTable } from './store/audit-table.js';
+import { PolicyTable } from './store/policy-table.js';
+import { auditRefreshes } from './server/audit-handlers.js';
 
 export interface DaemonOptions {
   paths: Paths;
@@ -56,6 +65,12 @@ export interface DaemonOptions {
    * sources themselves (default: the OS keychain and paths.keyFile).
    */
   keys?: { choice?: KeyProviderChoice; sources?: KeySources };
+  /** The audit trail's bounds, or `enabled: false` (issue 18); default daemon/serve/audit.ts DEFAULT_AUDIT. */
+  audit?: Partial<AuditSettings>;
+  /** How a `confirm` policy asks; default: an askpass helper (daemon/os/askpass.ts) from this process's environment. */
+  ask?: Asker;
+  /** How long an approval given when asked lasts, and the quiet time after a refusal. */
+  policy?: Partial<PolicySettings>;
 }
 
 export interface DaemonHandle {
@@ -66,6 +81,8 @@ export interface DaemonHandle {
   readonly refresher: TokenRefresher;
   /** The logins in progress. */
   readonly logins: LoginRegistry;
+  readonly audit: AuditLog;
+  readonly policy: PolicyService;
   close(): Promise<void>;
 }
 
@@ -160,6 +177,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         expires_at: current?.expiresAt == null ? null : Math.floor(current.expiresAt / 1000),
       });
     };
+    const audit = new AuditLog({ table: new AuditTable(store.connection), now, logger, ...(options.audit === undefined ? {} : { settings: options.audit }) });
+    const policy = new PolicyService({ table: new PolicyTable(store.connection), ask: options.ask ?? createAsker(), now, logger, ...(options.policy === undefined ? {} : { settings: options.policy }) });
+    const processes = await loadProcessReader({ loadKoffi: importKoffi });
+    const readProcess = cachedReader(processes.read, processes.identity);
     const refresher = new TokenRefresher({
       store,
       grant: options.grant ?? lazyRefreshGrant(store, now, refreshTimeoutMs),
@@ -167,6 +188,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       logger,
       now,
       onChange,
+      onRefresh: auditRefreshes(audit),
     });
     const scheduler = new RefreshScheduler({
       store,
@@ -176,9 +198,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       ...(options.refreshConcurrency === undefined ? {} : { concurrency: options.refreshConcurrency }),
     });
     const logins = new LoginRegistry();
-    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger, logins });
+    const handlers = createHandlers({ store, info, now, refresher, scheduler, subscribers, onChange, logger, logins, audit, policy });
     const server = new SocketServer({
       peerCheck,
+      describeCaller: (pid) => describeCaller(pid, readProcess),
       socketPath: paths.socket,
       socketDir: paths.socketDir,
       logger,
@@ -198,6 +221,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       scheduler,
       refresher,
       logins,
+      audit,
+      policy,
       close() {
         closing ??= (async () => {
           scheduler.stop();
@@ -213,6 +238,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
             logger.warn('closing the store with a refresh still unanswered; its outcome is unknown', { refreshes: refresher.inFlightCount });
           }
           await scheduler.whenIdle();
+          audit.close();
           openStore.close();
           lock.release();
           logger.info('daemon stopped', { pid: info.pid });

@@ -12,6 +12,7 @@ import { openLogFileTransport } from './os/log-file.js';
 import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel } from './os/logger.js';
 import { importKoffi } from './server/peer-check.js';
 import { coreDumpsOff, disableCoreDumps } from './os/process-hardening.js';
+import type { AuditSettings } from './serve/audit.js';
 
 export interface DaemonCommandOptions {
   home?: string | undefined;
@@ -23,6 +24,26 @@ export interface DaemonCommandOptions {
   logFile?: string | undefined;
   /** Start even where the peer check should exist but cannot be loaded (Linux, macOS). */
   allowNoPeerCheck?: boolean | undefined;
+  /** Audit trail bounds (issue 18): days and rows kept, or none at all. */
+  auditDays?: string | undefined;
+  auditRows?: string | undefined;
+  noAudit?: boolean | undefined;
+}
+
+/** `--audit-days`/`--audit-rows` as settings; throws a message naming the flag. */
+export function auditSettings(options: DaemonCommandOptions): Partial<AuditSettings> {
+  const whole = (text: string | undefined, flag: string): number | undefined => {
+    if (text === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new Error(`${flag} takes a whole number of at least 1, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  const days = whole(options.auditDays, '--audit-days');
+  const rows = whole(options.auditRows, '--audit-rows');
+  return {
+    ...(options.noAudit === true ? { enabled: false } : {}),
+    ...(days === undefined ? {} : { maxAgeMs: days * 86_400_000 }),
+    ...(rows === undefined ? {} : { maxRows: rows }),
+  };
 }
 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<number> {
@@ -30,7 +51,9 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
   const coreDumps = await disableCoreDumps({ loadKoffi: importKoffi });
   let level;
   let format;
+  let audit;
   try {
+    audit = auditSettings(options);
     level = parseLogLevel(options.logLevel ?? process.env['MCPAUTHD_LOG_LEVEL']);
     format = parseLogFormat(options.logFormat ?? process.env['MCPAUTHD_LOG_FORMAT'], defaultLogFormat(process.stderr));
   } catch (err) {
@@ -51,7 +74,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<n
   }
   let handle;
   try {
-    handle = await startDaemon({ paths, logger, coreDumps, allowNoPeerCheck: options.allowNoPeerCheck === true });
+    handle = await startDaemon({ paths, logger, coreDumps, audit, allowNoPeerCheck: options.allowNoPeerCheck === true });
   } catch (err) {
     const message = isAuthdError(err) ? err.message : `unexpected start-up failure: ${(err as Error).message}`;
     logger.error('daemon failed to start', { code: isAuthdError(err) ? err.code : 'internal', reason: message });

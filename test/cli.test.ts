@@ -63,7 +63,7 @@ describe('mcpauthd CLI against a real daemon process', () => {
     expect(typeof parsed.daemon['started_at']).toBe('number');
     expect(parsed.credentials.map((c) => c['state'])).toEqual(['valid', 'expired', 'needs_login']);
     expect(Object.keys(parsed.credentials[0] as object).sort()).toEqual(
-      ['client_id', 'created_at', 'expires_at', 'has_refresh_token', 'issuer', 'last_error', 'last_refresh_at', 'next_attempt_at', 'refresh_at', 'resource', 'scopes', 'server_urls', 'state', 'updated_at'].sort(),
+      ['client_id', 'created_at', 'expires_at', 'has_refresh_token', 'issuer', 'last_error', 'last_refresh_at', 'next_attempt_at', 'programs_last_day', 'refresh_at', 'resource', 'scopes', 'server_urls', 'state', 'updated_at'].sort(),
     );
   });
 

@@ -26,6 +26,7 @@ function plantValid(home: TempHome): void {
 type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'number|null' | 'string|null' | 'object';
 const DAEMON_SCHEMA: Record<string, Kind> = { pid: 'number', version: 'string', protocol: 'number', socket: 'string', home: 'string', started_at: 'number', peer_check: 'string', core_dumps: 'object', callback_peer_check: 'string', encryption: 'object' };
 const CREDENTIAL_SCHEMA: Record<string, Kind> = {
+  programs_last_day: 'string[]',
   resource: 'string', server_urls: 'string[]', issuer: 'string', client_id: 'string', scopes: 'string[]', state: 'string',
   expires_at: 'number|null', refresh_at: 'number|null', has_refresh_token: 'boolean', last_refresh_at: 'number|null',
   next_attempt_at: 'number|null', last_error: 'string|null', created_at: 'number', updated_at: 'number',

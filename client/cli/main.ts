@@ -30,7 +30,8 @@ export { EXIT } from './cli-core.js';
 const COMMANDS: Record<string, Command> = {
   daemon: {
     summary: 'run the daemon in the foreground',
-    usage: 'mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH] [--allow-no-peer-check]',
+    usage: `mcpauthd daemon [--home DIR] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--log-file PATH]
+               [--audit-days N] [--audit-rows N] [--no-audit] [--allow-no-peer-check]`,
     details: `Runs the credential daemon in the foreground (systemd and launchd supervise it;
 it never forks). Logs to stderr (secrets redacted); prints one "mcpauthd ready" line on
 stdout once the socket accepts connections. SIGTERM or SIGINT stops it cleanly.
@@ -43,6 +44,9 @@ Exits non-zero when it cannot start, so a supervisor's restart policy applies.
                    Times in fields are Unix seconds, as in status --json
   --log-file PATH  also log to PATH (0600, rotated at 10 MiB, 5 files kept); its
                    directory must be yours and 0700, e.g. <state dir>/logs/daemon.log
+  --audit-days N   keep audit events (mcpauthd audit) N days (default 90)
+  --audit-rows N   keep at most the newest N audit events (default 100000)
+  --no-audit       record no audit events (policy still applies)
   --allow-no-peer-check
                    start even when the check of who connects (SO_PEERCRED on
                    Linux, getpeereid on macOS) cannot be loaded; without it the
@@ -54,7 +58,7 @@ from a key file, MCPAUTHD_CONFIG_DIR/database.key (default ~/.config/mcpauthd,
 0600), made at the first start. MCPAUTHD_KEY_PROVIDER=auto|keychain|key_file
 picks one for a new database; an encrypted one always uses the provider that
 encrypted it. mcpauthd status shows which, mcpauthd doctor what it protects against.`,
-    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' } },
+    options: { ...COMMON, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'log-file': { type: 'string' }, 'allow-no-peer-check': { type: 'boolean' }, 'audit-days': { type: 'string' }, 'audit-rows': { type: 'string' }, 'no-audit': { type: 'boolean' } },
     async run(values) {
       const { runDaemonCommand } = await import('../../daemon/main.js');
       return runDaemonCommand({
@@ -64,6 +68,9 @@ encrypted it. mcpauthd status shows which, mcpauthd doctor what it protects agai
         logFormat: str(values['log-format']),
         logFile: str(values['log-file']),
         allowNoPeerCheck: values['allow-no-peer-check'] === true,
+        auditDays: str(values['audit-days']),
+        auditRows: str(values['audit-rows']),
+        noAudit: values['no-audit'] === true,
       });
     },
   },
@@ -263,6 +270,50 @@ Example (Codex CLI, ~/.codex/config.toml):
     async run(values, positionals) {
       // Loaded here, not at the top: it pulls in the MCP SDK, which `mcpauthd token` must not pay for.
       return (await import('./proxy-command.js')).runProxyCommand(values, positionals, () => import('./proxy.js'));
+    },
+  },
+  audit: {
+    summary: 'show which program was served which credential, newest first',
+    usage: 'mcpauthd audit [--resource R] [--program P] [--since 1h] [--limit N] [--json]',
+    details: `Every token request, DPoP proof, login, refresh (with its trigger), logout and
+refused request the daemon answered, with the program behind it: its executable,
+the script for interpreters (node, python, ...), and for mcpauthd's own commands
+(proxy, token) the program that started them. Never a token.
+
+  --resource R     only this credential (an MCP server URL or a resource)
+  --program P      only this program, exactly as shown in the PROGRAM column
+  --since D        only the last D: 90s, 15m, 1h, 7d, 2w
+  --limit N        at most N events (default 200, at most 2000)
+  --json           print {"events": [{at (Unix ms), method, resource, program, pid,
+                   chain, outcome, error_code, detail}], "truncated"}`,
+    options: { ...COMMON, resource: { type: 'string' }, program: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      return (await import('./audit-command.js')).runAudit(values, positionals);
+    },
+  },
+  policy: {
+    summary: 'decide which programs may use a credential (allow, confirm, deny)',
+    usage: `mcpauthd policy show [--json]
+       mcpauthd policy set <server-url|resource> allow|confirm|deny
+       mcpauthd policy allow <server-url|resource> <program> [--for 30d]
+       mcpauthd policy revoke <server-url|resource> <program>`,
+    details: `Per resource: allow (the default: every program of yours), confirm (a program
+not yet approved is asked about; a yes lasts 30 days) or deny (only programs
+allowed here). A program is named exactly as "mcpauthd audit" shows it: an
+executable path, or an interpreter and its script (quote it).
+
+Asking uses MCPAUTHD_ASKPASS (an ssh-askpass-style program: the question is its
+argument, exit 0 = yes) from the daemon's environment; else, with a display,
+SSH_ASKPASS, ssh-askpass, zenity or kdialog; osascript on macOS. No helper, no
+display or no answer within 30 s refuses the request with the error "denied".
+Same-user programs are still trusted by the threat model: this is for seeing
+and deciding, not a sandbox (docs/security.md).
+
+  --for D          allow: for D (90s, 15m, 1h, 7d, 2w) instead of until revoked
+  --json           print the policy as JSON`,
+    options: { ...COMMON, for: { type: 'string' }, json: { type: 'boolean' } },
+    async run(values, positionals) {
+      return (await import('./policy-command.js')).runPolicy(values, positionals);
     },
   },
   'install-service': {

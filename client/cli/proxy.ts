@@ -155,7 +155,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
       log(`could not deliver ${describe(message)} to ${options.serverUrl}: ${errorText(err)}`);
       if (isJSONRPCRequest(message)) {
         initializeIds.delete(message.id);
-        const data = isAuthdError(err, 'needs_login') && typeof err.data?.['command'] === 'string' ? { data: err.data } : {};
+        const data = (isAuthdError(err, 'needs_login') || isAuthdError(err, 'denied')) && typeof err.data?.['command'] === 'string' ? { data: err.data } : {};
         toLocal({ jsonrpc: '2.0', id: message.id, error: { code: PROXY_ERROR_CODE, message: `mcpauthd proxy: ${errorText(err)}`, ...data } });
       }
     }

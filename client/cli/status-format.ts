@@ -161,5 +161,14 @@ export function formatStatus(status: StatusResult, options: StatusFormatOptions)
       : `\n${logins.length === 1 ? '1 credential needs' : `${logins.length} credentials need`} a new login:\n${logins
           .map((c) => `  mcpauthd login ${c.server_urls[0] ?? c.resource}`)
           .join('\n')}\n`;
-  return `${head}\n\n${table.join('\n')}\n${footer}`;
+  return `${head}\n\n${table.join('\n')}\n${usedBy(status)}${footer}`;
+}
+
+/** Who was served each credential's token in the last day (audit trail, issue 18); nothing from daemons without it. */
+function usedBy(status: StatusResult): string {
+  const used = status.credentials.filter((c) => (c.programs_last_day?.length ?? 0) > 0);
+  if (used.length === 0) return '';
+  return `\nused in the last day (mcpauthd audit shows each request):\n${used
+    .map((c) => `  ${serverOf(c)}\n${(c.programs_last_day ?? []).map((p) => `    ${p}`).join('\n')}`)
+    .join('\n')}\n`;
 }

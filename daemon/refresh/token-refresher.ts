@@ -57,6 +57,7 @@ export interface RegrantInput {
 export type Regrant = (input: RegrantInput) => Promise<RefreshedTokens>;
 
 export type CredentialChange = 'refreshed' | 'needs_login' | 'deleted' | 'logged_in' | 'refresh_failed';
+export type RefreshListener = (record: CredentialRecord, reason: string, origin: unknown, outcome: Promise<CredentialRecord>) => void;
 export type ChangeListener = (change: CredentialChange, record: CredentialRecord | { resource: string }) => void;
 
 export interface TokenRefresherOptions {
@@ -68,6 +69,12 @@ export interface TokenRefresherOptions {
   now?: () => number;
   random?: () => number;
   onChange?: ChangeListener;
+  /**
+   * Called when a refresh actually starts (not when a caller joins one in
+   * flight), with its trigger, the opaque `origin` its starter passed (who
+   * asked, for the audit trail) and its outcome.
+   */
+  onRefresh?: RefreshListener;
 }
 
 type Outcome = 'needs_login' | 'drop_client' | 'transient' | 'unknown';
@@ -96,6 +103,7 @@ export class TokenRefresher {
   readonly #random: () => number;
   readonly #inFlight = new Map<string, Promise<CredentialRecord>>();
   readonly #onChange: ChangeListener | undefined;
+  readonly #onRefresh: RefreshListener | undefined;
   readonly #settledListeners = new Set<() => void>();
 
   constructor(options: TokenRefresherOptions) {
@@ -106,6 +114,7 @@ export class TokenRefresher {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#onChange = options.onChange;
+    this.#onRefresh = options.onRefresh;
   }
 
   /**
@@ -139,7 +148,7 @@ export class TokenRefresher {
    * Resolves with the stored record after the rotation committed.
    * @throws AuthdError needs_login (grant rejected) or refresh_failed (transient; retried later)
    */
-  refresh(record: CredentialRecord, reason: string): Promise<CredentialRecord> {
+  refresh(record: CredentialRecord, reason: string, origin?: unknown): Promise<CredentialRecord> {
     const running = this.#inFlight.get(record.resourceKey);
     if (running !== undefined) return running;
     const work = this.#run(record.resourceKey, reason).finally(() => {
@@ -147,6 +156,7 @@ export class TokenRefresher {
       for (const listener of this.#settledListeners) listener();
     });
     this.#inFlight.set(record.resourceKey, work);
+    this.#onRefresh?.(record, reason, origin, work);
     return work;
   }
 

@@ -18,6 +18,12 @@ export interface TokenServiceDeps {
   store: TokenStore;
   now: () => number;
   refresh?: Refresher | undefined;
+  /**
+   * Whether this caller may have the credential's token (daemon/serve/policy.ts):
+   * throws `denied`; asked right after the exact match, before anything about
+   * the credential (scopes, lifetime) is told or a refresh is started.
+   */
+  authorize?: ((record: CredentialRecord) => void | Promise<void>) | undefined;
 }
 
 /** Finds the credential a reference names, exactly; never a prefix or closest match. */
@@ -82,6 +88,8 @@ export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): 
 export async function credentialToServe(params: TokenGetParams, deps: TokenServiceDeps): Promise<CredentialRecord> {
   let record = findCredential(deps.store, params);
   if (record === undefined) throw notFoundError(deps.store, params, 'mcpauthd token');
+  const decision = deps.authorize?.(record);
+  if (decision !== undefined) await decision;
 
   const requested = params.scopes ?? [];
   assertScopes(record, requested);

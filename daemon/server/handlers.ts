@@ -13,11 +13,14 @@ import { createLogLevelHandler } from './log-level-handler.js';
 import type { Logger } from '../os/logger.js';
 import type { RefreshScheduler } from '../refresh/refresh-scheduler.js';
 import type { ChangeListener, TokenRefresher } from '../refresh/token-refresher.js';
-import { findCredential, getToken, notFoundError } from '../serve/token-service.js';
+import { describeRef, findCredential, getToken, notFoundError } from '../serve/token-service.js';
 import { dpopProof } from '../serve/dpop-proof.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { Subscribers } from './subscribers.js';
 import type { LoginRegistry } from '../login/login-registry.js';
+import type { AuditLog } from '../serve/audit.js';
+import type { PolicyService } from '../serve/policy.js';
+import { createAuditPolicyHandlers, credentialUse, recordOutcome } from './audit-handlers.js';
 
 export interface HandlerDeps {
   store: TokenStore;
@@ -29,6 +32,8 @@ export interface HandlerDeps {
   onChange: ChangeListener;
   logger: Logger;
   logins: LoginRegistry;
+  audit: AuditLog;
+  policy: PolicyService;
 }
 
 /** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
@@ -45,20 +50,34 @@ export async function hello(deps: HandlerDeps, params: Params<'hello'>): Result<
 }
 
 export async function status(deps: HandlerDeps, params: Params<'status'>): Result<'status'> {
-  return statusPage(deps.store, deps.info, params, deps.now());
+  const page = statusPage(deps.store, deps.info, params, deps.now());
+  if (!deps.audit.enabled) return page;
+  // Who used each credential in the last day (issue 18): one indexed query per credential on the page.
+  deps.audit.flush();
+  const since = deps.now() - 86_400_000;
+  return { ...page, credentials: page.credentials.map((c) => ({ ...c, programs_last_day: deps.audit.programsSince(c.resource, since) })) };
 }
 
-export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>): ReturnType<Handlers['token.get']> {
+export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>, ctx: RequestContext): ReturnType<Handlers['token.get']> {
   const { store, now, refresher } = deps;
-  return getToken(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) });
+  return credentialUse(deps, 'token.get', params, ctx.caller, (authorize) =>
+    getToken(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
+  );
 }
 
-export async function dpopProofGet(deps: HandlerDeps, params: Params<'dpop.proof'>): Result<'dpop.proof'> {
+/** `dpop.proof`: the same serving rules, policy and audit as token.get (the policy check runs in credentialToServe). */
+export function dpopProofGet(deps: HandlerDeps, params: Params<'dpop.proof'>, ctx: RequestContext): Result<'dpop.proof'> {
   const { store, now, refresher } = deps;
-  return dpopProof(params, { store, now, refresh: (record, reason) => refresher.refresh(record, reason) });
+  return credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize) =>
+    dpopProof(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
+  );
 }
 
-export async function credentialDelete(deps: HandlerDeps, params: Params<'credential.delete'>): Result<'credential.delete'> {
+export async function credentialDelete(deps: HandlerDeps, params: Params<'credential.delete'>, ctx: RequestContext): Result<'credential.delete'> {
+  return recordOutcome(deps.audit, 'logout', () => findCredential(deps.store, params)?.resource ?? describeRef(params), ctx.caller, () => logoutNow(deps, params));
+}
+
+async function logoutNow(deps: HandlerDeps, params: Params<'credential.delete'>): Result<'credential.delete'> {
   const { store, logger, now, onChange, scheduler } = deps;
   const record = findCredential(store, params);
   if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
@@ -71,10 +90,15 @@ export async function credentialDelete(deps: HandlerDeps, params: Params<'creden
   return { deleted, resource: record.resource, ...revocationReport(record, revocation, now()) };
 }
 
-export async function credentialRefresh(deps: HandlerDeps, params: Params<'credential.refresh'>): Result<'credential.refresh'> {
+export async function credentialRefresh(deps: HandlerDeps, params: Params<'credential.refresh'>, ctx: RequestContext): Result<'credential.refresh'> {
   const record = findCredential(deps.store, params);
-  if (record === undefined) throw notFoundError(deps.store, params, 'mcpauthd refresh');
-  const refreshed = await deps.refresher.refresh(record, 'forced');
+  // A refresh that starts is recorded by the refresher's listener (with its trigger); a refused one here.
+  if (record === undefined) {
+    const err = notFoundError(deps.store, params, 'mcpauthd refresh');
+    deps.audit.record({ method: 'refresh', resource: describeRef(params), subject: ctx.caller, outcome: 'error', errorCode: err.code, detail: 'forced' });
+    throw err;
+  }
+  const refreshed = await deps.refresher.refresh(record, 'forced', ctx.caller);
   return { resource: refreshed.resource, expires_at: refreshed.expiresAt === null ? null : Math.floor(refreshed.expiresAt / 1000), scopes: refreshed.scopes };
 }
 
@@ -88,7 +112,7 @@ export async function login(deps: HandlerDeps, params: Params<'login'>, ctx: Req
   const { store, logger, now, onChange, scheduler, logins } = deps;
   ctx.keepAlive(); // a person may take minutes to approve
   const { runLogin } = await loadLoginFlow();
-  const result = await runLogin(params, { store, logger, now, logins }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed);
+  const result = await recordOutcome(deps.audit, 'login', (r) => r?.resource ?? params.server_url, ctx.caller, () => runLogin(params, { store, logger, now, logins }, (progress) => ctx.notify(EVENT_LOGIN_PROGRESS, { ...progress }), ctx.closed));
   onChange('logged_in', { resource: result.resource });
   scheduler.reschedule();
   return result;
@@ -111,14 +135,15 @@ export function createHandlers(deps: HandlerDeps): Handlers {
   return {
     hello: (params) => hello(deps, params),
     status: (params) => status(deps, params),
-    'token.get': (params) => tokenGet(deps, params),
-    'dpop.proof': (params) => dpopProofGet(deps, params),
-    'credential.delete': (params) => credentialDelete(deps, params),
-    'credential.refresh': (params) => credentialRefresh(deps, params),
+    'token.get': (params, ctx) => tokenGet(deps, params, ctx),
+    'dpop.proof': (params, ctx) => dpopProofGet(deps, params, ctx),
+    'credential.delete': (params, ctx) => credentialDelete(deps, params, ctx),
+    'credential.refresh': (params, ctx) => credentialRefresh(deps, params, ctx),
     subscribe: (params, ctx) => subscribe(deps, params, ctx),
     login: (params, ctx) => login(deps, params, ctx),
     'login.callback': (params) => loginCallback(deps, params),
     'idp.login': (params, ctx) => idpLogin(deps, params, ctx),
     'log.level': createLogLevelHandler(deps.logger),
+    ...createAuditPolicyHandlers(deps),
   };
 }

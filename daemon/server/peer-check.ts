@@ -172,15 +172,26 @@ function linuxPeercredReader(koffi: KoffiLike, constants: { solSocket: number; s
   };
 }
 
-function getpeereidReader(koffi: KoffiLike): PeerCredentialReader {
+/** macOS <sys/un.h>: getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID) gives the peer's pid (issue 18, who is asking). */
+const SOL_LOCAL = 0;
+const LOCAL_PEERPID = 2;
+
+function getpeereidReader(koffi: KoffiLike, platform: NodeJS.Platform): PeerCredentialReader {
   const libc = koffi.load(null);
   const getpeereid = libc.func('int getpeereid(int s, _Out_ uint32_t *euid, _Out_ uint32_t *egid)') as (fd: number, euid: number[], egid: number[]) => number;
+  // The pid is a bonus for the audit trail, never part of the decision: untested here (Linux), and any failure leaves it unknown.
+  const getsockopt =
+    platform === 'darwin'
+      ? (libc.func('int getsockopt(int sockfd, int level, int optname, _Out_ int32_t *optval, _Inout_ uint32_t *optlen)') as (fd: number, level: number, option: number, out: number[], length: number[]) => number)
+      : undefined;
   return (fd) => {
     const euid = [-1];
     const egid = [-1];
     if (getpeereid(fd, euid, egid) !== 0) throw new Error(`getpeereid failed, errno ${koffi.errno()}`);
     const uid = euid[0];
     if (typeof uid !== 'number' || uid < 0) throw new Error('getpeereid returned no uid');
+    const pid = [0];
+    if (getsockopt !== undefined && getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, pid, [4]) === 0 && typeof pid[0] === 'number' && pid[0] > 0) return { uid, pid: pid[0] };
     return { uid };
   };
 }
@@ -216,7 +227,7 @@ export async function loadPeerChecker(options: LoadPeerCheckerOptions = {}): Pro
   try {
     return linux !== undefined
       ? createPeerChecker('peercred', linuxPeercredReader(koffi, linux), policy)
-      : createPeerChecker('getpeereid', getpeereidReader(koffi), policy);
+      : createPeerChecker('getpeereid', getpeereidReader(koffi, platform), policy);
   } catch (err) {
     return directoryPermissionsOnly(`the peer credential call could not be bound (${(err as Error).message.split('\n')[0] ?? 'unknown error'})`);
   }

@@ -15,6 +15,7 @@ import { IPCModule } from 'node-ipc';
 import { EncodedResult } from './encoded-result.js';
 import type { Logger } from '../os/logger.js';
 import type { PeerChecker, PeerVerdict } from './peer-check.js';
+import type { Caller } from './caller.js';
 import { RefusalLog } from './refusal-log.js';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import {
@@ -64,6 +65,8 @@ export interface RequestContext {
   keepAlive(): void;
   /** Resolves when the client goes away, so long operations can stop. */
   readonly closed: AbortSignal;
+  /** Who is asking (caller.ts), read once when the connection was accepted; undefined when the server was given no way to tell. */
+  readonly caller: Caller | undefined;
 }
 
 export type RequestHandler = (request: Request, ctx: RequestContext) => Promise<unknown>;
@@ -73,6 +76,7 @@ interface Connection {
   inFlight: number;
   keepAlive: boolean;
   closed: AbortController;
+  caller: Caller | undefined;
 }
 
 export class SocketServer {
@@ -82,6 +86,7 @@ export class SocketServer {
   readonly #logger: Logger;
   readonly #limits: ServerLimits;
   readonly #peerCheck: PeerChecker | undefined;
+  readonly #describeCaller: ((pid: number | undefined) => Caller) | undefined;
   readonly #refusals: RefusalLog;
   readonly #connections = new Map<Socket, Connection>();
   readonly #pending = new Set<Promise<void>>();
@@ -94,11 +99,14 @@ export class SocketServer {
     logger: Logger;
     limits?: Partial<ServerLimits>;
     peerCheck?: PeerChecker;
+    /** Who is behind a peer pid (caller.ts); read once per connection, on accept. */
+    describeCaller?: (pid: number | undefined) => Caller;
     /** Time for the refusal log's interval; default Date.now (tests inject a manual clock). */
     now?: () => number;
   }) {
     this.#path = options.socketPath;
     this.#peerCheck = options.peerCheck;
+    this.#describeCaller = options.describeCaller;
     this.#handle = options.handle;
     this.#logger = options.logger;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -199,6 +207,7 @@ export class SocketServer {
     // may talk to us. node-ipc publishes 'connect' synchronously on accept, so no
     // data event can have run yet; a refused socket never enters #connections,
     // which #onRequest also requires.
+    let pid: number | undefined;
     if (this.#peerCheck !== undefined) {
       const verdict = this.#peerCheck.check(socket);
       if (!verdict.allowed) {
@@ -206,8 +215,11 @@ export class SocketServer {
         socket.destroy();
         return;
       }
+      pid = verdict.peer?.pid;
     }
-    const conn: Connection = { socket, inFlight: 0, keepAlive: false, closed: new AbortController() };
+    // Read now, while a short-lived client still lives: once per connection, never per request.
+    const caller = this.#describeCaller?.(pid);
+    const conn: Connection = { socket, inFlight: 0, keepAlive: false, closed: new AbortController(), caller };
     this.#connections.set(socket, conn);
     socket.setTimeout(this.#limits.idleTimeoutMs);
     socket.on('timeout', () => {
@@ -260,6 +272,7 @@ export class SocketServer {
         conn.keepAlive = true;
       },
       closed: conn.closed.signal,
+      caller: conn.caller,
     };
     const work = this.#run(request, ctx, socket).finally(() => {
       conn.inFlight -= 1;

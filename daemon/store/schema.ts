@@ -142,6 +142,50 @@ export const MIGRATIONS: readonly string[] = [
     sealed_at   INTEGER NOT NULL
   ) STRICT;
   `,
+  // 7 (issue 18): who used which credential (audit_events: never a token or
+  // anything derived from one; bounded by age and count, daemon/serve/audit.ts)
+  // One row stands for `count` identical requests (same program, pid,
+  // method, resource, outcome) answered between `at` and `last_at` within one
+  // write batch: at 30,000 token.get a second, a row each cost 40% of the
+  // throughput (docs/benchmarks.md).
+  // and what each program may use (resource_policies, program_approvals). Keyed
+  // by resource key, not tied to a credential row: the trail outlives a
+  // logout, and a policy may be set before the first login.
+  `
+  CREATE TABLE audit_events (
+    id           INTEGER PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    method       TEXT NOT NULL,
+    resource     TEXT,
+    resource_key TEXT,
+    program      TEXT NOT NULL,
+    pid          INTEGER,
+    chain        TEXT NOT NULL,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('ok','error','denied')),
+    error_code   TEXT,
+    detail       TEXT,
+    count        INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+    last_at      INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE INDEX audit_events_resource ON audit_events (resource_key, at);
+
+  CREATE TABLE resource_policies (
+    resource_key TEXT PRIMARY KEY,
+    resource     TEXT NOT NULL,
+    mode         TEXT NOT NULL CHECK (mode IN ('allow','confirm','deny')),
+    updated_at   INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE program_approvals (
+    resource_key TEXT NOT NULL,
+    program      TEXT NOT NULL,
+    expires_at   INTEGER,
+    source       TEXT NOT NULL CHECK (source IN ('cli','prompt')),
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (resource_key, program)
+  ) STRICT;
+  `,
 ];
 
 /** The schema this build writes: one version per migration, so a new migration cannot forget to bump it. */

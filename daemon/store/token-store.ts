@@ -125,6 +125,11 @@ export class TokenStore {
     if (this.#db.open) this.#db.close();
   }
 
+  /** The connection, for the audit and policy tables (issue 18); never for credential tables, which only this object writes. */
+  get connection(): Database.Database {
+    return this.#db;
+  }
+
   get schemaVersion(): number {
     return this.#db.pragma('user_version', { simple: true }) as number;
   }

@@ -142,8 +142,8 @@ export interface DaemonProc {
 const children = new Set<ChildProcess>();
 
 /** `mcpauthd daemon` as a real process, as `npm start` or a service manager starts it (with DAEMON_NODE_OPTIONS). */
-export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000): Promise<DaemonProc> {
-  return startReadyProcess([...DAEMON_NODE_OPTIONS, CLI, 'daemon'], 'mcpauthd ready', { env: home.env, timeoutMs, name: 'the daemon' });
+export function startDaemonProcess(home: BenchHome, timeoutMs = 30_000, args: readonly string[] = []): Promise<DaemonProc> {
+  return startReadyProcess([...DAEMON_NODE_OPTIONS, CLI, 'daemon', ...args], 'mcpauthd ready', { env: home.env, timeoutMs, name: 'the daemon' });
 }
 
 /**

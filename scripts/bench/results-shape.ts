@@ -8,7 +8,7 @@ import type { LoadResult } from './load-client.js';
 import { median, medianGrid } from './stats.js';
 import type { StormResult } from './storm.js';
 
-export const SECTIONS = ['latency', 'cli', 'scale', 'storm', 'sealing'] as const;
+export const SECTIONS = ['latency', 'cli', 'scale', 'storm', 'sealing', 'audit'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchConfig {
@@ -60,6 +60,8 @@ export interface Results {
   latency?: Record<Mode, Partial<Record<Subject, Measured>>>;
   /** Encryption at rest (issue 17): sealing.ts. */
   sealing?: SealingResults;
+  /** Section audit (audit-cost.ts): token.get with the audit trail on vs off, same run. */
+  audit?: { clients: number; on: Measured; off: Measured; slowdownPct: number };
   cli?: {
     runs: number;
     nodeMs: number;

@@ -21,7 +21,7 @@
  * in hot-path.ts (1 and 3, with scale.ts), cli-timings.ts (2), storm.ts (4),
  * and the table and chart in report.ts.
  *
- *   node dist/scripts/bench/run.js [--quick] [--only latency,cli,scale,storm,sealing]
+ *   node dist/scripts/bench/run.js [--quick] [--only latency,cli,scale,storm,sealing,audit]
  *     [--rounds N] [--duration-ms N] [--credentials N] [--storm N] [--cli-runs N]
  *     [--json PATH] [--svg PATH]
  */
@@ -37,6 +37,7 @@ import { SECTIONS, type BenchConfig, type BenchContext, type Results, type Secti
 import { round } from './stats.js';
 import { runStorm } from './storm.js';
 import { runSealing } from './sealing.js';
+import { runAuditCost } from './audit-cost.js';
 
 // ---------------------------------------------------------------- options
 
@@ -64,7 +65,7 @@ const { values: argv } = parseArgs({
 
 if (argv.help === true) {
   process.stdout.write(
-    'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm,sealing] [--rounds N] [--duration-ms N]\n' +
+    'usage: npm run bench -- [--quick] [--only latency,cli,scale,storm,sealing,audit] [--rounds N] [--duration-ms N]\n' +
       '         [--credentials N] [--storm N] [--cli-runs N] [--startup-runs N] [--wake-rounds N] [--concurrency N]\n' +
       '         [--json PATH] [--svg PATH] [--from-json PATH (redraw the table and chart of an earlier run)]\n' +
       '         [--cpu-prof DIR (a V8 CPU profile of each daemon, echo server and load client)]\n' +
@@ -148,6 +149,10 @@ async function main(): Promise<void> {
   log(`mcpauthd bench${quick ? ' (quick)' : ''}: ${[...only].join(', ')}; ${JSON.stringify(results.machine)}`);
   if (only.has('latency') || only.has('cli') || only.has('scale')) await runLatencyAndScale(ctx);
   if (only.has('sealing')) results.sealing = await runSealing(ctx);
+  if (only.has('audit')) {
+    log(`token.get with the audit trail on vs off, ${config.concurrency} clients...`);
+    results.audit = await runAuditCost(ctx);
+  }
   if (only.has('storm')) {
     log(`refresh storm: ${config.stormCredentials} real logins, then all due at once...`);
     results.storm = await runStorm({ credentials: config.stormCredentials, loginConcurrency: 8, wakeRounds: config.wakeRounds, drainTimeoutMs: quick ? 60_000 : 600_000, log });

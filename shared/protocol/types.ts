@@ -26,11 +26,12 @@ export type WireErrorCode =
   | 'login_failed'
   | 'refresh_failed'
   | 'timeout'
+  | 'denied'
   | 'internal';
 
 export const WIRE_ERROR_CODES: ReadonlySet<string> = new Set<WireErrorCode>([
   'invalid_request', 'unsupported_method', 'unsupported_version', 'not_found', 'needs_login',
-  'insufficient_scope', 'expired', 'busy', 'login_failed', 'refresh_failed', 'timeout', 'internal',
+  'insufficient_scope', 'expired', 'busy', 'login_failed', 'refresh_failed', 'timeout', 'denied', 'internal',
 ]);
 
 /**
@@ -131,6 +132,8 @@ export interface CredentialSummary {
   last_error: string | null;
   created_at: number;
   updated_at: number;
+  /** Programs (as `mcpauthd audit` names them) that used this credential in the last day; absent from older daemons and with audit off. */
+  programs_last_day?: string[];
 }
 
 /** How the daemon checks who connects (docs/security.md). */
@@ -393,6 +396,83 @@ export interface CredentialUpdated {
   expires_at: number | null;
 }
 
+/** What the audit trail records of one request (issue 18); never a token or anything derived from one. */
+export interface AuditEvent {
+  /** Unix milliseconds. */
+  at: number;
+  /** token.get, dpop.proof, login, refresh, logout, or another method that was refused. */
+  method: string;
+  /** The credential's resource, or what the request named when no credential matched; null when none applies. */
+  resource: string | null;
+  /** The program the request is attributed to (policy matches this name). */
+  program: string;
+  /** The connecting process's pid; null when unknown (the scheduler's own refreshes, no peer pid). */
+  pid: number | null;
+  /** The peer and its parents, nearest first, as program names. */
+  chain: string[];
+  outcome: 'ok' | 'error' | 'denied';
+  /** The wire error code when the outcome is not ok. */
+  error_code: string | null;
+  /** A refresh's trigger (scheduled, min_ttl, expired, forced); null otherwise. */
+  detail: string | null;
+  /** How many identical requests (same program, pid, method, resource, outcome) this event stands for: they came between `at` and `last_at` (Unix ms). */
+  count: number;
+  last_at: number;
+}
+
+export interface AuditListParams {
+  /** A resource or an MCP server URL: only events of that credential. */
+  resource?: string;
+  /** Only events attributed to this program (exact name). */
+  program?: string;
+  /** Unix seconds: only events at or after. */
+  since?: number;
+  /** Newest first, at most this many (default 200, at most 2000). */
+  limit?: number;
+}
+
+export interface AuditListResult {
+  events: AuditEvent[];
+  /** More events matched than `limit`. */
+  truncated: boolean;
+}
+
+export type PolicyMode = 'allow' | 'confirm' | 'deny';
+
+export interface ProgramApproval {
+  program: string;
+  /** Unix seconds; null until revoked. */
+  expires_at: number | null;
+  /** `cli` (policy allow) or `prompt` (approved when asked). */
+  source: 'cli' | 'prompt';
+  created_at: number;
+}
+
+export interface ResourcePolicy {
+  resource: string;
+  mode: PolicyMode;
+  approvals: ProgramApproval[];
+}
+
+export interface PolicyShowResult {
+  /** Resources without a row here are `allow` (the default). */
+  policies: ResourcePolicy[];
+}
+
+export interface PolicySetParams extends CredentialRef {
+  mode: PolicyMode;
+}
+
+export interface PolicyAllowParams extends CredentialRef {
+  program: string;
+  /** Seconds the approval lasts; absent = until revoked. */
+  for?: number;
+}
+
+export interface PolicyRevokeParams extends CredentialRef {
+  program: string;
+}
+
 export const EVENT_CREDENTIAL_UPDATED = 'credential.updated';
 export const EVENT_LOGIN_PROGRESS = 'login.progress';
 
@@ -424,6 +504,11 @@ export interface Methods {
   'credential.refresh': { params: CredentialRef; result: RefreshResult };
   subscribe: { params: Record<string, never>; result: { subscribed: true } };
   'log.level': { params: LogLevelParams; result: LogLevelResult };
+  'audit.list': { params: AuditListParams; result: AuditListResult };
+  'policy.show': { params: Record<string, never>; result: PolicyShowResult };
+  'policy.set': { params: PolicySetParams; result: ResourcePolicy };
+  'policy.allow': { params: PolicyAllowParams; result: ResourcePolicy };
+  'policy.revoke': { params: PolicyRevokeParams; result: ResourcePolicy & { revoked: boolean } };
 }
 
 export type MethodName = keyof Methods;

@@ -93,6 +93,27 @@ const PARAM_VALIDATORS: { [M in MethodName]: Validator } = {
   subscribe: (p) => onlyKeys(p, []),
   'log.level': (p) =>
     onlyKeys(p, ['level']) ?? ((LOG_LEVEL_NAMES as readonly unknown[]).includes(p['level']) ? null : `"level" must be one of ${LOG_LEVEL_NAMES.join(', ')}`),
+  'audit.list': (p) =>
+    onlyKeys(p, ['resource', 'program', 'since', 'limit']) ??
+    optionalString(p, 'resource', MAX_URL_LENGTH) ??
+    optionalString(p, 'program', MAX_PROGRAM_LENGTH) ??
+    (p['since'] === undefined || (Number.isSafeInteger(p['since']) && (p['since'] as number) >= 0) ? null : '"since" must be Unix seconds') ??
+    (p['limit'] === undefined || (Number.isSafeInteger(p['limit']) && (p['limit'] as number) >= 1 && (p['limit'] as number) <= MAX_AUDIT_LIMIT)
+      ? null
+      : `"limit" must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`),
+  'policy.show': (p) => onlyKeys(p, []),
+  'policy.set': (p) =>
+    onlyKeys(p, ['resource', 'server_url', 'mode']) ??
+    credentialRef(p) ??
+    ((POLICY_MODES as readonly unknown[]).includes(p['mode']) ? null : `"mode" must be one of ${POLICY_MODES.join(', ')}`),
+  'policy.allow': (p) =>
+    onlyKeys(p, ['resource', 'server_url', 'program', 'for']) ??
+    credentialRef(p) ??
+    requiredString(p, 'program', MAX_PROGRAM_LENGTH) ??
+    (p['for'] === undefined || (Number.isSafeInteger(p['for']) && (p['for'] as number) >= 1 && (p['for'] as number) <= MAX_APPROVAL_SEC)
+      ? null
+      : `"for" must be a whole number of seconds from 1 to ${MAX_APPROVAL_SEC}`),
+  'policy.revoke': (p) => onlyKeys(p, ['resource', 'server_url', 'program']) ?? credentialRef(p) ?? requiredString(p, 'program', MAX_PROGRAM_LENGTH),
   'login.callback': (p) =>
     onlyKeys(p, ['login_id', 'url']) ??
     (typeof p['login_id'] === 'string' && typeof p['url'] === 'string' ? null : '"login_id" and "url" are required') ??
@@ -133,6 +154,15 @@ export const MAX_DPOP_NONCE_LENGTH = 1024;
 const DPOP_NONCE = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_DPOP_NONCE_LENGTH}}$`);
 /** RFC 9110 method token, upper case as sent on the wire. */
 const HTTP_METHOD = /^[A-Z]{1,16}$/;
+/** Longest program name (an executable path and a script path). */
+export const MAX_PROGRAM_LENGTH = 8192;
+/** Most audit events one `audit.list` answers (they must fit a frame). */
+export const MAX_AUDIT_LIMIT = 2000;
+/** Events `audit.list` answers when no limit is given. */
+export const AUDIT_DEFAULT_LIMIT = 200;
+/** Ten years: a longer approval cannot be meant. */
+export const MAX_APPROVAL_SEC = 86_400 * 3650;
+export const POLICY_MODES = ['allow', 'confirm', 'deny'] as const;
 /** RFC 6749 §3.3 scope-token characters. */
 const SCOPE_TOKEN = new RegExp(`^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,${MAX_SCOPE_LENGTH}}$`);
 
@@ -181,6 +211,10 @@ function oneOf(p: Record<string, unknown>, key: string, allowed: readonly string
   const value = p[key];
   if (value === undefined || (typeof value === 'string' && allowed.includes(value))) return null;
   return `"${key}" must be one of ${allowed.join(', ')}`;
+}
+
+function requiredString(p: Record<string, unknown>, key: string, max: number): string | null {
+  return p[key] === undefined ? `"${key}" is required` : optionalString(p, key, max);
 }
 
 function onlyKeys(p: Record<string, unknown>, allowed: readonly string[]): string | null {

@@ -106,3 +106,22 @@ describe('relativeTime() and uptime()', () => {
     expect(uptime(4 * 86_400 + 5 * 3600)).toBe('4 d 5 h');
   });
 });
+
+describe('formatStatus(): programs that used a credential (issue 18)', () => {
+  it('lists, per credential, the programs served its token in the last day, and nothing without them', () => {
+    const used: StatusResult = {
+      ...STATUS,
+      credentials: [
+        credential({ resource: 'https://a.example.com/mcp', state: 'valid', programs_last_day: ['/usr/bin/python3.12 /home/u/sync.py', '/opt/Claude/claude'] }),
+        credential({ resource: 'https://b.example.com/mcp', state: 'valid', programs_last_day: [] }),
+      ],
+      total: 2,
+    };
+    const text = formatStatus(used, { nowMs: NOW, color: false });
+    expect(text).toContain(
+      'used in the last day (mcpauthd audit shows each request):\n  https://a.example.com/mcp\n    /usr/bin/python3.12 /home/u/sync.py\n    /opt/Claude/claude\n',
+    );
+    expect(text).not.toContain('  https://b.example.com/mcp\n    ');
+    expect(formatStatus(STATUS, { nowMs: NOW, color: false })).not.toContain('used in the last day');
+  });
+});

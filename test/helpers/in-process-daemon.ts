@@ -7,6 +7,8 @@ import type { SchedulerClock } from '../../daemon/refresh/scheduler-clock.js';
 import type { ServerLimits } from '../../daemon/server/socket-server.js';
 import type { RefreshGrant } from '../../daemon/refresh/token-refresher.js';
 import { outputStream } from './secret-ledger.js';
+import type { Asker } from '../../daemon/os/askpass.js';
+import type { AuditSettings } from '../../daemon/serve/audit.js';
 import { makeTempHome, type TempHome } from './temp-home.js';
 
 export interface TestDaemon {
@@ -17,7 +19,7 @@ export interface TestDaemon {
 }
 
 export async function startTestDaemon(
-  options: { limits?: Partial<ServerLimits>; clock?: SchedulerClock; grant?: RefreshGrant; peerCheck?: PeerChecker } = {},
+  options: { limits?: Partial<ServerLimits>; clock?: SchedulerClock; grant?: RefreshGrant; peerCheck?: PeerChecker; ask?: Asker; audit?: Partial<AuditSettings> } = {},
 ): Promise<TestDaemon> {
   const home = makeTempHome();
   let logs = '';
@@ -37,6 +39,8 @@ export async function startTestDaemon(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.grant === undefined ? {} : { grant: options.grant }),
     ...(options.peerCheck === undefined ? {} : { peerCheck: options.peerCheck }),
+    ...(options.ask === undefined ? {} : { ask: options.ask }),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
   });
   return {
     home,

@@ -1,0 +1,210 @@
+/**
+ * The audit trail (issue 18): every token.get, dpop.proof, login, refresh
+ * (with its trigger), logout and refused request, with who asked. Recording
+ * is a push onto an in-memory batch: the hot path runs no SQL. The batch is
+ * written in one transaction every `flushIntervalMs` (or once it holds
+ * `batchSize` events), off the request's path; the table is pruned by age and
+ * count after writes. A read (audit.list, status) flushes first, so it sees
+ * every request answered before it.
+ *
+ * Never a token: an event holds names, numbers and codes only (AuditEvent).
+ *
+ * Identical requests in one batch (same caller, method, resource, outcome)
+ * become one row with a count and the first and last time: a repeat on the
+ * hot path is a counter increment, no allocation; names, keys and SQL happen
+ * at the write.
+ */
+import type { AuditEvent } from '../../shared/protocol/types.js';
+import { resourceKey } from '../../shared/resource-uri.js';
+import type { Logger } from '../os/logger.js';
+import type { AuditQuery, AuditRow, AuditTable } from '../store/audit-table.js';
+import { UNKNOWN_PROGRAM } from '../server/caller.js';
+
+export interface AuditSettings {
+  /** false: nothing is recorded (status shows no programs). Default true. */
+  enabled: boolean;
+  /** Events older than this are deleted. Default 90 days. */
+  maxAgeMs: number;
+  /** At most this many events are kept, the newest. Default 100,000. */
+  maxRows: number;
+  /** How long an event may wait in memory before it is written (each write is a commit with an fsync; a read flushes first, a crash loses at most this much). Default 5 s. */
+  flushIntervalMs: number;
+  /** A batch of this many rows (distinct callers and requests) is written at once, whatever the interval. Default 512. */
+  batchSize: number;
+}
+
+export const DEFAULT_AUDIT: AuditSettings = {
+  enabled: true,
+  maxAgeMs: 90 * 86_400_000,
+  maxRows: 100_000,
+  flushIntervalMs: 5_000,
+  batchSize: 512,
+};
+
+/** Events kept in memory while the database refuses writes; the oldest go first beyond this. */
+const MAX_PENDING = 50_000;
+
+/** A row of the batch being gathered, with the caller it came from (its chain is named at the write). */
+interface OpenRow extends AuditRow {
+  subject: AuditSubject;
+}
+/** Prune at most this often (a DELETE per flush would cost more than the inserts). */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** Who asked, as the audit needs it (daemon/server/caller.ts Caller fits). */
+export interface AuditSubject {
+  readonly program: string;
+  readonly pid: number | null;
+  readonly chain: readonly { readonly name: string }[];
+}
+
+/** The scheduler's own refreshes have no caller. */
+export const DAEMON_SUBJECT: AuditSubject = { program: 'mcpauthd daemon', pid: null, chain: [] };
+
+export interface AuditRecord {
+  method: string;
+  resource: string | null;
+  subject: AuditSubject | undefined;
+  outcome: AuditEvent['outcome'];
+  errorCode?: string | null;
+  detail?: string | null;
+}
+
+export class AuditLog {
+  readonly #table: AuditTable | undefined;
+  readonly #settings: AuditSettings;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  /** This batch's rows, in order of their first request. */
+  #open: OpenRow[] = [];
+  /** The same rows by caller (one object per connection), to fold a repeat into its row without allocating. */
+  #bySubject = new Map<AuditSubject, OpenRow[]>();
+  /** Rows a failed write could not store, tried again with the next batch. */
+  #unwritten: AuditRow[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #lastPrune = 0;
+  #failing = false;
+  #closed = false;
+  /** resource → key, for the few resources a daemon serves (bounded: cleared when it grows past 1,000). */
+  readonly #keys = new Map<string, string | null>();
+
+  constructor(options: { table: AuditTable | undefined; settings?: Partial<AuditSettings>; now: () => number; logger: Logger }) {
+    this.#settings = { ...DEFAULT_AUDIT, ...options.settings };
+    this.#table = this.#settings.enabled ? options.table : undefined;
+    this.#now = options.now;
+    this.#logger = options.logger;
+  }
+
+  get enabled(): boolean {
+    return this.#table !== undefined;
+  }
+
+  /** Queues one event; cheap, synchronous, never throws. */
+  record(entry: AuditRecord): void {
+    if (this.#table === undefined || this.#closed) return;
+    const subject = entry.subject ?? UNKNOWN_SUBJECT;
+    const at = this.#now();
+    const errorCode = entry.errorCode ?? null;
+    const detail = entry.detail ?? null;
+    let rows = this.#bySubject.get(subject);
+    if (rows === undefined) this.#bySubject.set(subject, (rows = []));
+    for (const row of rows) {
+      if (row.method === entry.method && row.resource === entry.resource && row.outcome === entry.outcome && row.error_code === errorCode && row.detail === detail) {
+        row.count += 1;
+        row.last_at = at;
+        return;
+      }
+    }
+    const row: OpenRow = {
+      at, last_at: at, count: 1, method: entry.method, resource: entry.resource, resourceKey: null,
+      program: subject.program, pid: subject.pid, chain: [], outcome: entry.outcome, error_code: errorCode, detail, subject,
+    };
+    rows.push(row);
+    this.#open.push(row);
+    if (this.#open.length >= this.#settings.batchSize) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs).unref();
+  }
+
+  /** Writes what is queued (one transaction) and prunes when due. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const table = this.#table;
+    if (table === undefined || (this.#open.length === 0 && this.#unwritten.length === 0)) return;
+    const batch = [...this.#unwritten, ...this.#open.map((row) => this.#finish(row))];
+    this.#open = [];
+    this.#bySubject.clear();
+    this.#unwritten = [];
+    try {
+      table.append(batch);
+      if (this.#failing) this.#logger.info('audit trail writes again');
+      this.#failing = false;
+      const now = this.#now();
+      if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
+        this.#lastPrune = now;
+        table.prune(now - this.#settings.maxAgeMs, this.#settings.maxRows);
+      }
+    } catch (err) {
+      // Keep the events for the next try (bounded), and say so once, not per batch.
+      this.#unwritten = batch.slice(-MAX_PENDING);
+      if (!this.#failing) this.#logger.warn('could not write the audit trail; keeping events in memory and retrying', { reason: (err as Error).message, pending: this.#unwritten.length });
+      this.#failing = true;
+      this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs * 8).unref();
+    }
+  }
+
+  /** A gathered row as it is stored: resource key and chain names computed here, off the request's path. */
+  #finish(open: OpenRow): AuditRow {
+    const { subject, ...row } = open;
+    return { ...row, resourceKey: this.#keyOf(row.resource), chain: subject.chain.map((p) => p.name) };
+  }
+
+  #keyOf(resource: string | null): string | null {
+    if (resource === null) return null;
+    let key = this.#keys.get(resource);
+    if (key === undefined) {
+      if (this.#keys.size > 1000) this.#keys.clear();
+      key = keyOf(resource);
+      this.#keys.set(resource, key);
+    }
+    return key;
+  }
+
+  /** Flushed first, so a request answered before this one is in the result. */
+  query(q: AuditQuery): { events: AuditEvent[]; truncated: boolean } {
+    this.flush();
+    return this.#table?.query(q) ?? { events: [], truncated: false };
+  }
+
+  programsSince(resource: string, since: number): string[] {
+    const key = keyOf(resource);
+    if (this.#table === undefined || key === null) return [];
+    return this.#table.programsSince(key, since);
+  }
+
+  /** Prunes now regardless of the interval (tests, and the end of a flush at shutdown). */
+  pruneNow(): number {
+    this.flush();
+    const now = this.#now();
+    this.#lastPrune = now;
+    return this.#table?.prune(now - this.#settings.maxAgeMs, this.#settings.maxRows) ?? 0;
+  }
+
+  close(): void {
+    this.flush();
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+const UNKNOWN_SUBJECT: AuditSubject = { program: UNKNOWN_PROGRAM, pid: null, chain: [] };
+
+function keyOf(resource: string | null): string | null {
+  if (resource === null) return null;
+  try {
+    return resourceKey(resource);
+  } catch {
+    return null;
+  }
+}

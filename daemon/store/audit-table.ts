@@ -1,0 +1,113 @@
+/**
+ * The audit trail's rows (issue 18): written in batches, read newest first,
+ * pruned by age and count. Every column is a name, a number or a code: no
+ * token, and nothing derived from one, ever reaches this table.
+ */
+import type Database from 'better-sqlite3';
+import type { AuditEvent } from '../../shared/protocol/types.js';
+
+/** One event as it is stored: the event and the lookup key of its resource. */
+export interface AuditRow extends AuditEvent {
+  resourceKey: string | null;
+}
+
+export interface AuditQuery {
+  resourceKey?: string;
+  program?: string;
+  /** Unix milliseconds. */
+  since?: number;
+  limit: number;
+}
+
+interface StoredAuditRow {
+  at: number;
+  method: string;
+  resource: string | null;
+  program: string;
+  pid: number | null;
+  chain: string;
+  outcome: AuditEvent['outcome'];
+  error_code: string | null;
+  detail: string | null;
+  count: number;
+  last_at: number;
+}
+
+export class AuditTable {
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement;
+  readonly #insertMany: (rows: readonly AuditRow[]) => void;
+  readonly #pruneAge: Database.Statement;
+  readonly #pruneCount: Database.Statement;
+  readonly #programsSince: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO audit_events (at, method, resource, resource_key, program, pid, chain, outcome, error_code, detail, count, last_at)
+       VALUES (@at, @method, @resource, @resourceKey, @program, @pid, @chain, @outcome, @error_code, @detail, @count, @last_at)`,
+    );
+    this.#insertMany = db.transaction((rows: readonly AuditRow[]) => {
+      for (const row of rows) this.#insert.run({ ...row, chain: JSON.stringify(row.chain) });
+    });
+    this.#pruneAge = db.prepare('DELETE FROM audit_events WHERE at < ?');
+    // Keep the newest `?` rows: ids grow with time (INTEGER PRIMARY KEY, batches appended in order).
+    this.#pruneCount = db.prepare('DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)');
+    this.#programsSince = db.prepare(
+      "SELECT DISTINCT program FROM audit_events WHERE resource_key = ? AND at >= ? AND outcome = 'ok' AND method IN ('token.get','dpop.proof') ORDER BY program",
+    );
+  }
+
+  /** Appends a batch in one transaction. */
+  append(rows: readonly AuditRow[]): void {
+    if (rows.length > 0) this.#insertMany(rows);
+  }
+
+  /** Deletes events older than `before` (ms) and all but the newest `keep`; returns how many went. */
+  prune(before: number, keep: number): number {
+    return this.#pruneAge.run(before).changes + this.#pruneCount.run(keep).changes;
+  }
+
+  /** Newest first; one more row than `limit` is read to tell whether more matched. */
+  query(q: AuditQuery): { events: AuditEvent[]; truncated: boolean } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.resourceKey !== undefined) {
+      where.push('resource_key = ?');
+      args.push(q.resourceKey);
+    }
+    if (q.program !== undefined) {
+      where.push('program = ?');
+      args.push(q.program);
+    }
+    if (q.since !== undefined) {
+      where.push('at >= ?');
+      args.push(q.since);
+    }
+    const sql = `SELECT at, method, resource, program, pid, chain, outcome, error_code, detail, count, last_at FROM audit_events
+      ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...args, q.limit + 1) as StoredAuditRow[];
+    const truncated = rows.length > q.limit;
+    return { events: rows.slice(0, q.limit).map(toEvent), truncated };
+  }
+
+  /** The programs that were served a token for this resource since `since` (ms). */
+  programsSince(resourceKey: string, since: number): string[] {
+    return (this.#programsSince.all(resourceKey, since) as { program: string }[]).map((r) => r.program);
+  }
+
+  count(): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+  }
+}
+
+function toEvent(row: StoredAuditRow): AuditEvent {
+  let chain: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(row.chain);
+    if (Array.isArray(parsed)) chain = parsed.filter((x): x is string => typeof x === 'string');
+  } catch {
+    chain = [];
+  }
+  return { at: row.at, method: row.method, resource: row.resource, program: row.program, pid: row.pid, chain, outcome: row.outcome, error_code: row.error_code, detail: row.detail, count: row.count, last_at: row.last_at };
+}
