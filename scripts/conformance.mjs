@@ -26,8 +26,15 @@ import { fileURLToPath } from 'node:url';
 
 const RUNNER_VERSION = '0.1.16';
 const ALPHA_RUNNER_VERSION = '0.2.0-alpha.12';
-/** Scenarios of the alpha runner that must pass with no warning (issue 16: machine logins). */
-const ALPHA_SCENARIOS = ['auth/client-credentials-jwt', 'auth/client-credentials-basic', 'auth/wif-jwt-bearer'];
+/** Scenarios of the alpha runner that must pass with no warning (issue 16: machine and enterprise logins; issue 17: DPoP). */
+const ALPHA_SCENARIOS = [
+  'auth/client-credentials-jwt',
+  'auth/client-credentials-basic',
+  'auth/wif-jwt-bearer',
+  'auth/enterprise-managed-authorization',
+  'auth/dpop',
+  'auth/dpop-nonce',
+];
 /** Alpha scenarios run at once: each starts its own daemon; two cores in CI. */
 const ALPHA_CONCURRENCY = 3;
 const NODE22_VERSION = '22.23.2';
