@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HTTP_TIMEOUT_MS, MAX_REDIRECTS, MAX_RESPONSE_BYTES, fetchMetadataDocument } from '../daemon/oauth/http-fetch.js';
-import { MAX_PENDING_LOGINS } from '../daemon/login/login-flow.js';
+import { MAX_PENDING_LOGINS } from '../daemon/login/login-registry.js';
 import { DEFAULT_LIMITS } from '../daemon/server/socket-server.js';
 import { MAX_FRAME_BYTES, encodeFrame } from '../shared/protocol/framing.js';
 import { AuthdError } from '../shared/errors.js';

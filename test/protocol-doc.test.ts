@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_PENDING_LOGINS } from '../daemon/login/login-flow.js';
+import { MAX_PENDING_LOGINS } from '../daemon/login/login-registry.js';
 import * as protocol from '../shared/protocol/validate.js';
 import { REPO_ROOT } from './helpers/daemon-process.js';
 

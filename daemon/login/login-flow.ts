@@ -305,6 +305,3 @@ function toLoginFailure(err: unknown): AuthdError {
   const message = err instanceof Error ? serverText(err.message, 300) : 'unknown error';
   return new AuthdError('login_failed', `login failed: unexpected error: ${message}`, { cause: err, data: { reason: 'internal' } });
 }
-
-export { LoginRegistry, MAX_PENDING_LOGINS } from './login-registry.js';
-export { logout, type LogoutDeps, type LogoutResult, type RevocableToken } from './logout.js';

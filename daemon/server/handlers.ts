@@ -36,8 +36,9 @@ export interface HandlerDeps {
   policy: PolicyService;
 }
 
-/** The login flow pulls in openid-client; load it when the first login or logout asks for it. */
+/** The login flow and logout pull in openid-client; load them when the first login or logout asks. */
 const loadLoginFlow = () => import('../login/login-flow.js');
+const loadLogout = () => import('../login/logout.js');
 
 type Params<M extends keyof Methods> = Methods[M]['params'];
 type Result<M extends keyof Methods> = Promise<Methods[M]['result']>;
@@ -82,7 +83,7 @@ async function logoutNow(deps: HandlerDeps, params: Params<'credential.delete'>)
   const record = findCredential(store, params);
   if (record === undefined) throw notFoundError(store, params, 'mcpauthd logout', false);
   // Revocation is best effort (T4); the local credential goes either way.
-  const { logout } = await loadLoginFlow();
+  const { logout } = await loadLogout();
   const revocation = await logout(record, { store, logger });
   const deleted = store.deleteCredential(record.resourceKey);
   onChange('deleted', record);

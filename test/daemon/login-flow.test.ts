@@ -13,7 +13,9 @@ import type { CompleteLoginResult, ScriptedBrowserMode } from '../fixtures/brows
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import type { McpServerOptions, McpTestServer } from '../fixtures/mcp-server.js';
 import type { AuthorizationServerMetadata } from '../../daemon/oauth/authorization-server-metadata.js';
-import { LoginRegistry, logout, MAX_PENDING_LOGINS, runLogin } from '../../daemon/login/login-flow.js';
+import { runLogin } from '../../daemon/login/login-flow.js';
+import { LoginRegistry, MAX_PENDING_LOGINS } from '../../daemon/login/login-registry.js';
+import { logout } from '../../daemon/login/logout.js';
 
 const logins = new LoginRegistry();
 import { createLogger } from '../../daemon/os/logger.js';

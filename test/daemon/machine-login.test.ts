@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { decodeJwt } from 'jose';
 import { paramValues, startAuthServer, type AuthServer } from '../fixtures/auth-server.js';
 import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
-import { LoginRegistry, runLogin } from '../../daemon/login/login-flow.js';
+import { runLogin } from '../../daemon/login/login-flow.js';
+import { LoginRegistry } from '../../daemon/login/login-registry.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
