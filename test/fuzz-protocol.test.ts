@@ -257,7 +257,8 @@ describe('socket protocol fuzz', () => {
         refreshAt: Date.now() + 3_000_000,
       });
     for (let i = 0; i < 24; i++) credential(`https://fuzz${i}.example/mcp`, i);
-    credential(CANARY, 999);
+    // An hour of life (1000 % 3 !== 0): under heavy load the fuzz has taken over 30 s, and an expired canary is not a daemon that stopped serving.
+    credential(CANARY, 1000);
   });
 
   afterAll(async () => {
