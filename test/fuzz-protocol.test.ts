@@ -378,7 +378,7 @@ describe('socket protocol fuzz', () => {
         const status = await client.status();
         expect(status.daemon.pid).toBe(process.pid);
         expect(status.credentials.find((c) => c.resource === CANARY)).toBeDefined();
-        expect((await client.getToken(CANARY)).access_token).toBe('fuzz-seed-access-999');
+        expect((await client.getToken(CANARY)).access_token).toBe('fuzz-seed-access-1000');
       } finally {
         client.close();
       }
