@@ -221,7 +221,7 @@ export async function fetchMetadataDocument(url: string, what: string, policy: H
   return { found: true, url: response.url, json: parseJsonObject(response.body, what, response.url) };
 }
 
-/** The request openid-client hands to a customFetch (kept structural so only oauth-client.ts imports openid-client). */
+/** The request openid-client hands to a customFetch (kept structural so openid-client stays in the three files test/boundaries.test.ts names). */
 export interface CustomFetchInit {
   method: string;
   headers: Record<string, string>;

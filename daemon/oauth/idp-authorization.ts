@@ -2,7 +2,8 @@
  * The OpenID Connect login at a company identity provider (enterprise-managed
  * authorization, `mcpauthd idp login`): authorization code with PKCE S256,
  * `state` and `nonce`, and the checks on the ID token that comes back. Also
- * the refresh of an IdP session's ID token. Built on oauth-client.ts.
+ * the refresh of an IdP session's ID token. Built on oidc-login-requests.ts
+ * and extension-grants.ts.
  *
  * The ID token is checked as a client checks one it received straight from
  * the token endpoint over TLS (OIDC Core §3.1.3.7): iss, aud, exp and nonce;
@@ -11,7 +12,9 @@
  */
 import { parseJsonObject } from './http-fetch.js';
 import type { AuthorizationResponse } from './authorization-response.js';
-import { assertPkceS256, authorizationUrl, genericGrant, oidcCodeGrant, oidcRequestSecrets, stateOf, type OAuthClient } from './oauth-client.js';
+import { genericGrant } from './extension-grants.js';
+import { assertPkceS256, stateOf, type OAuthClient } from './oauth-client.js';
+import { authorizationUrl, oidcCodeGrant, oidcRequestSecrets } from './oidc-login-requests.js';
 import { oauthError } from './oauth-error.js';
 import { decodeJwtPayload } from './token-response.js';
 import { Secret } from '../store/secret.js';

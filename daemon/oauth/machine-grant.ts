@@ -7,7 +7,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { MachineGrant } from '../../shared/protocol/types.js';
-import { clientCredentialsGrant, jwtBearerGrant, type OAuthClient } from './oauth-client.js';
+import { clientCredentialsGrant, jwtBearerGrant } from './extension-grants.js';
+import type { OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
 import type { ValidatedTokens } from './token-response.js';

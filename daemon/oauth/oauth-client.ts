@@ -1,20 +1,20 @@
 /**
- * The openid-client boundary: the authorization request (A1, A2,
- * R1, R2), the code exchange (R1, R4), the refresh grant (R3) and revocation
- * (T4), plus toAuthdError(), the one place where openid-client errors become
- * AuthdErrors. The extension grants (token exchange, jwt-bearer, the IdP's
- * OIDC login) are in token-exchange.ts and idp-authorization.ts, built on the
- * thin wrappers at the end of this file. Choosing client authentication is client-auth.ts; getting a
- * client (DCR, CIMD, RFC 7592) is registration.ts.
+ * The openid-client boundary: the client (its authentication and HTTP
+ * policy), the authorization request (A1, A2, R1, R2), the code exchange
+ * (R1, R4), the refresh grant (R3) and revocation (T4), plus toAuthdError(),
+ * the one place where openid-client errors become AuthdErrors. The other
+ * grants are built on openidConfiguration() and tokenCall() from here:
+ * client_credentials, jwt-bearer, grants by name and the device grant in
+ * extension-grants.ts; the IdP's OIDC login requests in
+ * oidc-login-requests.ts. Only these three files import openid-client
+ * (test/boundaries.test.ts). Choosing client authentication is
+ * client-auth.ts; getting a client (DCR, CIMD, RFC 7592) is registration.ts;
+ * private_key_jwt signs with the key from client-key.ts.
  *
  * Everything goes through http-fetch.ts (openid-client's customFetch), so the
  * scheme rule, timeout and size cap are the same as for metadata. Token
  * responses are validated from the raw bytes by token-response.ts, including
  * the audience check (R5), before anyone sees a token.
- *
- * Logins without a person (issue 16) are here too: the client_credentials
- * grant and the RFC 7523 jwt-bearer grant, each with the resource, and
- * private_key_jwt client authentication with the key from client-key.ts.
  *
  * Secrets (client secret, client key, assertions, PKCE verifier, code, tokens)
  * cross this module's boundary only inside Secret objects; no error built here
@@ -94,9 +94,11 @@ function privateKeyJwt(credentials: ClientCredentials): oidc.ClientAuth {
 
 /**
  * A fresh openid-client Configuration per operation, so that the observer of
- * one request never sees another's response.
+ * one request never sees another's response. Exported for the other grants
+ * (extension-grants.ts, oidc-login-requests.ts), so every call shares one
+ * client authentication and one HTTP policy.
  */
-function configuration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
+export function openidConfiguration(client: OAuthClient, observe?: (response: ObservedResponse) => void): oidc.Configuration {
   const { metadata, credentials, http } = stateOf(client);
   const secret = credentials.clientSecret?.reveal();
   let auth: oidc.ClientAuth;
@@ -173,7 +175,7 @@ export async function buildAuthorizationRequest(
       resource: request.resource,
     };
     if (request.scopes.length > 0) parameters['scope'] = request.scopes.join(' ');
-    const url = oidc.buildAuthorizationUrl(configuration(client), parameters);
+    const url = oidc.buildAuthorizationUrl(openidConfiguration(client), parameters);
     return {
       url: url.href,
       state,
@@ -194,7 +196,7 @@ export async function buildAuthorizationRequest(
  * openid-client rejects the response first, the raw body is validated anyway
  * so the error names the broken field rather than a library message.
  */
-async function tokenCall(
+export async function tokenCall(
   client: OAuthClient,
   call: (config: oidc.Configuration, options: oidc.DPoPOptions) => Promise<unknown>,
   context: { resource: string; requestedScopes: readonly string[]; now: () => number; dpopKey?: Secret | null | undefined },
@@ -202,7 +204,7 @@ async function tokenCall(
   const { metadata } = stateOf(client);
   let raw: Uint8Array | undefined;
   let arrivedAt = 0;
-  const config = configuration(client, (response) => {
+  const config = openidConfiguration(client, (response) => {
     if (response.status === 200) {
       raw = response.body;
       arrivedAt = context.now();
@@ -294,132 +296,6 @@ export async function refreshTokenGrant(
   });
 }
 
-/** The client_credentials grant (MCP extension io.modelcontextprotocol/oauth-client-credentials), with the resource. */
-export async function clientCredentialsGrant(
-  client: OAuthClient,
-  options: { resource: string; scopes: readonly string[]; now: () => number },
-): Promise<ValidatedTokens> {
-  const parameters: Record<string, string> = { resource: options.resource };
-  if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
-  return tokenCall(client, (config) => oidc.clientCredentialsGrant(config, parameters), { resource: options.resource, requestedScopes: options.scopes, now: options.now });
-}
-
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-
-/** RFC 7523 §2.1: an assertion the platform issued to this machine, exchanged for a token for the resource. */
-export async function jwtBearerGrant(
-  client: OAuthClient,
-  assertion: Secret,
-  options: { resource: string; scopes: readonly string[]; now: () => number },
-): Promise<ValidatedTokens> {
-  const parameters: Record<string, string> = { assertion: assertion.reveal(), resource: options.resource };
-  if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
-  return tokenCall(client, (config) => oidc.genericGrantRequest(config, JWT_BEARER_GRANT, parameters), {
-    resource: options.resource,
-    requestedScopes: options.scopes,
-    now: options.now,
-  });
-}
-
-// ------------------------------------------------------------ extension grants and the IdP's OIDC login
-// Thin wrappers, so that openid-client stays in this one file: the logic is in
-// token-exchange.ts (ID-JAG, jwt-bearer) and idp-authorization.ts (OIDC login).
-
-/** A grant by name (RFC 8693 token exchange, RFC 7523 jwt-bearer), its 200 body handed to `observe` raw. */
-export async function genericGrant(
-  client: OAuthClient,
-  grantType: string,
-  parameters: Record<string, string>,
-  observe: (response: ObservedResponse) => void,
-): Promise<void> {
-  try {
-    await oidc.genericGrantRequest(configuration(client, observe), grantType, parameters);
-  } catch (err) {
-    toAuthdError(err);
-  }
-}
-
-/** A grant by name whose answer is an access token for `resource`, validated like a code exchange's (R5). */
-export async function accessTokenGrant(
-  client: OAuthClient,
-  grantType: string,
-  parameters: Record<string, string>,
-  context: { resource: string; requestedScopes: readonly string[]; now: () => number },
-): Promise<ValidatedTokens> {
-  return tokenCall(client, (config) => oidc.genericGrantRequest(config, grantType, parameters), context);
-}
-
-/** Fresh PKCE S256 pair, `state` and `nonce` for an OIDC authorization request. */
-export async function oidcRequestSecrets(): Promise<{ verifier: Secret; challenge: string; state: string; nonce: string }> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  return { verifier: new Secret(verifier), challenge: await oidc.calculatePKCECodeChallenge(verifier), state: oidc.randomState(), nonce: oidc.randomNonce() };
-}
-
-/** The authorization URL for `parameters` at the client's AS. */
-export function authorizationUrl(client: OAuthClient, parameters: Record<string, string>): string {
-  try {
-    return oidc.buildAuthorizationUrl(configuration(client), parameters).href;
-  } catch (err) {
-    return toAuthdError(err);
-  }
-}
-
-// ------------------------------------------------------------ device authorization grant (RFC 8628)
-
-/** The device authorization answer as openid-client checked it; device-grant.ts checks the rest. */
-export interface DeviceAuthorizationAnswer {
-  device_code: string;
-  user_code: string;
-  verification_uri: string;
-  verification_uri_complete?: string;
-  expires_in: number;
-  interval?: number;
-}
-
-/** RFC 8628 §3.1: the device authorization request, with the parameters given (resource among them). */
-export async function deviceAuthorizationRequest(client: OAuthClient, parameters: Record<string, string>): Promise<DeviceAuthorizationAnswer> {
-  try {
-    return await oidc.initiateDeviceAuthorization(configuration(client), parameters);
-  } catch (err) {
-    return toAuthdError(err);
-  }
-}
-
-/** An OIDC code exchange: openid-client checks state, iss, the ID token's claims and nonce; the raw body goes to `observe`. */
-export async function oidcCodeGrant(
-  client: OAuthClient,
-  callbackUrl: URL,
-  checks: { codeVerifier: Secret; state: string; nonce: string },
-  observe: (response: ObservedResponse) => void,
-): Promise<void> {
-  try {
-    await oidc.authorizationCodeGrant(configuration(client, observe), callbackUrl, {
-      pkceCodeVerifier: checks.codeVerifier.reveal(),
-      expectedState: checks.state,
-      expectedNonce: checks.nonce,
-      idTokenExpected: true,
-    });
-  } catch (err) {
-    toAuthdError(err);
-  }
-}
-
-/**
- * RFC 8628 §3.4: one poll of the token endpoint with the device code and the
- * resource. Pending, slow_down and the rest arrive as AuthdError with `data.error`.
- */
-export async function deviceCodeGrant(
-  client: OAuthClient,
-  deviceCode: Secret,
-  options: { grantType: string; resource: string; requestedScopes: readonly string[]; now: () => number },
-): Promise<ValidatedTokens> {
-  return tokenCall(client, (config) => oidc.genericGrantRequest(config, options.grantType, { device_code: deviceCode.reveal(), resource: options.resource }), {
-    resource: options.resource,
-    requestedScopes: options.requestedScopes,
-    now: options.now,
-  });
-}
-
 /** Whether the AS has an RFC 7009 revocation endpoint. */
 export function supportsRevocation(client: OAuthClient): boolean {
   return stateOf(client).metadata.revocation_endpoint !== undefined;
@@ -429,7 +305,7 @@ export function supportsRevocation(client: OAuthClient): boolean {
 export async function revokeToken(client: OAuthClient, token: Secret, hint: 'access_token' | 'refresh_token'): Promise<void> {
   if (!supportsRevocation(client)) throw oauthError(`${client.issuer} has no revocation endpoint`, 'revocation_unsupported');
   try {
-    await oidc.tokenRevocation(configuration(client), token.reveal(), { token_type_hint: hint });
+    await oidc.tokenRevocation(openidConfiguration(client), token.reveal(), { token_type_hint: hint });
   } catch (err) {
     toAuthdError(err);
   }

@@ -6,19 +6,20 @@
  *   at the IdP: RFC 8693 token exchange, ID token → ID-JAG (an Identity
  *     Assertion JWT Authorization Grant) for one MCP server's resource, with
  *     its authorization server as audience;
- *   at the MCP AS: the RFC 7523 jwt-bearer grant with the ID-JAG as assertion.
+ *   at the MCP AS: the RFC 7523 jwt-bearer grant with the ID-JAG as assertion
+ *     (jwtBearerGrant in extension-grants.ts, shared with machine logins).
  *
  * The ID token and the ID-JAG cross this module only inside Secrets; errors
- * never carry a body (toAuthdError in oauth-client.ts, which makes the calls).
+ * never carry a body (toAuthdError in oauth-client.ts, through
+ * extension-grants.ts, which makes the calls).
  */
 import { parseJsonObject } from './http-fetch.js';
-import { accessTokenGrant, genericGrant, stateOf, type OAuthClient } from './oauth-client.js';
+import { genericGrant } from './extension-grants.js';
+import { stateOf, type OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
-import type { ValidatedTokens } from './token-response.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 
@@ -79,18 +80,4 @@ export function checkIdJagResponse(body: Record<string, unknown>, now: number): 
   const expiresIn = body['expires_in'];
   const expiresAt = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? now + Math.floor(expiresIn * 1000) : null;
   return { assertion: new Secret(token), expiresAt };
-}
-
-/**
- * RFC 7523 §2.1 at the MCP server's AS: the ID-JAG buys an access token for
- * `resource` (sent verbatim, and the answer held to it: R5).
- */
-export async function jwtBearerGrant(
-  client: OAuthClient,
-  assertion: Secret,
-  options: { resource: string; scopes: readonly string[]; now: () => number },
-): Promise<ValidatedTokens> {
-  const parameters: Record<string, string> = { assertion: assertion.reveal(), resource: options.resource };
-  if (options.scopes.length > 0) parameters['scope'] = options.scopes.join(' ');
-  return accessTokenGrant(client, JWT_BEARER_GRANT, parameters, { resource: options.resource, requestedScopes: options.scopes, now: options.now });
 }
