@@ -10,7 +10,7 @@ import { startMcpServer, type McpTestServer } from '../fixtures/mcp-server.js';
 import { LoginRegistry, runLogin } from '../../daemon/login/login-flow.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
-import type { LoginParams } from '../../shared/protocol/types.js';
+import type { LoginParams } from '../../shared/protocol/login-types.js';
 
 const logins = new LoginRegistry();
 const logger = createLogger({ level: 'error' });
