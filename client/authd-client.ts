@@ -7,26 +7,29 @@ import { assertNonNegativeInteger, assertOptionalString, assertString, assertStr
 import { AuthdError, isAuthdError } from '../shared/errors.js';
 import { resolvePaths } from '../shared/paths.js';
 import { CLIENT_REFRESH_WAIT_MS, DAEMON_REFRESH_LONGEST_MS } from '../shared/refresh-timing.js';
+import { EVENT_CREDENTIAL_UPDATED, type StatusResult } from '../shared/protocol/types.js';
 import {
-  EVENT_CREDENTIAL_UPDATED,
   type CredentialUpdated,
   type RefreshResult,
   type CredentialRef,
   type DeleteResult,
+  type TokenGetResult,
+  type DpopProofResult,
+} from '../shared/protocol/credential-types.js';
+import {
   type IdpLoginParams,
   type IdpLoginResult,
   type LoginParams,
   type LoginProgress,
   type LoginResult,
-  type StatusResult,
-  type TokenGetResult,
-  type DpopProofResult,
+} from '../shared/protocol/login-types.js';
+import {
   type AuditListParams,
   type AuditListResult,
   type PolicyMode,
   type PolicyShowResult,
   type ResourcePolicy,
-} from '../shared/protocol/types.js';
+} from '../shared/protocol/audit-policy-types.js';
 import { Connection, DEFAULT_REQUEST_TIMEOUT_MS } from './connection.js';
 import { requestFullStatus } from './status-pages.js';
 

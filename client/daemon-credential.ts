@@ -7,7 +7,8 @@
  * that concurrent requests hitting the same refusal make that call once.
  */
 import { AuthdError, isAuthdError } from '../shared/errors.js';
-import type { LoginParams, LoginResult, TokenGetResult } from '../shared/protocol/types.js';
+import type { TokenGetResult } from '../shared/protocol/credential-types.js';
+import type { LoginParams, LoginResult } from '../shared/protocol/login-types.js';
 import { unionScopes } from '../shared/scopes.js';
 // A cycle (index.ts re-exports the adapters that import this), harmless
 // because McpAuthdClient is only used inside functions, never at load time.

@@ -6,7 +6,7 @@
  * remembers the latest `DPoP-Nonce` a server sent, per origin.
  */
 import { parseWwwAuthenticate } from '../shared/www-authenticate.js';
-import type { TokenGetResult } from '../shared/protocol/types.js';
+import type { TokenGetResult } from '../shared/protocol/credential-types.js';
 import type { McpAuthdClient } from './authd-client.js';
 
 /** The headers one request is sent with: the Authorization value, and the DPoP proof for a bound token. */

@@ -15,7 +15,8 @@
  *   away. It never keeps the user's process alive.
  */
 import { isAuthdError } from '../shared/errors.js';
-import { EVENT_CREDENTIAL_UPDATED, type CredentialUpdated, type TokenGetResult } from '../shared/protocol/types.js';
+import { EVENT_CREDENTIAL_UPDATED } from '../shared/protocol/types.js';
+import { type CredentialUpdated, type TokenGetResult } from '../shared/protocol/credential-types.js';
 import { Connection } from './connection.js';
 
 /** Backoff between attempts to reach an unreachable daemon. */

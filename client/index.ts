@@ -10,7 +10,9 @@
  * @see https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization
  */
 export { AuthdError, isAuthdError, type ErrorCode } from '../shared/errors.js';
-export type { CredentialSummary, CredentialUpdated, DaemonInfo, IdpLoginParams, IdpLoginResult, IdpSessionSummary, LoginProgress, LoginResult, RefreshResult, StatusResult, TokenGetResult, DpopProofResult } from '../shared/protocol/types.js';
+export type { DaemonInfo, StatusResult } from '../shared/protocol/types.js';
+export type { CredentialSummary, CredentialUpdated, RefreshResult, TokenGetResult, DpopProofResult } from '../shared/protocol/credential-types.js';
+export type { IdpLoginParams, IdpLoginResult, IdpSessionSummary, LoginProgress, LoginResult } from '../shared/protocol/login-types.js';
 
 export { McpAuthdClient, type ClientOptions, type GetTokenOptions, type DpopProofRequest } from './authd-client.js';
 export { DpopNonces, isDpopNonceChallenge, requestCredential, withCredential, type RequestCredential } from './dpop-request.js';

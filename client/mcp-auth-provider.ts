@@ -49,7 +49,7 @@ import { McpAuthdClient } from './authd-client.js';
 import { DEFAULT_MAX_STEP_UPS } from './mcp-fetch.js';
 import { DpopNonces, isDpopNonceChallenge, requestCredential, withCredential } from './dpop-request.js';
 import type { FetchLike } from './redirect-guard.js';
-import type { TokenGetResult } from '../shared/protocol/types.js';
+import type { TokenGetResult } from '../shared/protocol/credential-types.js';
 import { discardBody } from '../shared/bounded-body.js';
 
 /** Shown to the SDK only; the daemon logs in with its own loopback redirect and client. */

@@ -29,7 +29,7 @@ import { Secret } from '../daemon/store/secret.js';
 import { TokenRefresher } from '../daemon/refresh/token-refresher.js';
 import { TokenStore, type CredentialRecord } from '../daemon/store/token-store.js';
 import { AuthdError } from '../shared/errors.js';
-import type { LoginParams } from '../shared/protocol/types.js';
+import type { LoginParams } from '../shared/protocol/login-types.js';
 import { completeLogin } from './fixtures/browser.js';
 import { fakeJwt, startMockOAuth, type MockOAuth } from './daemon/support/mock-oauth.js';
 import { json, startTinyServer, type TinyServer } from './daemon/support/tiny-http.js';

@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpAuthdClient } from '../client/index.js';
-import type { LoginProgress, LoginResult } from '../shared/protocol/types.js';
+import type { LoginProgress, LoginResult } from '../shared/protocol/login-types.js';
 import { isLoginStartUrl } from '../shared/login-start-url.js';
 import { startAuthServer, type AuthServer } from './fixtures/auth-server.js';
 import { browserEnv, completeLogin } from './fixtures/browser.js';

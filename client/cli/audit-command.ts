@@ -3,7 +3,7 @@
  * as a table a person reads at a glance, or JSON for scripts. Names and codes
  * only: the daemon never records a token.
  */
-import type { AuditEvent } from '../../shared/protocol/types.js';
+import type { AuditEvent } from '../../shared/protocol/audit-policy-types.js';
 import { EXIT, UsageError, parseSeconds, str, withClient } from './cli-core.js';
 import { parseDuration } from './duration.js';
 

@@ -11,7 +11,8 @@
  */
 import { isAuthdError } from '../../shared/errors.js';
 import type { Paths } from '../../shared/paths.js';
-import { PROTOCOL_VERSION, type CredentialSummary, type HelloResult, type StatusResult } from '../../shared/protocol/types.js';
+import { PROTOCOL_VERSION, type HelloResult, type StatusResult } from '../../shared/protocol/types.js';
+import { type CredentialSummary } from '../../shared/protocol/credential-types.js';
 import { VERSION } from '../../shared/version.js';
 import { Connection } from '../connection.js';
 import { coreDumpCheck } from './doctor-core-dumps.js';

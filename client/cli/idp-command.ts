@@ -5,7 +5,7 @@
  * the result on stdout. Loaded only when `idp` runs (client/cli/main.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { IdpLoginResult, LoginProgress } from '../../shared/protocol/types.js';
+import type { IdpLoginResult, LoginProgress } from '../../shared/protocol/login-types.js';
 import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';
 
 export async function runIdp(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {

@@ -6,7 +6,7 @@
  * and the result on stdout. Loaded only when `login` runs (client/cli/main.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { LoginParams, LoginProgress } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress } from '../../shared/protocol/login-types.js';
 import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
 import { machineLoginParams, showClientKey } from './machine-login-options.js';
 import { EXIT, UsageError, optional, parseSeconds, splitScopes, str } from './cli-core.js';

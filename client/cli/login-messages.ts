@@ -3,7 +3,7 @@
  * the device login's code and where to enter it, and the SSH line that
  * forwards a fixed callback port from the machine with the browser.
  */
-import type { LoginProgress } from '../../shared/protocol/types.js';
+import type { LoginProgress } from '../../shared/protocol/login-types.js';
 
 /** Renders text as a terminal QR code (qrcode-terminal's `generate`). */
 export type QrRenderer = (text: string) => string;

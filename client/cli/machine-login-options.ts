@@ -6,8 +6,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { LoginParams, LoginProgress, MachineClientAuth } from '../../shared/protocol/types.js';
-import { MACHINE_CLIENT_AUTH } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, MachineClientAuth } from '../../shared/protocol/login-types.js';
+import { MACHINE_CLIENT_AUTH } from '../../shared/protocol/login-types.js';
 import { UsageError } from './cli-core.js';
 
 type Values = Record<string, string | boolean | undefined>;

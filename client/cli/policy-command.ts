@@ -3,7 +3,7 @@
  * (ask the user once per program) or deny (only programs allowed by name);
  * programs are named as `mcpauthd audit` shows them.
  */
-import type { ResourcePolicy } from '../../shared/protocol/types.js';
+import type { ResourcePolicy } from '../../shared/protocol/audit-policy-types.js';
 import { EXIT, UsageError, str, withClient } from './cli-core.js';
 import { parseDuration } from './duration.js';
 

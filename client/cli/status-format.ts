@@ -8,7 +8,8 @@
 import { DATABASE_FILE_NAME } from '../../shared/paths.js';
 import { callbackPeerCheckText } from '../../shared/callback-peer-check.js';
 import { KEY_PROVIDER_FACTS } from '../../shared/key-providers.js';
-import type { CredentialState, CredentialSummary, StatusResult } from '../../shared/protocol/types.js';
+import type { StatusResult } from '../../shared/protocol/types.js';
+import type { CredentialState, CredentialSummary } from '../../shared/protocol/credential-types.js';
 import { painter, type Tone } from './terminal-color.js';
 
 export interface StatusFormatOptions {

@@ -5,7 +5,7 @@
  * grant_kind 'enterprise' and the IdP issuer in login_options, so status can
  * say which credentials depend on the session and renewal knows where to go.
  */
-import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/login-types.js';
 import { loadAuthorizationServer } from '../oauth/authorization-server-metadata.js';
 import { preRegisteredClient } from '../oauth/client-auth.js';
 import type { Discovery } from '../oauth/discovery.js';

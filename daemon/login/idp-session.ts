@@ -14,7 +14,7 @@
  * without one the user is told to run `mcpauthd idp login` again.
  */
 import { AuthdError } from '../../shared/errors.js';
-import type { IdpLoginParams, IdpLoginResult, LoginProgress } from '../../shared/protocol/types.js';
+import type { IdpLoginParams, IdpLoginResult, LoginProgress } from '../../shared/protocol/login-types.js';
 import { loadAuthorizationServer, type AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { preRegisteredClient } from '../oauth/client-auth.js';
 import { jwtBearerGrant } from '../oauth/extension-grants.js';

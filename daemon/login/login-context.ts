@@ -2,7 +2,7 @@
  * What every step of one login attempt shares (login-flow.ts, client-choice.ts,
  * device-login.ts). Types only.
  */
-import type { LoginParams, LoginProgress } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress } from '../../shared/protocol/login-types.js';
 import type { HttpPolicy } from '../oauth/http-fetch.js';
 import type { Logger } from '../os/logger.js';
 import type { TokenStore } from '../store/token-store.js';

@@ -15,7 +15,8 @@
  */
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import type { ErrorCode, ErrorData } from '../../shared/errors.js';
-import type { FailureReason, LoginParams, LoginProgress, LoginResult, WireErrorCode } from '../../shared/protocol/types.js';
+import type { FailureReason, WireErrorCode } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/login-types.js';
 import { WIRE_ERROR_CODES } from '../../shared/protocol/types.js';
 import { discover } from '../oauth/discovery.js';
 import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';

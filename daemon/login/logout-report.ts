@@ -3,7 +3,7 @@
  * authorization server revoked and, when the access token was not revoked,
  * until when it stays valid there. Never "tokens revoked" when one was not.
  */
-import type { DeleteResult } from '../../shared/protocol/types.js';
+import type { DeleteResult } from '../../shared/protocol/credential-types.js';
 import type { LogoutResult } from './logout.js';
 import type { CredentialRecord } from '../store/token-store.js';
 

@@ -12,7 +12,7 @@
  * the authorization server before any token request can succeed.
  */
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
-import type { LoginParams, LoginProgress, LoginResult, MachineClientAuth, MachineGrant } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult, MachineClientAuth, MachineGrant } from '../../shared/protocol/login-types.js';
 import type { AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { generateClientKey, importClientKey, storedClientKey, type ClientKey } from '../oauth/client-key.js';
 import { JWT_BEARER_GRANT } from '../oauth/extension-grants.js';

@@ -8,7 +8,7 @@
  * conformance uses) and RSA of at least 2048 bits (RS256).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
-import type { PublicJwk } from '../../shared/protocol/types.js';
+import type { PublicJwk } from '../../shared/protocol/login-types.js';
 import { oauthError } from './oauth-error.js';
 import { Secret } from '../store/secret.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import type { MachineGrant } from '../../shared/protocol/types.js';
+import type { MachineGrant } from '../../shared/protocol/login-types.js';
 import { clientCredentialsGrant, jwtBearerGrant } from './extension-grants.js';
 import type { OAuthClient } from './oauth-client.js';
 import { oauthError } from './oauth-error.js';

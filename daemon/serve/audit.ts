@@ -14,7 +14,7 @@
  * hot path is a counter increment, no allocation; names, keys and SQL happen
  * at the write.
  */
-import type { AuditEvent } from '../../shared/protocol/types.js';
+import type { AuditEvent } from '../../shared/protocol/audit-policy-types.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import type { Logger } from '../os/logger.js';
 import type { AuditQuery, AuditRow, AuditTable } from '../store/audit-table.js';

@@ -2,7 +2,7 @@
  * How a stored credential looks from outside: its effective state at a given
  * time, and the secret-free summary that `status` shows.
  */
-import type { CredentialState, CredentialSummary } from '../../shared/protocol/types.js';
+import type { CredentialState, CredentialSummary } from '../../shared/protocol/credential-types.js';
 import type { CredentialListing, CredentialRecord } from '../store/token-store.js';
 
 /**

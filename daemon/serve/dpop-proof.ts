@@ -7,7 +7,7 @@
  */
 import { AuthdError } from '../../shared/errors.js';
 import { isLoopbackHost } from '../../shared/loopback.js';
-import type { DpopProofParams, DpopProofResult } from '../../shared/protocol/types.js';
+import type { DpopProofParams, DpopProofResult } from '../../shared/protocol/credential-types.js';
 import { parseDpopKey, signResourceProof } from '../oauth/dpop.js';
 import type { CredentialRecord } from '../store/token-store.js';
 import { credentialToServe, servedTokenType, type TokenServiceDeps } from './token-service.js';

@@ -12,7 +12,7 @@
  * request with no policy set costs one map lookup.
  */
 import { AuthdError } from '../../shared/errors.js';
-import type { PolicyMode, ResourcePolicy } from '../../shared/protocol/types.js';
+import type { PolicyMode, ResourcePolicy } from '../../shared/protocol/audit-policy-types.js';
 import type { AskOutcome, Asker } from '../os/askpass.js';
 import type { Logger } from '../os/logger.js';
 import type { PolicyRow, PolicyTable } from '../store/policy-table.js';

@@ -5,7 +5,7 @@
  * the daemon.
  */
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
-import type { CredentialRef, TokenGetParams, TokenGetResult } from '../../shared/protocol/types.js';
+import type { CredentialRef, TokenGetParams, TokenGetResult } from '../../shared/protocol/credential-types.js';
 import { nearbyUrls } from '../../shared/resource-uri.js';
 import { EncodedResult } from '../server/encoded-result.js';
 import type { CredentialRecord, TokenStore } from '../store/token-store.js';

@@ -5,7 +5,8 @@
  * whoever started it (the scheduler's own have no caller).
  */
 import { resourceKey } from '../../shared/resource-uri.js';
-import type { CredentialRef, Methods } from '../../shared/protocol/types.js';
+import type { Methods } from '../../shared/protocol/types.js';
+import type { CredentialRef } from '../../shared/protocol/credential-types.js';
 import { AUDIT_DEFAULT_LIMIT } from '../../shared/protocol/validate.js';
 import { DAEMON_SUBJECT, type AuditLog, type AuditSubject } from '../serve/audit.js';
 import { findCredential } from '../serve/token-service.js';

@@ -2,7 +2,7 @@
  * Connections that asked for credential.updated events: the daemon publishes
  * each credential change here and every live subscriber gets it.
  */
-import type { CredentialUpdated } from '../../shared/protocol/types.js';
+import type { CredentialUpdated } from '../../shared/protocol/credential-types.js';
 
 /** Connections that asked for credential.updated events. */
 export class Subscribers {

@@ -4,7 +4,7 @@
  * token, and nothing derived from one, ever reaches this table.
  */
 import type Database from 'better-sqlite3';
-import type { AuditEvent } from '../../shared/protocol/types.js';
+import type { AuditEvent } from '../../shared/protocol/audit-policy-types.js';
 
 /** One event as it is stored: the event and the lookup key of its resource. */
 export interface AuditRow extends AuditEvent {

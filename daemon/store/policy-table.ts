@@ -6,7 +6,7 @@
  * and approvals given when asked.
  */
 import type Database from 'better-sqlite3';
-import type { PolicyMode, ProgramApproval, ResourcePolicy } from '../../shared/protocol/types.js';
+import type { PolicyMode, ProgramApproval, ResourcePolicy } from '../../shared/protocol/audit-policy-types.js';
 
 export interface PolicyRow extends ResourcePolicy {
   resourceKey: string;

@@ -6,7 +6,9 @@
  * the rows it shows (plus at most one batch read ahead), not the whole table.
  */
 import { AuthdError } from '../../shared/errors.js';
-import { type CredentialSummary, type DaemonInfo, type IdpSessionSummary, type StatusParams, type StatusResult } from '../../shared/protocol/types.js';
+import { type DaemonInfo, type StatusParams, type StatusResult } from '../../shared/protocol/types.js';
+import { type CredentialSummary } from '../../shared/protocol/credential-types.js';
+import { type IdpSessionSummary } from '../../shared/protocol/login-types.js';
 import { STATUS_PAGE_BYTES } from '../../shared/protocol/framing.js';
 import { summarize } from '../serve/credential-view.js';
 import type { TokenStore } from './token-store.js';

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { McpAuthdClient } from '../../client/index.js';
 import { DEFAULT_REFRESH_CONCURRENCY } from '../../daemon/refresh/refresh-scheduler.js';
-import type { CredentialUpdated } from '../../shared/protocol/types.js';
+import type { CredentialUpdated } from '../../shared/protocol/credential-types.js';
 import { startAuthServer, type AuthServer } from '../../test/fixtures/auth-server.js';
 import type { CompleteLoginOptions, CompleteLoginResult } from '../../test/fixtures/scripted-browser.mjs';
 import { BENCH_DIST, REPO_ROOT, makeHome, daemonHostExecArgv, procMemory, sleep, type BenchHome } from './common.js';

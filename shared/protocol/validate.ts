@@ -5,7 +5,8 @@
  */
 
 import { isPlainObject } from './framing.js';
-import { LOG_LEVEL_NAMES, MACHINE_CLIENT_AUTH, MACHINE_GRANTS, PROTOCOL_VERSION, type MethodName, type Request, type RequestId, type WireError } from './types.js';
+import { LOG_LEVEL_NAMES, PROTOCOL_VERSION, type MethodName, type Request, type RequestId, type WireError } from './types.js';
+import { MACHINE_CLIENT_AUTH, MACHINE_GRANTS } from './login-types.js';
 
 
 export type ParsedRequest =

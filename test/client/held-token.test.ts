@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { EXPIRY_MARGIN_MS, HeldToken, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS } from '../../client/held-token.js';
-import type { TokenGetResult } from '../../shared/protocol/types.js';
+import type { TokenGetResult } from '../../shared/protocol/credential-types.js';
 
 const NOW = 1_800_000_000_000;
 const token = (overrides: Partial<TokenGetResult> = {}): TokenGetResult => ({

@@ -5,7 +5,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { formatStatus, needsLogin, relativeTime, uptime } from '../../client/cli/status-format.js';
 import { shouldUseColor } from '../../client/cli/terminal-color.js';
-import type { CredentialSummary, StatusResult } from '../../shared/protocol/types.js';
+import type { StatusResult } from '../../shared/protocol/types.js';
+import type { CredentialSummary } from '../../shared/protocol/credential-types.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const s = Math.floor(NOW / 1000);

@@ -11,7 +11,7 @@ import { runLogin } from '../../daemon/login/login-flow.js';
 import { LoginRegistry } from '../../daemon/login/login-registry.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
-import type { LoginParams } from '../../shared/protocol/types.js';
+import type { LoginParams } from '../../shared/protocol/login-types.js';
 
 const logins = new LoginRegistry();
 const logger = createLogger({ level: 'error' });

@@ -20,7 +20,7 @@ import { TokenStore } from '../../daemon/store/token-store.js';
 import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
 import { TokenRefresher } from '../../daemon/refresh/token-refresher.js';
 import { AuthdError } from '../../shared/errors.js';
-import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/login-types.js';
 
 const logins = new LoginRegistry();
 const quiet = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });

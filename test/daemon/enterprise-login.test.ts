@@ -21,7 +21,8 @@ import { createLogger } from '../../daemon/os/logger.js';
 import { statusPage } from '../../daemon/store/status-page.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
-import type { DaemonInfo, LoginProgress } from '../../shared/protocol/types.js';
+import type { DaemonInfo } from '../../shared/protocol/types.js';
+import type { LoginProgress } from '../../shared/protocol/login-types.js';
 
 const IDP_CLIENT = { clientId: 'mcpauthd-at-idp', clientSecret: 'idp-client-secret-4f1c9a', tokenEndpointAuthMethod: 'client_secret_basic' as const };
 const AS_CLIENT = { clientId: 'mcpauthd-at-as', clientSecret: 'as-client-secret-7d2e0b', tokenEndpointAuthMethod: 'client_secret_basic' as const };

@@ -20,7 +20,7 @@ import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
 import { parseFixedRedirect } from '../../shared/fixed-redirect.js';
 import { findPortHolder } from '../../daemon/oauth/port-holder.js';
-import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/login-types.js';
 
 const logins = new LoginRegistry();
 const quiet = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });

@@ -23,7 +23,7 @@ import { createOAuthClient, refreshTokenGrant } from '../../daemon/oauth/oauth-c
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
-import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult } from '../../shared/protocol/login-types.js';
 import { bearerFor, startMockOAuth } from './support/mock-oauth.js';
 import type { MockOAuth } from './support/mock-oauth.js';
 import { captureLogs, quietLogger } from '../helpers/test-logger.js';

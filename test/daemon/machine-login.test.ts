@@ -14,7 +14,7 @@ import { LoginRegistry } from '../../daemon/login/login-registry.js';
 import { createLogger } from '../../daemon/os/logger.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
 import { AuthdError } from '../../shared/errors.js';
-import type { LoginParams, LoginProgress, LoginResult, PublicJwk } from '../../shared/protocol/types.js';
+import type { LoginParams, LoginProgress, LoginResult, PublicJwk } from '../../shared/protocol/login-types.js';
 import { recordOutput, recordPrivateJwk, recordSecret } from '../helpers/secret-ledger.js';
 
 const SECRET = 'machine-secret-for-tests-0123456789';

@@ -14,7 +14,7 @@ import { LoginRegistry } from '../../daemon/login/login-registry.js';
 import { createRefreshGrant } from '../../daemon/refresh/refresh-grant.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenStore } from '../../daemon/store/token-store.js';
-import type { LoginResult } from '../../shared/protocol/types.js';
+import type { LoginResult } from '../../shared/protocol/login-types.js';
 import { quietLogger } from '../helpers/test-logger.js';
 
 const started: { stop(): Promise<void> }[] = [];

@@ -18,7 +18,7 @@ import { EncodedResult } from '../../daemon/server/encoded-result.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { TokenStore, type CredentialRecord, type NewCredential } from '../../daemon/store/token-store.js';
 import { encodeTokenResult, getToken, type Refresher } from '../../daemon/serve/token-service.js';
-import type { TokenGetParams, TokenGetResult } from '../../shared/protocol/types.js';
+import type { TokenGetParams, TokenGetResult } from '../../shared/protocol/credential-types.js';
 import { newCredential } from '../helpers/new-credential.js';
 
 // Every kind of character JSON.stringify treats specially, and a few it doesn't.

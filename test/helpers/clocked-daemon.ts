@@ -7,7 +7,7 @@
 import { McpAuthdClient } from '../../client/index.js';
 import { startDaemon, type DaemonHandle, type DaemonOptions } from '../../daemon/daemon.js';
 import type { Paths } from '../../shared/paths.js';
-import type { LoginResult } from '../../shared/protocol/types.js';
+import type { LoginResult } from '../../shared/protocol/login-types.js';
 import { completeLogin } from '../fixtures/browser.js';
 import type { ManualClock } from './manual-clock.js';
 import { captureLogs } from './test-logger.js';
