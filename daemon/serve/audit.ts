@@ -53,6 +53,12 @@ const MAX_PENDING = 50_000;
 interface OpenRow extends AuditRow {
   subject: AuditSubject;
 }
+/** One process's rows of the batch: plain answers by method and resource, the rest by a joined key. */
+interface ProcessRows {
+  ok: Map<string, Map<string | null, OpenRow>>;
+  other: Map<string, OpenRow>;
+}
+
 /** Prune at most this often (a DELETE per flush would cost more than the inserts). */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -83,13 +89,17 @@ export class AuditLog {
   /** This batch's rows, in order of their first request. */
   #open: OpenRow[] = [];
   /**
-   * The same rows by who asked (program and pid: every connection of one
-   * process folds together) and what was asked, to fold a repeat into its
-   * row in one lookup. A scan of the caller's rows cost O(rows) per request,
-   * and one process asking for 10,000 resources at random over 50
-   * connections made a row per request (docs/benchmarks.md).
+   * This batch's rows by who asked and what was asked, to fold a repeat into
+   * its row without building a key: who asked is a program and pid (every
+   * connection of one process folds together: one process asking for 10,000
+   * resources at random over 50 connections must not make a row per request),
+   * found once per connection object; what was asked is method → resource for
+   * the common answer (ok, no code, no detail), else one joined key. A scan of
+   * the caller's rows, then one string key per request, cost 4-8% of
+   * token.get's throughput (docs/benchmarks.md).
    */
-  #rows = new Map<string, OpenRow>();
+  #processes = new Map<string, ProcessRows>();
+  #processOf = new WeakMap<AuditSubject, ProcessRows>();
   /** Rows a failed write could not store, tried again with the next batch. */
   #unwritten: AuditRow[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -117,10 +127,20 @@ export class AuditLog {
     const at = this.#now();
     const errorCode = entry.errorCode ?? null;
     const detail = entry.detail ?? null;
-    // Fields joined by NUL, null as \u0001: validated request fields hold neither, so
-    // two different requests never share a row (at worst, a count on the wrong row).
-    const foldKey = `${subject.program}\0${subject.pid ?? '\u0001'}\0${entry.method}\0${entry.resource ?? '\u0001'}\0${entry.outcome}\0${errorCode ?? '\u0001'}\0${detail ?? '\u0001'}`;
-    const repeat = this.#rows.get(foldKey);
+    const rows = this.#rowsOf(subject);
+    const plain = entry.outcome === 'ok' && errorCode === null && detail === null;
+    let byResource: Map<string | null, OpenRow> | undefined;
+    let otherKey = '';
+    let repeat: OpenRow | undefined;
+    if (plain) {
+      byResource = rows.ok.get(entry.method);
+      if (byResource === undefined) rows.ok.set(entry.method, (byResource = new Map()));
+      repeat = byResource.get(entry.resource);
+    } else {
+      // Joined by NUL, null as \u0001: validated request fields hold neither.
+      otherKey = `${entry.method}\0${entry.resource ?? '\u0001'}\0${entry.outcome}\0${errorCode ?? '\u0001'}\0${detail ?? '\u0001'}`;
+      repeat = rows.other.get(otherKey);
+    }
     if (repeat !== undefined) {
       repeat.count += 1;
       repeat.last_at = at;
@@ -130,10 +150,22 @@ export class AuditLog {
       at, last_at: at, count: 1, method: entry.method, resource: entry.resource, resourceKey: null,
       program: subject.program, pid: subject.pid, chain: [], outcome: entry.outcome, error_code: errorCode, detail, subject,
     };
-    this.#rows.set(foldKey, row);
+    if (byResource !== undefined) byResource.set(entry.resource, row);
+    else rows.other.set(otherKey, row);
     this.#open.push(row);
     if (this.#open.length >= this.#settings.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs).unref();
+  }
+
+  /** The batch's rows of the process behind `subject` (looked up by name once per connection object). */
+  #rowsOf(subject: AuditSubject): ProcessRows {
+    let rows = this.#processOf.get(subject);
+    if (rows !== undefined) return rows;
+    const name = `${subject.program}\0${subject.pid ?? ''}`;
+    rows = this.#processes.get(name);
+    if (rows === undefined) this.#processes.set(name, (rows = { ok: new Map(), other: new Map() }));
+    this.#processOf.set(subject, rows);
+    return rows;
   }
 
   /** Writes what is queued (one transaction) and prunes when due. */
@@ -144,7 +176,8 @@ export class AuditLog {
     if (table === undefined || (this.#open.length === 0 && this.#unwritten.length === 0)) return;
     const batch = [...this.#unwritten, ...this.#open.map((row) => this.#finish(row))];
     this.#open = [];
-    this.#rows.clear();
+    this.#processes.clear();
+    this.#processOf = new WeakMap();
     this.#unwritten = [];
     try {
       table.append(batch);
