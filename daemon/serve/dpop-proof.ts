@@ -13,6 +13,17 @@ import type { CredentialRecord } from '../store/token-store.js';
 import { credentialToServe, servedTokenType, type TokenServiceDeps } from './token-service.js';
 
 export async function dpopProof(params: DpopProofParams, deps: TokenServiceDeps): Promise<DpopProofResult> {
+  try {
+    const result = await signedProof(params, deps);
+    deps.outcome?.served();
+    return result;
+  } catch (err) {
+    deps.outcome?.failed(err);
+    throw err;
+  }
+}
+
+async function signedProof(params: DpopProofParams, deps: TokenServiceDeps): Promise<DpopProofResult> {
   const { htm, htu, nonce, ...ref } = params;
   const record = await credentialToServe(ref, deps);
   if (record.dpopKey === null || servedTokenType(record) !== 'DPoP') {

@@ -24,6 +24,14 @@ export interface TokenServiceDeps {
    * the credential (scopes, lifetime) is told or a refresh is started.
    */
   authorize?: ((record: CredentialRecord) => void | Promise<void>) | undefined;
+  /** Told how the request ended, from inside it (the audit trail): no promise layer of its own on token.get's path. */
+  outcome?: OutcomeListener | undefined;
+}
+
+/** How one request that hands out something made from a credential ended. Neither may throw. */
+export interface OutcomeListener {
+  served(): void;
+  failed(err: unknown): void;
 }
 
 /** Finds the credential a reference names, exactly; never a prefix or closest match. */
@@ -77,7 +85,14 @@ export function describeRef(ref: CredentialRef): string {
 
 /** What `token.get` answers: the access token, as JSON built around the token's once-made JSON form. */
 export async function getToken(params: TokenGetParams, deps: TokenServiceDeps): Promise<EncodedResult<TokenGetResult>> {
-  return encodeTokenResult(await credentialToServe(params, deps));
+  try {
+    const result = encodeTokenResult(await credentialToServe(params, deps));
+    deps.outcome?.served();
+    return result;
+  } catch (err) {
+    deps.outcome?.failed(err);
+    throw err;
+  }
 }
 
 /**

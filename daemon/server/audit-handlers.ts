@@ -15,6 +15,7 @@ import type { TokenStore } from '../store/token-store.js';
 import type { Handlers } from './dispatch.js';
 import type { PolicyService, PolicySubjectCredential } from '../serve/policy.js';
 import { toWireError } from './socket-server.js';
+import type { OutcomeListener } from '../serve/token-service.js';
 
 /** Runs `work` and records its outcome: ok, denied (policy) or error with the wire code. */
 export async function recordOutcome<T>(
@@ -45,14 +46,14 @@ export async function recordOutcome<T>(
  * policy and throws `denied`. The outcome is recorded under `method` with the
  * credential's resource (or what the request named when none matched).
  *
- *   'dpop.proof': (params, ctx) => credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize) => makeProof(params, authorize))
+ *   'dpop.proof': (params, ctx) => credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize, outcome) => makeProof(params, { authorize, outcome }))
  */
 export function credentialUse<T>(
   deps: { audit: AuditLog; policy: PolicyService },
   method: 'token.get' | 'dpop.proof',
   ref: CredentialRef,
   subject: AuditSubject | undefined,
-  work: (authorize: (record: PolicySubjectCredential) => void | Promise<void>) => Promise<T>,
+  work: (authorize: (record: PolicySubjectCredential) => void | Promise<void>, outcome: OutcomeListener | undefined) => Promise<T>,
 ): Promise<T> {
   const { audit, policy } = deps;
   let resource: string | undefined;
@@ -61,19 +62,16 @@ export function credentialUse<T>(
     return policy.check(record, subject);
   };
   // With the audit off, nothing but the policy check is added to today's path.
-  if (!audit.enabled) return work(authorize);
-  // The hot path: one `then`, no extra async function (each layer is a promise per token.get).
-  return work(authorize).then(
-    (result) => {
-      audit.record({ method, resource: resource ?? null, subject, outcome: 'ok' });
-      return result;
-    },
-    (err: unknown) => {
+  if (!audit.enabled) return work(authorize, undefined);
+  // The hot path: the work reports its own outcome (token-service.ts OutcomeListener);
+  // a `then` here cost a promise and a microtask per token.get.
+  return work(authorize, {
+    served: () => audit.record({ method, resource: resource ?? null, subject, outcome: 'ok' }),
+    failed: (err) => {
       const code = toWireError(err).code;
       audit.record({ method, resource: resource ?? ref.resource ?? ref.server_url ?? null, subject, outcome: code === 'denied' ? 'denied' : 'error', errorCode: code });
-      throw err;
     },
-  );
+  });
 }
 
 /** The refresher's listener: one event per refresh that ran, with its trigger. */

@@ -61,16 +61,16 @@ export async function status(deps: HandlerDeps, params: Params<'status'>): Resul
 
 export function tokenGet(deps: HandlerDeps, params: Params<'token.get'>, ctx: RequestContext): ReturnType<Handlers['token.get']> {
   const { store, now, refresher } = deps;
-  return credentialUse(deps, 'token.get', params, ctx.caller, (authorize) =>
-    getToken(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
+  return credentialUse(deps, 'token.get', params, ctx.caller, (authorize, outcome) =>
+    getToken(params, { store, now, authorize, outcome, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
   );
 }
 
 /** `dpop.proof`: the same serving rules, policy and audit as token.get (the policy check runs in credentialToServe). */
 export function dpopProofGet(deps: HandlerDeps, params: Params<'dpop.proof'>, ctx: RequestContext): Result<'dpop.proof'> {
   const { store, now, refresher } = deps;
-  return credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize) =>
-    dpopProof(params, { store, now, authorize, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
+  return credentialUse(deps, 'dpop.proof', params, ctx.caller, (authorize, outcome) =>
+    dpopProof(params, { store, now, authorize, outcome, refresh: (record, reason) => refresher.refresh(record, reason, ctx.caller) }),
   );
 }
 
