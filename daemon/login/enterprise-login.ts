@@ -18,6 +18,7 @@ import type { NewRegistration } from '../oauth/registration.js';
 import { Secret } from '../store/secret.js';
 import type { TokenStore } from '../store/token-store.js';
 import { enterpriseTokens, requireSession } from './idp-session.js';
+import { loginResult } from './login-result.js';
 
 export interface EnterpriseLoginContext {
   loginId: string;
@@ -58,14 +59,7 @@ export async function enterpriseLogin(ctx: EnterpriseLoginContext, discovery: Di
       loginOptions: { idp_issuer: session.issuer },
     });
   });
-  return {
-    resource,
-    server_url: params.server_url,
-    issuer,
-    scopes: tokens.scopes,
-    expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
-    has_refresh_token: tokens.refreshToken !== null,
-  };
+  return loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: tokens.refreshToken !== null });
 }
 
 /**

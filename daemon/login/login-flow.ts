@@ -39,6 +39,7 @@ import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { newDpopKeyFor } from '../oauth/dpop.js';
 import { selectScopes } from '../oauth/scope-selection.js';
 import type { CredentialRecord, TokenStore } from '../store/token-store.js';
+import { loginResult } from './login-result.js';
 
 /** Seconds to wait for the user when the request does not say. */
 export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
@@ -190,14 +191,7 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
       loginOptions: keptRedirect === undefined ? null : { redirect_uri: keptRedirect.uri },
     });
   });
-  return {
-    resource,
-    server_url: params.server_url,
-    issuer,
-    scopes: tokens.scopes,
-    expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
-    has_refresh_token: tokens.refreshToken !== null,
-  };
+  return loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: tokens.refreshToken !== null });
 }
 
 /**

@@ -26,6 +26,7 @@ import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { Secret } from '../store/secret.js';
 import type { LoginOptions } from '../store/records.js';
 import type { TokenStore } from '../store/token-store.js';
+import { loginResult } from './login-result.js';
 
 export interface MachineLoginInput {
   params: LoginParams & { grant: MachineGrant };
@@ -147,12 +148,7 @@ export async function machineLogin(input: MachineLoginInput): Promise<LoginResul
     });
   });
   return {
-    resource,
-    server_url: params.server_url,
-    issuer,
-    scopes: tokens.scopes,
-    expires_at: tokens.expiresAt === null ? null : Math.floor(tokens.expiresAt / 1000),
-    has_refresh_token: false,
+    ...loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: false }),
     ...(key === undefined ? {} : { public_jwk: key.key.publicJwk }),
   };
 }

@@ -7,7 +7,8 @@
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
 import { loadAuthorizationServer, validateAuthorizationServerMetadata, type AuthorizationServerMetadata } from '../oauth/authorization-server-metadata.js';
 import { mayHaveReachedServer, REFRESH_TIMEOUT_MS, type FetchFunction, type HttpPolicy } from '../oauth/http-fetch.js';
-import { createOAuthClient, refreshTokenGrant } from '../oauth/oauth-client.js';
+import { createOAuthClient, refreshTokenGrant, type OAuthClient } from '../oauth/oauth-client.js';
+import type { ClientRegistration, CredentialRecord } from '../store/records.js';
 import type { RefreshGrant } from './token-refresher.js';
 import type { TokenStore } from '../store/token-store.js';
 
@@ -43,24 +44,33 @@ export interface RefreshGrantDeps {
   timeoutMs?: number;
 }
 
+/**
+ * The stored client of a credential at its issuer, for a renewal (a refresh,
+ * or a grant run again: regrant.ts), with the HTTP policy it runs under.
+ * A plain-http issuer can only have been stored by a login the user ran with
+ * --insecure-loopback; the http layer still refuses anything but loopback.
+ */
+export async function renewalClient(
+  record: Pick<CredentialRecord, 'issuer'>,
+  registration: ClientRegistration | undefined,
+  signal: AbortSignal | undefined,
+  deps: RefreshGrantDeps,
+): Promise<{ client: OAuthClient; http: HttpPolicy }> {
+  if (registration === undefined) {
+    throw new AuthdError('OAUTH_FAILED', `no client registration for ${record.issuer} is stored any more; log in again`, { data: { error: 'invalid_client' } });
+  }
+  const http = {
+    allowInsecureLoopback: record.issuer.startsWith('http:'),
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    ...(signal === undefined ? {} : { signal }),
+  };
+  const metadata = await metadataFor(record.issuer, http, deps);
+  return { client: createOAuthClient(metadata, registration, { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS }), http };
+}
+
 export function createRefreshGrant(deps: RefreshGrantDeps): RefreshGrant {
   return async ({ record, refreshToken, registration, signal }) => {
-    if (registration === undefined) {
-      throw new AuthdError('OAUTH_FAILED', `no client registration for ${record.issuer} is stored any more; log in again`, { data: { error: 'invalid_client' } });
-    }
-    // A plain-http issuer can only have been stored by a login the user ran
-    // with --insecure-loopback; the http layer still refuses anything but loopback.
-    const http = {
-      allowInsecureLoopback: record.issuer.startsWith('http:'),
-      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-      ...(signal === undefined ? {} : { signal }),
-    };
-    const metadata = await metadataFor(record.issuer, http, deps);
-    const client = createOAuthClient(
-      metadata,
-      { clientId: registration.clientId, clientSecret: registration.clientSecret, tokenEndpointAuthMethod: registration.tokenEndpointAuthMethod },
-      { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS },
-    );
+    const { client } = await renewalClient(record, registration, signal, deps);
     let tokens;
     try {
       // A DPoP-bound credential refreshes with the key it logged in with (stored, so a daemon restart keeps it).

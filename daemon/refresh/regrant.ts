@@ -7,37 +7,21 @@
  * flight, conditional store, backoff) is token-refresher.ts.
  */
 import { AuthdError } from '../../shared/errors.js';
-import { createOAuthClient } from '../oauth/oauth-client.js';
-import { REFRESH_TIMEOUT_MS, type FetchFunction } from '../oauth/http-fetch.js';
 import { requestMachineToken } from '../oauth/machine-grant.js';
 import { renewEnterpriseCredential } from '../login/idp-session.js';
 import type { GrantKind } from '../store/records.js';
-import type { TokenStore } from '../store/token-store.js';
-import { metadataFor } from './refresh-grant.js';
+import { renewalClient, type RefreshGrantDeps } from './refresh-grant.js';
 import type { Regrant, RegrantInput, RefreshedTokens } from './token-refresher.js';
 
-export interface RegrantDeps {
-  store: TokenStore;
-  now: () => number;
-  fetch?: FetchFunction;
-  timeoutMs?: number;
-}
+/** What a regrant needs: the same as a refresh (the store, the clock, the HTTP and timeout settings). */
+export type RegrantDeps = RefreshGrantDeps;
 
 export type RegrantFunction = (input: RegrantInput, deps: RegrantDeps) => Promise<RefreshedTokens>;
 
 /** client_credentials and jwt_bearer: the same token request as their login (daemon/oauth/machine-grant.ts). */
 async function machineRegrant(input: RegrantInput, deps: RegrantDeps): Promise<RefreshedTokens> {
   const { record, registration, signal } = input;
-  if (registration === undefined) {
-    throw new AuthdError('OAUTH_FAILED', `no client registration for ${record.issuer} is stored any more; log in again`, { data: { error: 'invalid_client' } });
-  }
-  const http = {
-    allowInsecureLoopback: record.issuer.startsWith('http:'),
-    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    ...(signal === undefined ? {} : { signal }),
-  };
-  const metadata = await metadataFor(record.issuer, http, deps);
-  const client = createOAuthClient(metadata, registration, { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS });
+  const { client } = await renewalClient(record, registration, signal, deps);
   const assertionFile = record.loginOptions?.['assertion_file'];
   const grant = record.grantKind === 'jwt_bearer' ? 'jwt_bearer' : 'client_credentials';
   const tokens = await requestMachineToken(client, grant, {
@@ -58,16 +42,10 @@ async function machineRegrant(input: RegrantInput, deps: RegrantDeps): Promise<R
 async function enterpriseRegrant(input: RegrantInput, deps: RegrantDeps): Promise<RefreshedTokens> {
   const { record, registration, signal } = input;
   const idpIssuer = record.loginOptions?.['idp_issuer'];
-  if (registration === undefined || typeof idpIssuer !== 'string') {
-    throw new AuthdError('OAUTH_FAILED', `no client registration or identity provider is stored for ${record.resource} any more; log in again`, { data: { error: 'invalid_client' } });
+  if (typeof idpIssuer !== 'string') {
+    throw new AuthdError('OAUTH_FAILED', `no identity provider is stored for ${record.resource} any more; log in again`, { data: { error: 'invalid_client' } });
   }
-  const http = {
-    allowInsecureLoopback: record.issuer.startsWith('http:'),
-    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
-    ...(signal === undefined ? {} : { signal }),
-  };
-  const metadata = await metadataFor(record.issuer, http, deps);
-  const asClient = createOAuthClient(metadata, registration, { ...http, timeoutMs: deps.timeoutMs ?? REFRESH_TIMEOUT_MS });
+  const { client: asClient, http } = await renewalClient(record, registration, signal, deps);
   const tokens = await renewEnterpriseCredential({ resource: record.resource, scopes: record.scopes, idpIssuer, asClient, store: deps.store, http, now: deps.now });
   return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt, refreshToken: null, scopes: tokens.scopes };
 }

@@ -129,8 +129,6 @@ Example:
       'id-token-file': { type: 'string' },
       scope: { type: 'string' },
       'no-browser': { type: 'boolean' },
-      device: { type: 'boolean' },
-      'redirect-uri': { type: 'string' },
       timeout: { type: 'string' },
       'insecure-loopback': { type: 'boolean' },
       json: { type: 'boolean' },
