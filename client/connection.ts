@@ -22,6 +22,16 @@ import { describeSocketProblem } from '../shared/socket-check.js';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const CONNECT_TIMEOUT_MS = 3_000;
 export const START_COMMAND = 'mcpauthd daemon';
+/**
+ * Milliseconds on a clock that never goes back (process.hrtime). Not
+ * performance.now(): the global `performance` loads perf_hooks on first use,
+ * about 0.8 ms of every `mcpauthd token` (docs/benchmarks.md).
+ */
+function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1000 + ns / 1e6;
+}
+
 /** The longest delay setTimeout honours (2^31 - 1 ms). */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
@@ -37,7 +47,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   onEvent: ((n: Notification) => void) | undefined;
-  /** performance.now() after which the request fails with DAEMON_TIMEOUT; Infinity for none. */
+  /** monotonicMs() after which the request fails with DAEMON_TIMEOUT; Infinity for none. */
   deadline: number;
   method: MethodName;
   timeoutMs: number;
@@ -146,7 +156,7 @@ export class Connection {
       }
       const id = this.#nextId++;
       const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-      const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+      const deadline = timeoutMs > 0 ? monotonicMs() + timeoutMs : Infinity;
       let detach: (() => void) | undefined;
       if (signal !== undefined) {
         const onAbort = () => this.#fail(id, cancelled());
@@ -294,7 +304,7 @@ export class Connection {
     this.#timerDue = due;
     // Whole milliseconds, as setTimeout counts them; capped at setTimeout's
     // maximum (beyond it Node fires after 1 ms), the sweep re-arming for the rest.
-    const delay = Math.min(Math.max(1, Math.ceil(due - performance.now())), MAX_TIMER_DELAY_MS);
+    const delay = Math.min(Math.max(1, Math.ceil(due - monotonicMs())), MAX_TIMER_DELAY_MS);
     this.#timer = setTimeout(() => this.#sweep(), delay);
     this.#timer.unref();
   }
@@ -303,10 +313,10 @@ export class Connection {
   #sweep(): void {
     this.#timer = undefined;
     this.#timerDue = Infinity;
-    // A timer can fire a little before performance.now() reaches its due time
+    // A timer can fire a little before monotonicMs() reaches its due time
     // (it counts from the event loop's cached clock); such a request is left
     // for the re-armed timer, so none ever fails before its timeoutMs.
-    const now = performance.now();
+    const now = monotonicMs();
     let next = Infinity;
     for (const [id, pending] of this.#pending) {
       if (pending.deadline <= now) {

@@ -97,7 +97,7 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
   it('T2: should get the answer of a refresh held past the old 10 s and 30 s client limits, for refresh and for token.get with min_ttl', async () => {
     await clock.advance(10 * SEC); // 20 s left: min_ttl 25 needs a refresh
     release = as.holdRefreshes();
-    jest.useFakeTimers({ doNotFake: ['Date', 'hrtime', 'nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval'] });
+    jest.useFakeTimers({ doNotFake: ['Date', 'performance', 'nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval'] });
     const refreshed = track(client.refresh(mcp.url));
     const token = track(client.getToken(mcp.url, { minTtl: 25 }));
     await untilFaked(() => refreshRequests().length === 1, 'the refresh reaching the server');
@@ -117,7 +117,7 @@ describe('clients wait for a slow refresh as long as the daemon does', () => {
   it('should say that the refresh may still be running in the daemon when it gives up at last', async () => {
     await clock.advance(10 * SEC);
     release = as.holdRefreshes();
-    jest.useFakeTimers({ doNotFake: ['Date', 'hrtime', 'nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval'] });
+    jest.useFakeTimers({ doNotFake: ['Date', 'performance', 'nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval'] });
     const refreshed = track(client.refresh(mcp.url));
     const token = track(client.getToken(mcp.url, { minTtl: 25 }));
     await untilFaked(() => refreshRequests().length === 1, 'the refresh reaching the server');

@@ -170,7 +170,7 @@ describe('Connection', () => {
     await next;
   });
 
-  // Deadlines on a fake clock (setTimeout and performance.now; socket I/O stays real):
+  // Deadlines on a fake clock (setTimeout and process.hrtime; socket I/O stays real):
   // each request fails exactly when its time is up, never a millisecond before, whatever the load.
   describe('timeouts, on a fake clock', () => {
     beforeEach(() => {
