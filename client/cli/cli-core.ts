@@ -10,8 +10,9 @@
  * costs more than the work (docs/benchmarks.md). So: no import.meta, no
  * top-level await here or in anything it imports.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuthdError, isAuthdError } from '../../shared/errors.js';
+import { ArgsError, parseCommandArgs, type Options } from './args.js';
+import { needsLogin } from './needs-login.js';
 // Loaded inside the commands that use them: --help needs none of it.
 import type { McpAuthdClient } from '../authd-client.js';
 
@@ -20,7 +21,7 @@ export const EXIT = { ok: 0, error: 1, usage: 2, daemonUnavailable: 3, needsLogi
 
 export class UsageError extends Error {}
 
-export type Options = NonNullable<ParseArgsConfig['options']>;
+export type { Options } from './args.js';
 
 export const COMMON: Options = {
   home: { type: 'string' },
@@ -58,12 +59,13 @@ login (its refresh token was rejected, or it expired without one).
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
       const status = await withClient(values, (c) => c.status());
-      const [{ formatStatus, needsLogin }, { shouldUseColor }] = await Promise.all([import('./status-format.js'), import('./terminal-color.js')]);
-      process.stdout.write(
-        values['json'] === true
-          ? `${JSON.stringify({ daemon: status.daemon, credentials: status.credentials, ...(status.idp_sessions === undefined ? {} : { idp_sessions: status.idp_sessions }) }, null, 2)}\n`
-          : formatStatus(status, { nowMs: Date.now(), color: shouldUseColor(process.stdout, process.env) }),
-      );
+      if (values['json'] === true) {
+        process.stdout.write(`${JSON.stringify({ daemon: status.daemon, credentials: status.credentials, ...(status.idp_sessions === undefined ? {} : { idp_sessions: status.idp_sessions }) }, null, 2)}\n`);
+      } else {
+        // The table's code is loaded only for the table: scripts run --json per request.
+        const [{ formatStatus }, { shouldUseColor }] = await Promise.all([import('./status-format.js'), import('./terminal-color.js')]);
+        process.stdout.write(formatStatus(status, { nowMs: Date.now(), color: shouldUseColor(process.stdout, process.env) }));
+      }
       return status.credentials.some(needsLogin) ? EXIT.needsLogin : EXIT.ok;
     },
   },
@@ -130,9 +132,10 @@ export function commandHelp(name: string, cmd: Command): string {
 export async function runCommand(name: string, cmd: Command, rest: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+    parsed = parseCommandArgs(rest, cmd.options);
   } catch (err) {
-    process.stderr.write(`mcpauthd ${name}: ${(err as Error).message}\n\nUsage: ${cmd.usage}\n`);
+    if (!(err instanceof ArgsError)) throw err;
+    process.stderr.write(`mcpauthd ${name}: ${err.message}\n\nUsage: ${cmd.usage}\n`);
     return EXIT.usage;
   }
   if (parsed.values['help'] === true) {
@@ -140,7 +143,7 @@ export async function runCommand(name: string, cmd: Command, rest: string[]): Pr
     return EXIT.ok;
   }
   try {
-    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return await cmd.run(parsed.values, parsed.positionals);
   } catch (err) {
     return reportError(name, cmd, err);
   }

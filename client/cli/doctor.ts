@@ -24,7 +24,8 @@ import { loginCallbackCheck } from './login-callback-check.js';
 import { nodeSupport } from './node-support.js';
 import { checkPrivatePath } from './private-path-check.js';
 import { describeHiddenPaths, LAUNCHD_LABEL, SYSTEMD_UNIT_NAME } from './service-unit.js';
-import { needsLogin, relativeTime, uptime } from './status-format.js';
+import { needsLogin } from './needs-login.js';
+import { relativeTime, uptime } from './status-format.js';
 import { painter, type Tone } from './terminal-color.js';
 
 import type { CheckStatus, DoctorCheck } from './doctor-check.js';

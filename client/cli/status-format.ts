@@ -11,6 +11,7 @@ import { KEY_PROVIDER_FACTS } from '../../shared/key-providers.js';
 import type { StatusResult } from '../../shared/protocol/types.js';
 import type { CredentialState, CredentialSummary } from '../../shared/protocol/credential-types.js';
 import { painter, type Tone } from './terminal-color.js';
+import { needsLogin } from './needs-login.js';
 
 export interface StatusFormatOptions {
   /** The time to measure "in 41 min" from, in ms. */
@@ -46,14 +47,6 @@ export function uptime(seconds: number): string {
   return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
-/**
- * True when only a new login can make the credential usable again: the
- * refresh token was rejected, or the token expired and there is no refresh
- * token. An expired token that has a refresh token is the daemon's job.
- */
-export function needsLogin(c: CredentialSummary): boolean {
-  return c.state === 'needs_login' || (c.state === 'expired' && !c.has_refresh_token);
-}
 
 function expiry(c: CredentialSummary, nowMs: number): string {
   if (c.expires_at === null) return 'unknown';

@@ -3,7 +3,8 @@
  * for every credential state, with and without colour.
  */
 import { describe, expect, it } from '@jest/globals';
-import { formatStatus, needsLogin, relativeTime, uptime } from '../../client/cli/status-format.js';
+import { needsLogin } from '../../client/cli/needs-login.js';
+import { formatStatus, relativeTime, uptime } from '../../client/cli/status-format.js';
 import { shouldUseColor } from '../../client/cli/terminal-color.js';
 import type { StatusResult } from '../../shared/protocol/types.js';
 import type { CredentialSummary } from '../../shared/protocol/credential-types.js';
