@@ -71,7 +71,7 @@ try {
   const tarball = join(packDir, packed[0].filename);
   const stray = files.filter((f) => !isShippable(f));
   check(stray.length === 0, `the tarball holds only runtime code and docs (${files.length} files${stray.length === 0 ? '' : `; stray: ${stray.slice(0, 10).join(', ')}`})`);
-  const needed = ['dist/client/cli/bin.cjs', 'dist/client/cli/main.js', 'dist/cjs/package.json', 'dist/cjs/hot-commands.js', 'dist/client/index.js', 'dist/daemon/main.js'];
+  const needed = ['dist/client/cli/bin.cjs', 'dist/client/cli/main.js', 'dist/cjs/package.json', 'dist/cjs/hot-commands.js', 'dist/cjs/hot-commands.v8cache', 'dist/client/index.js', 'dist/daemon/main.js'];
   check(needed.every((f) => files.includes(f)), `the tarball has the bin, its CommonJS fast path, the CLI, the library and the daemon (${needed.filter((f) => !files.includes(f)).join(', ') || 'all there'})`);
 
   // ---- 2. a fresh prefix, as `npm install -g` does for a user
@@ -153,6 +153,9 @@ try {
 
   const token = cli(['token', url]);
   check(token.status === 0 && token.stdout.trim() === fakeToken, `mcpauthd token prints the stored token (exit ${token.status}${token.status === 0 ? '' : `: ${token.stderr.trim()}`})`);
+  // The code cache prepack wrote (scripts/code-cache-training.ts) was packed, and this Node takes it.
+  const cacheUse = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(join(installed, 'dist/client/cli/bin.cjs'))}).loadHotCommands().codeCache)`], { cwd: run, env, encoding: 'utf8' });
+  check(cacheUse.stdout === 'used', `the installed bin compiles token and status with the packed V8 code cache (${cacheUse.stdout || cacheUse.stderr.trim()})`);
   const status = cli(['status', '--json']);
   let statusOk = false;
   try {

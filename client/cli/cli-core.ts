@@ -58,7 +58,7 @@ login (its refresh token was rejected, or it expired without one).
                    "idp_sessions" when you signed in to an identity provider`,
     options: { ...COMMON, json: { type: 'boolean' } },
     async run(values) {
-      const status = await withClient(values, (c) => c.status());
+      const status = await withClient(values, (c) => c.status(), { leaveToExit: true });
       if (values['json'] === true) {
         process.stdout.write(`${JSON.stringify({ daemon: status.daemon, credentials: status.credentials, ...(status.idp_sessions === undefined ? {} : { idp_sessions: status.idp_sessions }) }, null, 2)}\n`);
       } else {
@@ -104,7 +104,7 @@ Examples:
         const call = c.getToken(target, { ...(scopes === undefined ? {} : { scopes }), ...(minTtl === undefined ? {} : { minTtl }), byResource: values['resource'] === true });
         // Only a min-ttl may wait on a refresh; the plain call stays on the fast path.
         return minTtl === undefined ? call : waitNotice(call);
-      });
+      }, { leaveToExit: true });
       const json = values['json'] === true;
       if (values['header'] === true && result.token_type === 'DPoP') {
         // RFC 9449: a bound token is worthless without a fresh proof per request, which a printed header cannot carry.
@@ -182,13 +182,24 @@ export async function waitNotice<T>(work: Promise<T>): Promise<T> {
   return (await import('./wait-notice.js')).withWaitNotice(work, process.stderr);
 }
 
-export async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client of the daemon the options name, then closes it.
+ * `leaveToExit`: do not close, the process is about to exit and the kernel
+ * closes the socket then. For the per-request commands: closing it here cost
+ * 0.4-0.9 ms of a ~60 ms `mcpauthd token` (docs/benchmarks.md), and an idle
+ * connection never holds the process (client/connection.ts unrefs it).
+ */
+export async function withClient<T>(values: Record<string, string | boolean | undefined>, fn: (client: McpAuthdClient) => Promise<T>, options: { leaveToExit?: boolean } = {}): Promise<T> {
   const { McpAuthdClient } = await import('../authd-client.js');
   const client = new McpAuthdClient({ ...optional('home', str(values['home'])), ...optional('socket', str(values['socket'])) });
+  let done = false;
   try {
-    return await fn(client);
+    const result = await fn(client);
+    done = true;
+    return result;
   } finally {
-    client.close();
+    // On an error the client is closed as ever: a request may still be in flight.
+    if (!done || options.leaveToExit !== true) client.close();
   }
 }
 
