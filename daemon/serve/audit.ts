@@ -4,8 +4,8 @@
  * is a push onto an in-memory batch: the hot path runs no SQL. The batch is
  * written in one transaction every `flushIntervalMs` (or once it holds
  * `batchSize` events), off the request's path; the table is pruned by age and
- * count after writes. A read (audit.list, status) flushes first, so it sees
- * every request answered before it.
+ * count after writes. audit.list flushes first, so it sees every request
+ * answered before it; status's programs read the batch beside the table.
  *
  * Never a token: an event holds names, numbers and codes only (AuditEvent).
  *
@@ -17,7 +17,7 @@
 import type { AuditEvent } from '../../shared/protocol/audit-policy-types.js';
 import { resourceKey } from '../../shared/resource-uri.js';
 import type { Logger } from '../os/logger.js';
-import type { AuditQuery, AuditRow, AuditTable } from '../store/audit-table.js';
+import { isProgramUse, type AuditQuery, type AuditRow, type AuditTable } from '../store/audit-table.js';
 import { UNKNOWN_PROGRAM } from '../server/caller.js';
 
 export interface AuditSettings {
@@ -102,6 +102,8 @@ export class AuditLog {
   #processOf = new WeakMap<AuditSubject, ProcessRows>();
   /** Rows a failed write could not store, tried again with the next batch. */
   #unwritten: AuditRow[] = [];
+  /** Credential uses not written yet, by resource key (#pendingUsesOf); undefined when a row was added or written since. */
+  #pendingUses: Map<string, AuditRow[]> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #failing = false;
@@ -153,6 +155,7 @@ export class AuditLog {
     if (byResource !== undefined) byResource.set(entry.resource, row);
     else rows.other.set(otherKey, row);
     this.#open.push(row);
+    this.#pendingUses = undefined;
     if (this.#open.length >= this.#settings.batchSize) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#settings.flushIntervalMs).unref();
   }
@@ -172,6 +175,7 @@ export class AuditLog {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#pendingUses = undefined;
     const table = this.#table;
     if (table === undefined || (this.#open.length === 0 && this.#unwritten.length === 0)) return;
     const batch = [...this.#unwritten, ...this.#open.map((row) => this.#finish(row))];
@@ -220,10 +224,37 @@ export class AuditLog {
     return this.#table?.query(q) ?? { events: [], truncated: false };
   }
 
+  /**
+   * The programs served a token for `resource` since `since` (ms): the
+   * table's, and this batch's uses not written yet. Not flushed first, unlike
+   * query(): status runs per request in scripts, and a write (a commit with an
+   * fsync) per status was most of its time in the daemon.
+   */
   programsSince(resource: string, since: number): string[] {
     const key = keyOf(resource);
     if (this.#table === undefined || key === null) return [];
-    return this.#table.programsSince(key, since);
+    const programs = new Set(this.#table.programsSince(key, since));
+    for (const row of this.#pendingUsesOf(key)) if (row.last_at >= since) programs.add(row.program);
+    return [...programs].sort();
+  }
+
+  /** The uses of resource `key` not written yet (this batch, and rows a failed write kept). */
+  #pendingUsesOf(key: string): readonly AuditRow[] {
+    if (this.#pendingUses === undefined) {
+      // Built once per batch state, not per credential of a status page: a batch may hold 16,384 rows.
+      const byKey = new Map<string, AuditRow[]>();
+      const add = (row: AuditRow, rowKey: string | null): void => {
+        if (rowKey === null || !isProgramUse({ method: row.method, outcome: row.outcome, resourceKey: rowKey })) return;
+        const list = byKey.get(rowKey);
+        if (list === undefined) byKey.set(rowKey, [row]);
+        else list.push(row);
+      };
+      for (const row of this.#unwritten) add(row, row.resourceKey);
+      // Open rows are indexed as they are: a repeat moves their last_at in place.
+      for (const row of this.#open) add(row, this.#keyOf(row.resource));
+      this.#pendingUses = byKey;
+    }
+    return this.#pendingUses.get(key) ?? [];
   }
 
   /** Prunes now regardless of the interval (tests, and the end of a flush at shutdown). */

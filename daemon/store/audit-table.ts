@@ -33,6 +33,14 @@ interface StoredAuditRow {
   last_at: number;
 }
 
+/** The methods that serve a credential: their plain (ok) uses are what status shows as "programs in the last day". */
+export const CREDENTIAL_USE_METHODS: ReadonlySet<string> = new Set(['token.get', 'dpop.proof']);
+
+/** True when `row` is a use status shows (schema 8's backfill selects the same rows). */
+export function isProgramUse(row: Pick<AuditRow, 'method' | 'outcome' | 'resourceKey'>): row is Pick<AuditRow, 'method' | 'outcome'> & { resourceKey: string } {
+  return row.outcome === 'ok' && row.resourceKey !== null && CREDENTIAL_USE_METHODS.has(row.method);
+}
+
 export class AuditTable {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
@@ -40,6 +48,8 @@ export class AuditTable {
   readonly #pruneAge: Database.Statement;
   readonly #pruneCount: Database.Statement;
   readonly #programsSince: Database.Statement;
+  readonly #noteUse: Database.Statement;
+  readonly #pruneUses: Database.Statement;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -47,15 +57,22 @@ export class AuditTable {
       `INSERT INTO audit_events (at, method, resource, resource_key, program, pid, chain, outcome, error_code, detail, count, last_at)
        VALUES (@at, @method, @resource, @resourceKey, @program, @pid, @chain, @outcome, @error_code, @detail, @count, @last_at)`,
     );
+    // Each program's last use of each resource, kept with the rows in the same transaction (schema 8).
+    this.#noteUse = db.prepare(
+      `INSERT INTO audit_program_uses (resource_key, program, last_at) VALUES (?, ?, ?)
+       ON CONFLICT (resource_key, program) DO UPDATE SET last_at = max(last_at, excluded.last_at)`,
+    );
     this.#insertMany = db.transaction((rows: readonly AuditRow[]) => {
-      for (const row of rows) this.#insert.run({ ...row, chain: JSON.stringify(row.chain) });
+      for (const row of rows) {
+        this.#insert.run({ ...row, chain: JSON.stringify(row.chain) });
+        if (isProgramUse(row)) this.#noteUse.run(row.resourceKey, row.program, row.last_at);
+      }
     });
     this.#pruneAge = db.prepare('DELETE FROM audit_events WHERE at < ?');
     // Keep the newest `?` rows: ids grow with time (INTEGER PRIMARY KEY, batches appended in order).
     this.#pruneCount = db.prepare('DELETE FROM audit_events WHERE id <= (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)');
-    this.#programsSince = db.prepare(
-      "SELECT DISTINCT program FROM audit_events WHERE resource_key = ? AND at >= ? AND outcome = 'ok' AND method IN ('token.get','dpop.proof') ORDER BY program",
-    );
+    this.#programsSince = db.prepare('SELECT program FROM audit_program_uses WHERE resource_key = ? AND last_at >= ? ORDER BY program');
+    this.#pruneUses = db.prepare('DELETE FROM audit_program_uses WHERE last_at < ?');
   }
 
   /** Appends a batch in one transaction. */
@@ -63,8 +80,9 @@ export class AuditTable {
     if (rows.length > 0) this.#insertMany(rows);
   }
 
-  /** Deletes events older than `before` (ms) and all but the newest `keep`; returns how many went. */
+  /** Deletes events older than `before` (ms) and all but the newest `keep`; returns how many went. Last uses older than `before` go too. */
   prune(before: number, keep: number): number {
+    this.#pruneUses.run(before);
     return this.#pruneAge.run(before).changes + this.#pruneCount.run(keep).changes;
   }
 
@@ -91,7 +109,7 @@ export class AuditTable {
     return { events: rows.slice(0, q.limit).map(toEvent), truncated };
   }
 
-  /** The programs that were served a token for this resource since `since` (ms). */
+  /** The programs that were served a token for this resource since `since` (ms), by name: one indexed read, however long the trail. */
   programsSince(resourceKey: string, since: number): string[] {
     return (this.#programsSince.all(resourceKey, since) as { program: string }[]).map((r) => r.program);
   }

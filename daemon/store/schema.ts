@@ -186,6 +186,24 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (resource_key, program)
   ) STRICT;
   `,
+  // 8 (issue 14 item 10): status names the programs that used each credential
+  // in the last day. Asked of audit_events, that scanned every row of the day:
+  // about 10 ms per status at 20,000 rows (a day of per-request calls), which
+  // scripts run per request. One row per resource and program, with its last
+  // plain use, kept with each audit write (daemon/store/audit-table.ts), and
+  // filled from the trail so far.
+  `
+  CREATE TABLE audit_program_uses (
+    resource_key TEXT NOT NULL,
+    program      TEXT NOT NULL,
+    last_at      INTEGER NOT NULL,
+    PRIMARY KEY (resource_key, program)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO audit_program_uses (resource_key, program, last_at)
+    SELECT resource_key, program, MAX(last_at) FROM audit_events
+    WHERE resource_key IS NOT NULL AND outcome = 'ok' AND method IN ('token.get', 'dpop.proof')
+    GROUP BY resource_key, program;
+  `,
 ];
 
 /** The schema this build writes: one version per migration, so a new migration cannot forget to bump it. */

@@ -70,6 +70,23 @@ describe('audit trail in a daemon', () => {
     expect(JSON.stringify(events)).not.toMatch(/audit-trail-(first-)?(access|refresh)/);
   });
 
+  it('status names the program that used a credential a moment ago, and writes nothing to name it', async () => {
+    d = await startTestDaemon();
+    d.daemon.store.saveCredential(newCredential({ resource: URL_A, serverUrl: URL_A, expiresAt: Date.now() + 3_600_000, refreshAt: null }));
+    const client = new McpAuthdClient({ socket: d.home.paths.socket });
+    try {
+      await client.getToken(URL_A);
+      const table = new AuditTable(d.daemon.store.connection);
+      const before = table.count();
+      const programs = (await client.status()).credentials[0]?.programs_last_day;
+      expect(programs).toEqual([expect.stringContaining(realpathSync(process.execPath))]);
+      // The use is still in the batch: status read it there, and left the trail as it was (a status is a read; scripts run it per request).
+      expect(table.count()).toBe(before);
+    } finally {
+      client.close();
+    }
+  });
+
   it('confirm with nobody to ask (no helper, no display) refuses with `denied` naming mcpauthd policy allow', async () => {
     d = await startTestDaemon({ ask: createAsker({ env: { PATH: '' } }) });
     d.daemon.store.saveCredential(newCredential({ resource: URL_A, serverUrl: URL_A, expiresAt: Date.now() + 3_600_000 }));
@@ -149,6 +166,40 @@ describe('AuditLog', () => {
       ['/usr/bin/x1', 'ok', 5],
     ]);
     expect(events[3]).toMatchObject({ at: 1_001, last_at: 1_005, chain: ['/usr/bin/x1'], pid: 1 });
+    log.close();
+    store.close();
+  });
+
+  it('names the programs that used a resource since a time: from the batch before it is written, from the table after, plain uses only', () => {
+    const store = open();
+    const table = new AuditTable(store.connection);
+    let now = 10_000;
+    const log = new AuditLog({ table, now: () => now, logger: quiet, settings: { flushIntervalMs: 60_000 } });
+    const who = (name: string, pid: number) => ({ program: name, pid, chain: [] });
+    log.record({ method: 'token.get', resource: URL_A, subject: who('/usr/bin/old', 1), outcome: 'ok' });
+    now = 20_000;
+    log.record({ method: 'dpop.proof', resource: URL_A, subject: who('/usr/bin/dpop', 2), outcome: 'ok' });
+    log.record({ method: 'token.get', resource: URL_A, subject: who('/usr/bin/refused', 3), outcome: 'denied', errorCode: 'denied' });
+    log.record({ method: 'refresh', resource: URL_A, subject: who('/usr/bin/refresher', 4), outcome: 'ok' });
+    log.record({ method: 'token.get', resource: 'https://b.example.com/mcp', subject: who('/usr/bin/other', 5), outcome: 'ok' });
+    expect(log.programsSince(URL_A, 0)).toEqual(['/usr/bin/dpop', '/usr/bin/old']);
+    expect(log.programsSince(URL_A, 15_000)).toEqual(['/usr/bin/dpop']);
+    expect(table.count()).toBe(0); // read from the batch: nothing written for it
+    // A repeat moves a row's last use: /usr/bin/old is recent again, in the same batch.
+    now = 30_000;
+    log.record({ method: 'token.get', resource: URL_A, subject: who('/usr/bin/old', 1), outcome: 'ok' });
+    expect(log.programsSince(URL_A, 25_000)).toEqual(['/usr/bin/old']);
+    log.flush();
+    expect(table.count()).toBe(5);
+    expect(log.programsSince(URL_A, 0)).toEqual(['/usr/bin/dpop', '/usr/bin/old']);
+    expect(log.programsSince(URL_A, 25_000)).toEqual(['/usr/bin/old']);
+    // Later batches and the table together; an old use is pruned with the events of its age.
+    now = 40_000;
+    log.record({ method: 'token.get', resource: URL_A, subject: who('/usr/bin/new', 6), outcome: 'ok' });
+    expect(log.programsSince(URL_A, 0)).toEqual(['/usr/bin/dpop', '/usr/bin/new', '/usr/bin/old']);
+    log.flush();
+    expect(table.prune(25_000, 1_000)).toBe(5); // the first batch's five events; /usr/bin/old's last use (30 s) stays
+    expect(log.programsSince(URL_A, 0)).toEqual(['/usr/bin/new', '/usr/bin/old']);
     log.close();
     store.close();
   });

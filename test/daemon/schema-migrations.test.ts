@@ -7,6 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { ensurePrivateDirectory } from '../../daemon/os/private-path.js';
+import { AuditTable } from '../../daemon/store/audit-table.js';
 import { MIGRATIONS } from '../../daemon/store/schema.js';
 import { Secret } from '../../daemon/store/secret.js';
 import { SCHEMA_VERSION, TokenStore } from '../../daemon/store/token-store.js';
@@ -93,6 +94,34 @@ describe('schema migrations', () => {
       expect(listed?.dpopBound).toBe(false);
     } finally {
       store.close();
+    }
+  });
+
+  it('should fill schema 8\'s last uses from a schema-7 audit trail: the programs status shows stay the same', () => {
+    const home = makeTempHome();
+    try {
+      process.umask(0o077);
+      ensurePrivateDirectory(home.paths.home);
+      databaseAt(home.paths.database, 7);
+      const db = new Database(home.paths.database);
+      const event = db.prepare(
+        `INSERT INTO audit_events (at, method, resource, resource_key, program, pid, chain, outcome, error_code, detail, count, last_at)
+         VALUES (?, ?, ?, ?, ?, 1, '[]', ?, NULL, NULL, 1, ?)`,
+      );
+      event.run(100, 'token.get', A, A, '/usr/bin/agent', 'ok', 150);
+      event.run(200, 'token.get', A, A, '/usr/bin/agent', 'ok', 900); // its latest use
+      event.run(300, 'dpop.proof', A, A, '/usr/bin/dpop', 'ok', 300);
+      event.run(400, 'token.get', A, A, '/usr/bin/refused', 'denied', 400);
+      event.run(500, 'refresh', A, A, '/usr/bin/refresher', 'ok', 500);
+      db.close();
+      const store = TokenStore.open(home.paths.database);
+      expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+      const table = new AuditTable(store.connection);
+      expect(table.programsSince(A, 0)).toEqual(['/usr/bin/agent', '/usr/bin/dpop']);
+      expect(table.programsSince(A, 800)).toEqual(['/usr/bin/agent']);
+      store.close();
+    } finally {
+      home.remove();
     }
   });
 });

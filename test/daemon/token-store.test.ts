@@ -28,7 +28,7 @@ describe('TokenStore', () => {
     store.close();
     const raw = new Database(dbPath, { readonly: true });
     const tables = (raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['audit_events', 'authorization_servers', 'client_registrations', 'credential_servers', 'credentials', 'idp_sessions', 'program_approvals', 'resource_policies', 'sealing']);
+    expect(tables).toEqual(['audit_events', 'audit_program_uses', 'authorization_servers', 'client_registrations', 'credential_servers', 'credentials', 'idp_sessions', 'program_approvals', 'resource_policies', 'sealing']);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
   });
