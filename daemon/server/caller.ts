@@ -69,8 +69,25 @@ interface ArgRules {
 
 const set = (...items: string[]): ReadonlySet<string> => new Set(items);
 
+/**
+ * Node's options that take the next argument as their value when not written
+ * `--opt=value` (`node --help`, Node 20 and 22). One missing here made the
+ * value the script: `node --cpu-prof-interval 50 app.js` was named "node 50".
+ */
+const NODE_OPTIONS_WITH_VALUE = set(
+  '-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--env-file-if-exists', '--input-type', '--title',
+  '--allow-fs-read', '--allow-fs-write', '--build-snapshot-config', '--cpu-prof-dir', '--cpu-prof-interval', '--cpu-prof-name', '--diagnostic-dir',
+  '--disable-proto', '--disable-warning', '--dns-result-order', '--experimental-default-type', '--experimental-policy', '--experimental-sea-config',
+  '--heap-prof-dir', '--heap-prof-interval', '--heap-prof-name', '--heapsnapshot-near-heap-limit', '--heapsnapshot-signal', '--icu-data-dir',
+  '--inspect-publish-uid', '--max-http-header-size', '--network-family-autoselection-attempt-timeout', '--openssl-config', '--policy-integrity',
+  '--redirect-warnings', '--report-dir', '--report-directory', '--report-filename', '--report-signal', '--secure-heap', '--secure-heap-min',
+  '--snapshot-blob', '--stack-trace-limit', '--test-concurrency', '--test-name-pattern', '--test-reporter', '--test-reporter-destination', '--test-shard',
+  '--test-timeout', '--tls-cipher-list', '--tls-keylog', '--trace-event-categories', '--trace-event-file-pattern', '--trace-require-module',
+  '--unhandled-rejections', '--use-largepages', '--v8-pool-size', '--watch-path',
+);
+
 const INTERPRETERS: readonly [RegExp, ArgRules][] = [
-  [/^(node|nodejs)(\d+)?$/, { takesValue: set('-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--input-type', '--title'), inline: set('-e', '--eval', '-p', '--print') }],
+  [/^(node|nodejs)(\d+)?$/, { takesValue: NODE_OPTIONS_WITH_VALUE, inline: set('-e', '--eval', '-p', '--print') }],
   [/^(python|pypy)(\d+(\.\d+)*)?$/, { takesValue: set('-W', '-X', '--check-hash-based-pycs'), inline: set('-c'), module: set('-m') }],
   [/^bun$/, { takesValue: set('--cwd', '-r', '--preload', '--config', '-c'), inline: set('-e', '--eval', '-p', '--print'), subcommands: set('run', 'x') }],
   [/^deno$/, { takesValue: set('--config', '-c', '--import-map', '--env-file', '--location', '--seed', '--v8-flags'), inline: set('eval'), subcommands: set('run', 'serve', 'task', 'test') }],

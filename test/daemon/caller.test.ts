@@ -136,6 +136,9 @@ describe('script of an interpreter, from argv', () => {
   it.each([
     ['/usr/bin/node', ['node', '--require', 'x.js', '/a/s.js', '--flag'], '/a/s.js'],
     ['/usr/bin/node', ['node', '-e', 'token()'], '-e'],
+    // An option's value is not the script (it was named "node 50"), written either way.
+    ['/usr/bin/node', ['node', '--cpu-prof', '--cpu-prof-interval', '50', '/a/s.js'], '/a/s.js'],
+    ['/usr/bin/node', ['node', '--cpu-prof-dir=/tmp/p', '--heap-prof-dir', '/tmp/h', '/a/s.js'], '/a/s.js'],
     ['/usr/bin/python3.12', ['python3', '-u', '-m', 'pkg.tool', 'x'], '-m pkg.tool'],
     ['/usr/bin/python3.12', ['python3', '-W', 'ignore', '/a/s.py'], '/a/s.py'],
     ['/usr/bin/python3.12', ['python3', '-cprint(1)'], '-c'],
