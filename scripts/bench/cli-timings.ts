@@ -1,7 +1,10 @@
 /**
  * Bench section 2: `mcpauthd token <url>`, `status --json` and `--version`
  * as whole processes through the bin, as users run them, against `node -e 0`,
- * interleaved so a busy machine slows all of them alike.
+ * interleaved so a busy machine slows all of them alike. The ratios are the
+ * median of each round's own ratio (the commands of a round run back to
+ * back), which a machine whose speed drifts during the run moves less than a
+ * ratio of medians taken over the whole run.
  */
 import { spawnSync } from 'node:child_process';
 import { BIN, fakeServerUrl, type BenchHome } from './common.js';
@@ -37,7 +40,18 @@ export function runCli(home: BenchHome, config: BenchConfig): NonNullable<Result
     const order = runs.map((_, k) => runs[(k + i) % runs.length] as (typeof runs)[number]);
     for (const [into, args, check] of order) into.push(time(args, check));
   }
-  const nodeMs = median(nodeAll);
-  const cliMs = median(cliAll);
-  return { runs: config.cliRuns, nodeMs, cliMs, versionMs: median(versionAll), ratio: cliMs / nodeMs, nodeAll, cliAll, versionAll, statusMs: median(statusAll), statusAll };
+  const paired = (all: number[]): number => median(all.map((ms, i) => ms / (nodeAll[i] as number)));
+  return {
+    runs: config.cliRuns,
+    nodeMs: median(nodeAll),
+    cliMs: median(cliAll),
+    versionMs: median(versionAll),
+    ratio: paired(cliAll),
+    statusRatio: paired(statusAll),
+    nodeAll,
+    cliAll,
+    versionAll,
+    statusMs: median(statusAll),
+    statusAll,
+  };
 }

@@ -67,7 +67,10 @@ export interface Results {
     nodeMs: number;
     cliMs: number;
     versionMs: number;
+    /** `mcpauthd token` / `node -e 0`: the median of the rounds' ratios (a ratio of medians in results from before 2026-12-03). */
     ratio: number;
+    /** The same for `status --json` (absent before 2026-12-03: then statusMs / nodeMs). */
+    statusRatio?: number;
     nodeAll: number[];
     cliAll: number[];
     versionAll: number[];

@@ -89,7 +89,7 @@ const config: BenchConfig = {
   concurrency: int(argv.concurrency, 50),
   credentials: int(argv.credentials, quick ? 200 : 10_000),
   stormCredentials: int(argv.storm, quick ? 5 : 1000),
-  cliRuns: int(argv['cli-runs'], quick ? 2 : 30),
+  cliRuns: int(argv['cli-runs'], quick ? 2 : 60),
   startupRuns: int(argv['startup-runs'], quick ? 1 : 5),
   wakeRounds: int(argv['wake-rounds'], quick ? 2 : 3),
 };
