@@ -49,6 +49,9 @@ export const DEFAULT_AUDIT: AuditSettings = {
 /** Events kept in memory while the database refuses writes; the oldest go first beyond this. */
 const MAX_PENDING = 50_000;
 
+/** Resources whose key is remembered (#keyOf): DEFAULT_AUDIT.batchSize. */
+const KEY_CACHE_SIZE = 16_384;
+
 /** A row of the batch being gathered, with the caller it came from (its chain is named at the write). */
 interface OpenRow extends AuditRow {
   subject: AuditSubject;
@@ -102,13 +105,19 @@ export class AuditLog {
   #processOf = new WeakMap<AuditSubject, ProcessRows>();
   /** Rows a failed write could not store, tried again with the next batch. */
   #unwritten: AuditRow[] = [];
+  /** Each caller's chain names (#chainOf). */
+  #chains = new WeakMap<AuditSubject, string[]>();
   /** Credential uses not written yet, by resource key (#pendingUsesOf); undefined when a row was added or written since. */
   #pendingUses: Map<string, AuditRow[]> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #failing = false;
   #closed = false;
-  /** resource → key, for the few resources a daemon serves (bounded: cleared when it grows past 1,000). */
+  /**
+   * resource → key (bounded: cleared when it grows past KEY_CACHE_SIZE). As
+   * large as a batch: with 1,000, a process asking for 10,000 resources made
+   * it miss on every row of every batch (URL parsing, in the write's pause).
+   */
   readonly #keys = new Map<string, string | null>();
 
   constructor(options: { table: AuditTable | undefined; settings?: Partial<AuditSettings>; now: () => number; logger: Logger }) {
@@ -178,7 +187,8 @@ export class AuditLog {
     this.#pendingUses = undefined;
     const table = this.#table;
     if (table === undefined || (this.#open.length === 0 && this.#unwritten.length === 0)) return;
-    const batch = [...this.#unwritten, ...this.#open.map((row) => this.#finish(row))];
+    const batch: AuditRow[] = this.#unwritten;
+    for (const row of this.#open) batch.push(this.#finish(row));
     this.#open = [];
     this.#processes.clear();
     this.#processOf = new WeakMap();
@@ -201,17 +211,29 @@ export class AuditLog {
     }
   }
 
-  /** A gathered row as it is stored: resource key and chain names computed here, off the request's path. */
+  /**
+   * A gathered row as it is stored: resource key and chain names set here,
+   * off the request's path, in place (a batch may hold 10,000 rows, written
+   * while the daemon answers nobody: no copy per row).
+   */
   #finish(open: OpenRow): AuditRow {
-    const { subject, ...row } = open;
-    return { ...row, resourceKey: this.#keyOf(row.resource), chain: subject.chain.map((p) => p.name) };
+    open.resourceKey = this.#keyOf(open.resource);
+    open.chain = this.#chainOf(open.subject);
+    return open;
+  }
+
+  /** A caller's chain names, one array per caller: its rows share it, and the table writes its JSON once. */
+  #chainOf(subject: AuditSubject): string[] {
+    let chain = this.#chains.get(subject);
+    if (chain === undefined) this.#chains.set(subject, (chain = subject.chain.map((p) => p.name)));
+    return chain;
   }
 
   #keyOf(resource: string | null): string | null {
     if (resource === null) return null;
     let key = this.#keys.get(resource);
     if (key === undefined) {
-      if (this.#keys.size > 1000) this.#keys.clear();
+      if (this.#keys.size > KEY_CACHE_SIZE) this.#keys.clear();
       key = keyOf(resource);
       this.#keys.set(resource, key);
     }

@@ -204,6 +204,29 @@ describe('AuditLog', () => {
     store.close();
   });
 
+  it('writes a program\'s last use of a resource at most once a minute, so the programs of a day are right to the minute', () => {
+    const store = open();
+    const table = new AuditTable(store.connection);
+    let now = 0;
+    const log = new AuditLog({ table, now: () => now, logger: quiet, settings: { flushIntervalMs: 60_000 } });
+    const subject = { program: '/usr/bin/agent', pid: 1, chain: [] };
+    const useAt = (t: number) => {
+      now = t;
+      log.record({ method: 'token.get', resource: URL_A, subject, outcome: 'ok' });
+      log.flush();
+    };
+    const uses = () => store.connection.prepare('SELECT last_at FROM audit_program_uses').all();
+    useAt(1_000);
+    useAt(31_000); // within the minute: the event is written, its last use is not
+    expect(table.count()).toBe(2);
+    expect(uses()).toEqual([{ last_at: 1_000 }]);
+    useAt(61_000); // a minute after the last one written: written
+    expect(uses()).toEqual([{ last_at: 61_000 }]);
+    expect(table.programsSince(URL_A, 60_000)).toEqual(['/usr/bin/agent']);
+    log.close();
+    store.close();
+  });
+
   it('is bounded by count and by age', () => {
     const store = open();
     const table = new AuditTable(store.connection);
