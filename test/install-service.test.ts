@@ -72,6 +72,24 @@ describe('mcpauthd install-service (Linux, systemd --user)', () => {
     expect(result.stdout).toContain('systemctl is not on PATH; to start the service, run:\n  systemctl --user daemon-reload\n  systemctl --user enable --now mcpauthd.service');
     expect(readFileSync(box.unit, 'utf8')).toBe(runCli(['install-service', '--print'], box.env).stdout);
     expect(statSync(box.stateDir).mode & 0o777).toBe(0o700);
+    // The key file is made there at the daemon's first start, which ProtectHome=read-only allows only in a directory that exists.
+    expect(statSync(join(box.env['XDG_CONFIG_HOME'] as string, 'mcpauthd')).mode & 0o777).toBe(0o700);
+  });
+
+  it('should keep a custom config directory, key provider and askpass helper for the service, as they are now', () => {
+    const configDir = join(box.root, 'keys');
+    const env = { ...box.env, MCPAUTHD_CONFIG_DIR: configDir, MCPAUTHD_KEY_PROVIDER: 'key_file', MCPAUTHD_ASKPASS: '/usr/bin/ssh-askpass' };
+    expect(runCli(['install-service'], env).status).toBe(0);
+    const unit = readFileSync(box.unit, 'utf8');
+    expect(unit).toContain(`Environment="MCPAUTHD_CONFIG_DIR=${configDir}"`);
+    expect(unit).toContain('Environment="MCPAUTHD_KEY_PROVIDER=key_file"');
+    expect(unit).toContain('Environment="MCPAUTHD_ASKPASS=/usr/bin/ssh-askpass"');
+    expect(unit).toContain(`ReadWritePaths="${configDir}"`);
+    expect(statSync(configDir).mode & 0o777).toBe(0o700);
+    // Under /tmp, PrivateTmp would hide the key file from the service: refused like the state directory.
+    const hidden = runCli(['install-service', '--print'], { ...box.env, MCPAUTHD_CONFIG_DIR: '/tmp/mcpauthd-keys' });
+    expect(hidden.status).toBe(2);
+    expect(hidden.stderr).toContain('the config directory /tmp/mcpauthd-keys is under /tmp');
   });
 
   it('with systemctl: should reload and enable --now, and re-running should change nothing', () => {

@@ -17,6 +17,7 @@ import { findOnPath, showCommand, spawnRunner, type CommandRunner } from './run-
 import {
   LAUNCHD_LABEL,
   LAUNCHD_LOG_DIR_NAME,
+  SERVICE_ENVIRONMENT,
   SYSTEMD_UNIT_NAME,
   describeHiddenPaths,
   launchdPlistPath,
@@ -79,10 +80,22 @@ function buildDefinition(ctx: ServiceContext): ServiceDefinition {
     // Without XDG_RUNTIME_DIR (a shell without a login session) the default socket
     // may still be in /run/user/<uid>, which is what systemd's runtime directory is.
     runtimeDir: runtime !== undefined && isAbsolute(runtime) ? resolve(runtime) : ctx.platform === 'linux' ? userRuntimeDir(RUN_USER_BASE, ctx.uid) : undefined,
+    configDir: ctx.paths.configDir,
+    environment: carriedEnvironment(ctx.env),
   };
   if (ctx.platform === 'linux') return { manager: 'systemd', path: systemdUnitPath(ctx.env, ctx.userHome), text: renderSystemdUnit(inputs) };
   if (ctx.platform === 'darwin') return { manager: 'launchd', path: launchdPlistPath(ctx.userHome), text: renderLaunchdPlist(inputs) };
   throw new Error(`install-service knows systemd (Linux) and launchd (macOS), not ${ctx.platform}; run "mcpauthd daemon" under your own supervisor`);
+}
+
+/** SERVICE_ENVIRONMENT's variables set (not empty) where install-service runs: the daemon keeps them as it runs now. */
+function carriedEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const carried: Record<string, string> = {};
+  for (const name of SERVICE_ENVIRONMENT) {
+    const value = env[name];
+    if (value !== undefined && value !== '') carried[name] = value;
+  }
+  return carried;
 }
 
 function readOrNull(path: string): string | null {
@@ -129,6 +142,8 @@ export function installService(ctx: ServiceContext): ServiceOutcome {
   const def = serviceDefinition(ctx);
   // The sandbox (ReadWritePaths=) and launchd's log file need these to exist before the daemon starts.
   ensureDirectory(ctx.paths.home);
+  // The key file is made here at the first start; under systemd's ProtectHome=read-only only an existing directory can be made writable.
+  ensureDirectory(ctx.paths.configDir);
   if (def.manager === 'launchd') ensureDirectory(join(ctx.paths.home, LAUNCHD_LOG_DIR_NAME));
   if (!def.text.includes('RuntimeDirectory=')) ensureDirectory(ctx.paths.socketDir);
 
@@ -273,7 +288,7 @@ export function inspectService(ctx: ServiceContext): ServiceState {
 
 function hiddenInUnit(text: string): HiddenPath[] {
   const pinned = pinnedPathsOfUnit(text);
-  return pathsHiddenByPrivateTmp({ home: pinned.home ?? '', socket: pinned.socket ?? '' });
+  return pathsHiddenByPrivateTmp({ home: pinned.home ?? '', socket: pinned.socket ?? '', configDir: pinned.configDir });
 }
 
 function oneLine(text: string): string {

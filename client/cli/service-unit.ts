@@ -4,9 +4,11 @@
  * out, so tests can check the text with the real tools and `--print` shows
  * exactly what would be installed.
  *
- * Both pin the state directory and the socket on the command line: the
- * systemd sandbox makes only those paths writable, so the daemon must not
+ * Both pin the state directory and the socket on the command line, and the
+ * config directory (where the database key file lives) in the environment:
+ * the systemd sandbox makes only those paths writable, so the daemon must not
  * work them out differently from the environment it happens to start in.
+ * The key provider and askpass helper chosen at install time are carried too.
  */
 import { isAbsolute, join } from 'node:path';
 import { DAEMON_NODE_OPTIONS } from '../../shared/daemon-launch.js';
@@ -32,6 +34,22 @@ export interface ServiceInputs {
   socketDir: string;
   /** $XDG_RUNTIME_DIR when set and absolute: a socket directly below it is created by systemd. */
   runtimeDir?: string | undefined;
+  /** The config directory: the database key file is made there at the first start (absolute). */
+  configDir: string;
+  /** Further variables the daemon needs as it was installed (SERVICE_ENVIRONMENT names only). */
+  environment?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The variables an installed daemon keeps from `install-service`'s environment, when set there. */
+export const SERVICE_ENVIRONMENT = ['MCPAUTHD_KEY_PROVIDER', 'MCPAUTHD_ASKPASS'] as const;
+
+/** Every variable the service sets: the pinned config directory, then what install-service carried. */
+function serviceEnvironment(inputs: ServiceInputs): [string, string][] {
+  const carried = SERVICE_ENVIRONMENT.flatMap((name): [string, string][] => {
+    const value = inputs.environment?.[name];
+    return value === undefined ? [] : [[name, value]];
+  });
+  return [['MCPAUTHD_CONFIG_DIR', inputs.configDir], ...carried];
 }
 
 function checkPath(value: string, name: string): void {
@@ -50,14 +68,19 @@ function checkInputs(inputs: ServiceInputs): void {
   checkPath(inputs.home, 'home');
   checkPath(inputs.socket, 'socket');
   checkPath(inputs.socketDir, 'socketDir');
+  checkPath(inputs.configDir, 'configDir');
   if (inputs.runtimeDir !== undefined) checkPath(inputs.runtimeDir, 'runtimeDir');
+  for (const [name, value] of Object.entries(inputs.environment ?? {})) {
+    if (!(SERVICE_ENVIRONMENT as readonly string[]).includes(name)) throw Object.assign(new TypeError(`"${name}" is not a variable the service carries`), { code: 'ERR_INVALID_ARG_VALUE' });
+    if (/[\x00-\x1f\x7f]/.test(value)) throw Object.assign(new TypeError(`"${name}" contains a control character`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
 }
 
 /** The directories `PrivateTmp=yes` replaces with the service's own, empty ones. */
 export const PRIVATE_TMP_DIRS: readonly string[] = ['/tmp', '/var/tmp'];
 
 export interface HiddenPath {
-  what: 'state directory' | 'socket';
+  what: 'state directory' | 'socket' | 'config directory';
   path: string;
   /** The private directory it is under: /tmp or /var/tmp. */
   under: string;
@@ -67,9 +90,11 @@ export interface HiddenPath {
  * The pinned paths the unit's PrivateTmp=yes would hide: the daemon would
  * make its database and socket in its own /tmp, where no client looks.
  */
-export function pathsHiddenByPrivateTmp(pinned: { home: string; socket: string }): HiddenPath[] {
+export function pathsHiddenByPrivateTmp(pinned: { home: string; socket: string; configDir?: string | undefined }): HiddenPath[] {
   const hidden: HiddenPath[] = [];
-  for (const [what, path] of [['state directory', pinned.home], ['socket', pinned.socket]] as const) {
+  const paths: [HiddenPath['what'], string][] = [['state directory', pinned.home], ['socket', pinned.socket]];
+  if (pinned.configDir !== undefined) paths.push(['config directory', pinned.configDir]);
+  for (const [what, path] of paths) {
     const under = PRIVATE_TMP_DIRS.find((dir) => isInside(path, dir));
     if (under !== undefined) hidden.push({ what, path, under });
   }
@@ -81,19 +106,21 @@ export function describeHiddenPaths(hidden: readonly HiddenPath[]): { problem: s
   const list = hidden.map((h) => `the ${h.what} ${h.path} is under ${h.under}`).join(', and ');
   return {
     problem: `${list}: the service runs with PrivateTmp=yes, so the daemon would get its own empty ${hidden[0]?.under ?? '/tmp'} and no client would find its socket or credentials`,
-    fix: 'use paths outside /tmp and /var/tmp, e.g. mcpauthd install-service --home ~/.local/state/mcpauthd (and no --socket: the default follows the state or runtime directory)',
+    fix: 'use paths outside /tmp and /var/tmp, e.g. mcpauthd install-service --home ~/.local/state/mcpauthd (and no --socket: the default follows the state or runtime directory; MCPAUTHD_CONFIG_DIR unset: ~/.config/mcpauthd)',
   };
 }
 
-/** The --home and --socket an installed unit's ExecStart pins (undefined when absent), unquoted as renderSystemdUnit quoted them. */
-export function pinnedPathsOfUnit(unitText: string): { home: string | undefined; socket: string | undefined } {
-  const exec = unitText.split('\n').find((line) => line.startsWith('ExecStart=')) ?? '';
-  const words = [...exec.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] as string).replace(/\\(.)/g, '$1').replace(/%%/g, '%').replace(/\$\$/g, '$'));
+/** The --home and --socket an installed unit's ExecStart pins, and its MCPAUTHD_CONFIG_DIR (undefined when absent), unquoted as renderSystemdUnit quoted them. */
+export function pinnedPathsOfUnit(unitText: string): { home: string | undefined; socket: string | undefined; configDir: string | undefined } {
+  const unquote = (line: string): string[] => [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] as string).replace(/\\(.)/g, '$1').replace(/%%/g, '%').replace(/\$\$/g, '$'));
+  const lines = unitText.split('\n');
+  const words = unquote(lines.find((line) => line.startsWith('ExecStart=')) ?? '');
   const after = (flag: string): string | undefined => {
     const i = words.indexOf(flag);
     return i >= 0 ? words[i + 1] : undefined;
   };
-  return { home: after('--home'), socket: after('--socket') };
+  const config = lines.filter((line) => line.startsWith('Environment=')).flatMap(unquote).find((word) => word.startsWith('MCPAUTHD_CONFIG_DIR='));
+  return { home: after('--home'), socket: after('--socket'), configDir: config?.slice('MCPAUTHD_CONFIG_DIR='.length) };
 }
 
 /** The daemon's argv after the node binary: Node's own options, then the CLI. */
@@ -126,11 +153,19 @@ function socketDirSettings(inputs: ServiceInputs): string[] {
   return [`ReadWritePaths=${systemdWord(inputs.socketDir, false)}`];
 }
 
+/** The config directory is written once, when the first start makes the key file (install-service creates the directory). */
+function configDirSettings(inputs: ServiceInputs): string[] {
+  return isInside(inputs.configDir, inputs.home) ? [] : [`ReadWritePaths=${systemdWord(inputs.configDir, false)}`];
+}
+
 /** The systemd user unit (`~/.config/systemd/user/mcpauthd.service`). */
 export function renderSystemdUnit(inputs: ServiceInputs): string {
   checkInputs(inputs);
   const exec = [inputs.nodePath, ...daemonArguments(inputs)].map((w) => systemdWord(w, true)).join(' ');
-  const writable = [`ReadWritePaths=${systemdWord(inputs.home, false)}`, ...socketDirSettings(inputs)].join('\n');
+  const writable = [`ReadWritePaths=${systemdWord(inputs.home, false)}`, ...socketDirSettings(inputs), ...configDirSettings(inputs)].join('\n');
+  const environment = serviceEnvironment(inputs)
+    .map(([name, value]) => `Environment=${systemdWord(`${name}=${value}`, false)}`)
+    .join('\n');
   return `# Written by "mcpauthd install-service". Run it again after moving node or
 # mcpauthd; remove the service with "mcpauthd install-service --uninstall".
 [Unit]
@@ -139,6 +174,8 @@ Description=mcpauthd: MCP OAuth credential daemon
 [Service]
 Type=exec
 ExecStart=${exec}
+# Where the database key is, and how it was chosen, as at install time.
+${environment}
 # The daemon exits non-zero only when it could not start or crashed.
 Restart=on-failure
 RestartSec=2
@@ -153,7 +190,7 @@ NoNewPrivileges=yes
 # In a user service, PrivateTmp, ProtectSystem, ProtectHome and ReadWritePaths
 # need unprivileged user namespaces: status 226/NAMESPACE means the kernel forbids them.
 PrivateTmp=yes
-# Read-only everywhere except the state directory and the socket directory.
+# Read-only everywhere except the state, socket and config directories.
 ProtectSystem=strict
 ProtectHome=read-only
 ${writable}
@@ -181,6 +218,9 @@ export function renderLaunchdPlist(inputs: ServiceInputs): string {
   checkInputs(inputs);
   const args = [inputs.nodePath, ...daemonArguments(inputs)].map((a) => `\t\t<string>${xmlText(a)}</string>`).join('\n');
   const log = xmlText(launchdLogPath(inputs.home));
+  const environment = serviceEnvironment(inputs)
+    .map(([name, value]) => `\t\t<key>${xmlText(name)}</key>\n\t\t<string>${xmlText(value)}</string>`)
+    .join('\n');
   // KeepAlive/SuccessfulExit=false restarts after a crash, not after a clean
   // stop (systemd's Restart=on-failure). Umask 63 is 0077. Core limits 0 keep
   // tokens out of crash dumps.
@@ -194,6 +234,10 @@ export function renderLaunchdPlist(inputs: ServiceInputs): string {
 \t<array>
 ${args}
 \t</array>
+\t<key>EnvironmentVariables</key>
+\t<dict>
+${environment}
+\t</dict>
 \t<key>RunAtLoad</key>
 \t<true/>
 \t<key>KeepAlive</key>

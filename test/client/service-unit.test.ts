@@ -22,6 +22,7 @@ const inputs: ServiceInputs = {
   socket: '/run/user/1000/mcpauthd/mcpauthd.sock',
   socketDir: '/run/user/1000/mcpauthd',
   runtimeDir: '/run/user/1000',
+  configDir: '/home/u/.config/mcpauthd',
 };
 
 /** Settings of the [Service] section, as key → values (a key may repeat). */
@@ -91,7 +92,7 @@ describe('renderSystemdUnit()', () => {
       PrivateTmp: 'yes',
       ProtectSystem: 'strict',
       ProtectHome: 'read-only',
-      ReadWritePaths: '"/home/u/.local/state/mcpauthd"',
+      ReadWritePaths: '"/home/u/.local/state/mcpauthd" | "/home/u/.config/mcpauthd"',
       LockPersonality: 'yes',
       RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6',
       RuntimeDirectory: 'mcpauthd',
@@ -102,12 +103,23 @@ describe('renderSystemdUnit()', () => {
   });
 
   it('should make the socket directory writable the right way for where it is', () => {
-    const inHome = serviceSettings(renderSystemdUnit({ ...inputs, socket: `${inputs.home}/run/mcpauthd.sock`, socketDir: `${inputs.home}/run`, runtimeDir: undefined }));
+    const inHome = serviceSettings(renderSystemdUnit({ ...inputs, socket: `${inputs.home}/run/mcpauthd.sock`, socketDir: `${inputs.home}/run`, runtimeDir: undefined, configDir: `${inputs.home}/config` }));
     expect(inHome.get('ReadWritePaths')).toEqual([`"${inputs.home}"`]);
     expect(inHome.has('RuntimeDirectory')).toBe(false);
     const elsewhere = serviceSettings(renderSystemdUnit({ ...inputs, socket: '/srv/sock/d.sock', socketDir: '/srv/sock' }));
-    expect(elsewhere.get('ReadWritePaths')).toEqual([`"${inputs.home}"`, '"/srv/sock"']);
+    expect(elsewhere.get('ReadWritePaths')).toEqual([`"${inputs.home}"`, '"/srv/sock"', `"${inputs.configDir}"`]);
     expect(elsewhere.has('RuntimeDirectory')).toBe(false);
+  });
+
+  it('should pin the config directory (the key file) and carry the key provider and askpass helper chosen at install', () => {
+    const plain = serviceSettings(renderSystemdUnit(inputs));
+    expect(plain.get('Environment')).toEqual(['"MCPAUTHD_CONFIG_DIR=/home/u/.config/mcpauthd"']);
+    const chosen = serviceSettings(renderSystemdUnit({ ...inputs, configDir: '/srv/keys 100%', environment: { MCPAUTHD_KEY_PROVIDER: 'key_file', MCPAUTHD_ASKPASS: '/usr/bin/ssh-askpass' } }));
+    expect(chosen.get('Environment')).toEqual(['"MCPAUTHD_CONFIG_DIR=/srv/keys 100%%"', '"MCPAUTHD_KEY_PROVIDER=key_file"', '"MCPAUTHD_ASKPASS=/usr/bin/ssh-askpass"']);
+    expect(chosen.get('ReadWritePaths')).toContain('"/srv/keys 100%%"');
+    expect(() => renderSystemdUnit({ ...inputs, environment: { PATH: '/evil' } })).toThrow(/not a variable the service carries/);
+    expect(() => renderSystemdUnit({ ...inputs, environment: { MCPAUTHD_ASKPASS: '/x\nExecStartPre=/bin/true' } })).toThrow(/control character/);
+    expect(() => renderSystemdUnit({ ...inputs, configDir: 'keys' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   it('should quote paths so spaces, quotes, % and $ stay literal', () => {
@@ -128,7 +140,7 @@ describe('renderSystemdUnit()', () => {
   });
 
   (systemdAnalyze === undefined ? it.skip : it)('should pass systemd-analyze verify without a single warning', () => {
-    for (const variant of [inputs, { ...inputs, home: '/home/u/My "State" 100%/$HOME', runtimeDir: undefined }]) {
+    for (const variant of [inputs, { ...inputs, home: '/home/u/My "State" 100%/$HOME', runtimeDir: undefined, environment: { MCPAUTHD_KEY_PROVIDER: 'key_file', MCPAUTHD_ASKPASS: '/usr/bin/ssh-askpass' } }]) {
       const result = verify(renderSystemdUnit(variant));
       expect(result).toEqual({ status: 0, output: '' });
     }
@@ -147,6 +159,7 @@ describe('renderLaunchdPlist()', () => {
     expect(plist).toEqual({
       Label: LAUNCHD_LABEL,
       ProgramArguments: [process.execPath, '--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--optimize-for-size', CLI, 'daemon', '--home', '/Users/u/Library/Application Support/mcpauthd', '--socket', inputs.socket],
+      EnvironmentVariables: { MCPAUTHD_CONFIG_DIR: inputs.configDir },
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
       // Time to commit a refresh the authorization server may still answer (REFRESH_TIMEOUT_MS + 10 s metadata).
@@ -161,9 +174,10 @@ describe('renderLaunchdPlist()', () => {
 
   it('should escape XML in paths so they read back unchanged', () => {
     const home = `/Users/u/a&b <c> "d" 'e'`;
-    const plist = parsePlist(renderLaunchdPlist({ ...inputs, home })) as { ProgramArguments: string[] };
+    const plist = parsePlist(renderLaunchdPlist({ ...inputs, home, environment: { MCPAUTHD_ASKPASS: `${home}/ask` } })) as { ProgramArguments: string[]; EnvironmentVariables: Record<string, string> };
     expect(plist.ProgramArguments[6]).toBe('--home');
     expect(plist.ProgramArguments[7]).toBe(home);
+    expect(plist.EnvironmentVariables).toEqual({ MCPAUTHD_CONFIG_DIR: inputs.configDir, MCPAUTHD_ASKPASS: `${home}/ask` });
   });
 
   it('the strict reader: should reject what is not a plist', () => {

@@ -63,8 +63,10 @@ encrypted it. mcpauthd status shows which, mcpauthd doctor what it protects agai
 failure, no core dumps), then runs systemctl --user daemon-reload and
 enable --now; without systemctl it prints those commands. macOS: writes
 ~/Library/LaunchAgents/io.github.mcpauthd.mcpauthd.plist and bootstraps it into
-gui/<uid>. The unit runs this node and this CLI with the state directory and
-socket pinned. Running it again is safe: it updates and restarts only on change.
+gui/<uid>. The unit runs this node and this CLI with the state directory,
+socket and config directory (MCPAUTHD_CONFIG_DIR: the database key file) pinned,
+and MCPAUTHD_KEY_PROVIDER and MCPAUTHD_ASKPASS as they are set now. Running it
+again is safe: it updates and restarts only on change.
 
   --print          write the unit to stdout; change nothing
   --uninstall      stop, disable and remove the service`,
