@@ -171,11 +171,12 @@ try {
 
   // A service's paths must lie outside /tmp (its PrivateTmp=yes would hide them;
   // install-service refuses): the unit is printed for a state directory in
-  // /dev/shm, or in HOME where there is none, and the socket left to follow it.
+  // /dev/shm, or in HOME where there is none, the config directory (the key
+  // file) inside it, and the socket left to follow it.
   const serviceHome = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : env.HOME, 'mcpauthd-pkg-service-'));
   let unit;
   try {
-    const serviceEnv = { ...env, MCPAUTHD_HOME: serviceHome };
+    const serviceEnv = { ...env, MCPAUTHD_HOME: serviceHome, MCPAUTHD_CONFIG_DIR: join(serviceHome, 'config') };
     delete serviceEnv.MCPAUTHD_SOCKET;
     unit = spawnSync('mcpauthd', ['install-service', '--print'], { cwd: run, env: serviceEnv, encoding: 'utf8', timeout: 30_000 });
   } finally {
