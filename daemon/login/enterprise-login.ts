@@ -13,12 +13,11 @@ import type { HttpPolicy } from '../oauth/http-fetch.js';
 import { createOAuthClient, type OAuthClient } from '../oauth/oauth-client.js';
 import { oauthError } from '../oauth/oauth-error.js';
 import type { Logger } from '../os/logger.js';
-import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import type { NewRegistration } from '../oauth/registration.js';
 import { Secret } from '../store/secret.js';
 import type { TokenStore } from '../store/token-store.js';
 import { enterpriseTokens, requireSession } from './idp-session.js';
-import { loginResult } from './login-result.js';
+import { storeLogin } from './login-result.js';
 
 export interface EnterpriseLoginContext {
   loginId: string;
@@ -41,25 +40,17 @@ export async function enterpriseLogin(ctx: EnterpriseLoginContext, discovery: Di
   ctx.onProgress({ stage: 'exchanging', login_id: loginId, resource, issuer });
   log.info('exchanging the identity provider session', { idp_issuer: session.issuer, issuer, resource });
   const tokens = await enterpriseTokens({ session, sessions: store.idpSessions, idpMetadata, asClient: client, resource, scopes, http, now });
-  store.transaction(() => {
-    if (unsaved !== undefined) store.saveClientRegistration(unsaved);
-    store.saveCredential({
-      resource,
-      serverUrl: params.server_url,
-      issuer,
-      clientId: client.clientId,
-      scopes: tokens.scopes,
-      accessToken: tokens.accessToken,
-      tokenType: tokens.tokenType,
-      expiresAt: tokens.expiresAt,
-      refreshToken: tokens.refreshToken,
-      // With or without a refresh token it is renewed on schedule: a refresh, or a new exchange (daemon/refresh/regrant.ts).
-      refreshAt: computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
-      grantKind: 'enterprise',
-      loginOptions: { idp_issuer: session.issuer },
-    });
+  // With or without a refresh token it is renewed on schedule: a refresh, or a new exchange (daemon/refresh/regrant.ts).
+  return storeLogin(store, {
+    resource,
+    serverUrl: params.server_url,
+    issuer,
+    clientId: client.clientId,
+    tokens,
+    grantKind: 'enterprise',
+    loginOptions: { idp_issuer: session.issuer },
+    registration: unsaved,
   });
-  return loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: tokens.refreshToken !== null });
 }
 
 /**

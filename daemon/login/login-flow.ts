@@ -35,11 +35,10 @@ import { deviceLogin } from './device-login.js';
 import type { LoginTarget, ObtainedTokens } from './device-login.js';
 import type { AttemptFacts, LoginContext } from './login-context.js';
 import { enterpriseLogin } from './enterprise-login.js';
-import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { newDpopKeyFor } from '../oauth/dpop.js';
 import { selectScopes } from '../oauth/scope-selection.js';
 import type { CredentialRecord, TokenStore } from '../store/token-store.js';
-import { loginResult } from './login-result.js';
+import { storeLogin } from './login-result.js';
 
 /** Seconds to wait for the user when the request does not say. */
 export const DEFAULT_LOGIN_TIMEOUT_SEC = 300;
@@ -170,28 +169,19 @@ async function attemptLogin(ctx: LoginContext, facts: AttemptFacts, refreshMetad
   const target = { metadata, issuer, resource, scopes };
   const { client, unsaved, tokens, dpopKey } = useDevice ? await deviceLogin(ctx, facts, target) : await browserLogin(ctx, facts, target, redirect);
 
-  store.transaction(() => {
+  return storeLogin(store, {
+    resource,
+    serverUrl: params.server_url,
+    issuer,
+    clientId: client.clientId,
+    tokens,
+    dpopKey,
+    grantKind: useDevice ? 'device_code' : 'authorization_code',
+    // Kept through a device login too: the next browser login goes the way the user set up.
+    loginOptions: keptRedirect === undefined ? null : { redirect_uri: keptRedirect.uri },
     // A user-supplied client is kept only once it has proved to work.
-    if (unsaved !== undefined) store.saveClientRegistration(unsaved);
-    store.saveCredential({
-      resource,
-      serverUrl: params.server_url,
-      issuer,
-      clientId: client.clientId,
-      scopes: tokens.scopes,
-      accessToken: tokens.accessToken,
-      tokenType: tokens.tokenType,
-      expiresAt: tokens.expiresAt,
-      refreshToken: tokens.refreshToken,
-      dpopKey: dpopKey ?? null,
-      // The same schedule (with jitter) as after a refresh; nothing to schedule without a refresh token.
-      refreshAt: tokens.refreshToken === null ? null : computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
-      grantKind: useDevice ? 'device_code' : 'authorization_code',
-      // Kept through a device login too: the next browser login goes the way the user set up.
-      loginOptions: keptRedirect === undefined ? null : { redirect_uri: keptRedirect.uri },
-    });
+    registration: unsaved,
   });
-  return loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: tokens.refreshToken !== null });
 }
 
 /**

@@ -22,11 +22,10 @@ import { oauthError } from '../oauth/oauth-error.js';
 import { requestMachineToken } from '../oauth/machine-grant.js';
 import type { NewRegistration } from '../oauth/registration.js';
 import type { Logger } from '../os/logger.js';
-import { computeRefreshAt } from '../refresh/refresh-policy.js';
 import { Secret } from '../store/secret.js';
 import type { LoginOptions } from '../store/records.js';
 import type { TokenStore } from '../store/token-store.js';
-import { loginResult } from './login-result.js';
+import { storeLogin } from './login-result.js';
 
 export interface MachineLoginInput {
   params: LoginParams & { grant: MachineGrant };
@@ -129,26 +128,16 @@ export async function machineLogin(input: MachineLoginInput): Promise<LoginResul
 
   const loginOptions: Record<string, string> = { client_auth: auth };
   if (params.assertion_file !== undefined) loginOptions['assertion_file'] = params.assertion_file;
-  store.transaction(() => {
-    if (auth !== 'private_key_jwt') store.saveClientRegistration(registration);
-    store.saveCredential({
-      resource,
-      serverUrl: params.server_url,
-      issuer,
-      clientId,
-      scopes: tokens.scopes,
-      accessToken: tokens.accessToken,
-      tokenType: tokens.tokenType,
-      expiresAt: tokens.expiresAt,
-      // The grant is run again instead: nothing to rotate, nothing to lose (invariant 7).
-      refreshToken: null,
-      refreshAt: computeRefreshAt(tokens.receivedAt, tokens.expiresAt, Math.random()),
-      grantKind: params.grant,
-      loginOptions: loginOptions satisfies LoginOptions,
-    });
+  const stored = storeLogin(store, {
+    resource,
+    serverUrl: params.server_url,
+    issuer,
+    clientId,
+    // The grant is run again instead: nothing to rotate, nothing to lose (invariant 7).
+    tokens: { ...tokens, refreshToken: null },
+    grantKind: params.grant,
+    loginOptions: loginOptions satisfies LoginOptions,
+    registration: auth === 'private_key_jwt' ? undefined : registration,
   });
-  return {
-    ...loginResult({ resource, serverUrl: params.server_url, issuer }, { scopes: tokens.scopes, expiresAt: tokens.expiresAt, hasRefreshToken: false }),
-    ...(key === undefined ? {} : { public_jwk: key.key.publicJwk }),
-  };
+  return { ...stored, ...(key === undefined ? {} : { public_jwk: key.key.publicJwk }) };
 }
